@@ -1,0 +1,287 @@
+// Package v1alpha1 holds capiform's definition kinds: the Site and the
+// Cluster that operators write under clusters/<site>/.
+//
+// They live in capiform's own API group so that a kind: Cluster of ours is
+// never mistaken for a Cluster API Cluster.
+package v1alpha1
+
+// Group is the API group of every definition kind.
+const Group = "capiform.dev"
+
+// Version is the version of the kinds in this package.
+const Version = "v1alpha1"
+
+// APIVersion is the apiVersion written in every definition.
+const APIVersion = Group + "/" + Version
+
+// Kinds of definitions.
+const (
+	KindSite    = "Site"
+	KindCluster = "Cluster"
+)
+
+// ObjectMeta is the part of metadata a definition may carry.
+type ObjectMeta struct {
+	// Name is a DNS label; for a Cluster it is unique within its site.
+	Name string `json:"name"`
+	// Annotations are free-form notes; capiform ignores them.
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Site describes one OpenStack site and the management cluster that runs it.
+type Site struct {
+	APIVersion string     `json:"apiVersion"`
+	Kind       string     `json:"kind"`
+	Metadata   ObjectMeta `json:"metadata"`
+	Spec       SiteSpec   `json:"spec"`
+}
+
+// SiteSpec is what a site offers and requires.
+type SiteSpec struct {
+	// ManagementCluster names the Cluster of this site that is the
+	// self-managed Cluster API management cluster.
+	ManagementCluster string `json:"managementCluster"`
+	// Production tightens policy (for example an HA control plane).
+	Production bool `json:"production,omitempty"`
+	// Cloud is how clusters reach the OpenStack cloud.
+	Cloud Cloud `json:"cloud"`
+	// Images maps Kubernetes versions to Glance images.
+	Images []Image `json:"images"`
+	// Flavors are the Nova flavors on offer, with their sizes (scale from
+	// zero needs them).
+	Flavors []Flavor `json:"flavors"`
+	// Networks are the existing Neutron networks clusters may join.
+	Networks []string `json:"networks,omitempty"`
+	// KubernetesVersions is the supported window of versions.
+	KubernetesVersions VersionWindow `json:"kubernetesVersions"`
+	// Quotas limit the machines of each cluster and of the whole site.
+	Quotas *Quotas `json:"quotas,omitempty"`
+	// RequiredPlatforms are the platforms every cluster must have.
+	RequiredPlatforms []string `json:"requiredPlatforms,omitempty"`
+	// Git is the repository the site's Flux syncs.
+	Git GitSource `json:"git"`
+	// Bootstrap pins what the pivot installs.
+	Bootstrap *Bootstrap `json:"bootstrap,omitempty"`
+}
+
+// Cloud holds the OpenStack settings shared by every cluster of a site.
+type Cloud struct {
+	// CredentialsSecret is the name of the Secret holding clouds.yaml (key
+	// "clouds.yaml") in each cluster's namespace; never the credentials.
+	CredentialsSecret string `json:"credentialsSecret"`
+	// CloudName is the entry of clouds.yaml to use; default "openstack".
+	CloudName string `json:"cloudName,omitempty"`
+	// Region is the OpenStack region.
+	Region string `json:"region,omitempty"`
+	// ExternalNetworkID is the Neutron network of floating IPs.
+	ExternalNetworkID string `json:"externalNetworkId"`
+	// AvailabilityZones are the Nova availability zones for machines.
+	AvailabilityZones []string `json:"availabilityZones,omitempty"`
+	// DNSNameservers are given to new node networks.
+	DNSNameservers []string `json:"dnsNameservers,omitempty"`
+	// SSHKeyName is the default Nova keypair of the site's machines.
+	SSHKeyName string `json:"sshKeyName,omitempty"`
+}
+
+// Image is one entry of the image catalogue.
+type Image struct {
+	// KubernetesVersion is the version baked into the image, like v1.36.1.
+	KubernetesVersion string `json:"kubernetesVersion"`
+	// Name is the Glance image name.
+	Name string `json:"name"`
+	// ID is the Glance image ID; when set it is used instead of the name.
+	ID string `json:"id,omitempty"`
+}
+
+// Flavor is one Nova flavor on offer.
+type Flavor struct {
+	Name string `json:"name"`
+	// VCPUs is the number of virtual CPUs.
+	VCPUs int `json:"vcpus"`
+	// RAMMiB is the memory in MiB.
+	RAMMiB int `json:"ramMiB"`
+	// DiskGiB is the root disk in GiB (0 when volumes are used).
+	DiskGiB int `json:"diskGiB,omitempty"`
+	// GPUs is the number of GPUs passed through.
+	GPUs int `json:"gpus,omitempty"`
+}
+
+// VersionWindow is an inclusive range of Kubernetes versions.
+type VersionWindow struct {
+	Min string `json:"min"`
+	Max string `json:"max"`
+}
+
+// Quotas limit machines; an autoscaled group counts at its maximum.
+type Quotas struct {
+	MachinesPerCluster int `json:"machinesPerCluster,omitempty"`
+	MachinesPerSite    int `json:"machinesPerSite,omitempty"`
+}
+
+// GitSource is the repository Flux syncs on the management cluster.
+type GitSource struct {
+	URL string `json:"url"`
+	// Branch defaults to main.
+	Branch string `json:"branch,omitempty"`
+	// SecretName is the Secret with the deploy key (in flux-system).
+	SecretName string `json:"secretName,omitempty"`
+	// Interval is how often Flux polls; default 1m.
+	Interval string `json:"interval,omitempty"`
+}
+
+// Bootstrap pins what `capiform bootstrap` installs.
+type Bootstrap struct {
+	// KindNodeImage is the kind node image of the ephemeral cluster.
+	KindNodeImage string `json:"kindNodeImage,omitempty"`
+	// Providers are the Cluster API provider versions.
+	Providers Providers `json:"providers"`
+	// ProviderRepository is a local clusterctl provider repository folder
+	// (relative to the repository root) for air-gapped sites.
+	ProviderRepository string `json:"providerRepository,omitempty"`
+	// FluxVersion is the Flux release installed on the management cluster.
+	FluxVersion string `json:"fluxVersion,omitempty"`
+	// FluxManifests is a local folder of Flux's install manifests for
+	// air-gapped sites.
+	FluxManifests string `json:"fluxManifests,omitempty"`
+}
+
+// Providers are clusterctl provider versions.
+type Providers struct {
+	Core           string `json:"core"`
+	Bootstrap      string `json:"bootstrap"`
+	ControlPlane   string `json:"controlPlane"`
+	Infrastructure string `json:"infrastructure"`
+}
+
+// Cluster describes one Kubernetes cluster of a site.
+type Cluster struct {
+	APIVersion string      `json:"apiVersion"`
+	Kind       string      `json:"kind"`
+	Metadata   ObjectMeta  `json:"metadata"`
+	Spec       ClusterSpec `json:"spec"`
+}
+
+// ClusterSpec is the desired shape of a cluster.
+type ClusterSpec struct {
+	// KubernetesVersion of the control plane, like v1.36.1; the image comes
+	// from the site's catalogue.
+	KubernetesVersion string `json:"kubernetesVersion"`
+	// SSHKeyName overrides the site's Nova keypair.
+	SSHKeyName string `json:"sshKeyName,omitempty"`
+	// ControlPlane sizes the control plane.
+	ControlPlane ControlPlane `json:"controlPlane"`
+	// NodeGroups are the worker groups.
+	NodeGroups []NodeGroup `json:"nodeGroups,omitempty"`
+	// Autohealing adds MachineHealthChecks; default true.
+	Autohealing *bool `json:"autohealing,omitempty"`
+	// APIServer is how the API server is exposed.
+	APIServer *APIServer `json:"apiServer,omitempty"`
+	// Network holds the cluster's networking.
+	Network *Network `json:"network,omitempty"`
+	// OIDC configures the API server's OIDC authentication.
+	OIDC *OIDC `json:"oidc,omitempty"`
+	// Etcd puts etcd on a volume of its own.
+	Etcd *Etcd `json:"etcd,omitempty"`
+	// Platforms are the addon bundles the cluster uses.
+	Platforms []PlatformRef `json:"platforms,omitempty"`
+}
+
+// ControlPlane sizes the control plane.
+type ControlPlane struct {
+	Flavor string `json:"flavor"`
+	// Replicas defaults to 3 on a production site and 1 elsewhere.
+	Replicas *int `json:"replicas,omitempty"`
+	// RootVolume boots machines from a Cinder volume.
+	RootVolume *Volume `json:"rootVolume,omitempty"`
+}
+
+// NodeGroup is one group of workers.
+type NodeGroup struct {
+	Name   string `json:"name"`
+	Flavor string `json:"flavor"`
+	// Replicas is a fixed size; exclusive with Autoscale.
+	Replicas *int `json:"replicas,omitempty"`
+	// Autoscale lets the cluster-autoscaler size the group.
+	Autoscale *Autoscale `json:"autoscale,omitempty"`
+	// Labels are Kubernetes node labels.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Taints are Kubernetes node taints.
+	Taints []Taint `json:"taints,omitempty"`
+	// RootVolume boots machines from a Cinder volume.
+	RootVolume *Volume `json:"rootVolume,omitempty"`
+	// KubernetesVersion lets a group lag the control plane during an upgrade.
+	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+}
+
+// Autoscale bounds an autoscaled group; Min may be 0.
+type Autoscale struct {
+	Min int `json:"min"`
+	Max int `json:"max"`
+}
+
+// Taint is a Kubernetes node taint.
+type Taint struct {
+	Key    string `json:"key"`
+	Value  string `json:"value,omitempty"`
+	Effect string `json:"effect"`
+}
+
+// Volume is a Cinder volume.
+type Volume struct {
+	// SizeGiB is the volume size.
+	SizeGiB int `json:"sizeGiB"`
+	// Type is the Cinder volume type.
+	Type string `json:"type,omitempty"`
+	// AvailabilityZone is the Cinder availability zone.
+	AvailabilityZone string `json:"availabilityZone,omitempty"`
+}
+
+// APIServer is how the API server is exposed.
+type APIServer struct {
+	// LoadBalancer puts an Octavia load balancer in front; default true.
+	LoadBalancer *bool `json:"loadBalancer,omitempty"`
+	// FloatingIP gives the API server a floating IP; default true.
+	FloatingIP *bool `json:"floatingIP,omitempty"`
+	// AllowedCIDRs restrict who reaches the API server's load balancer.
+	AllowedCIDRs []string `json:"allowedCIDRs,omitempty"`
+}
+
+// Network holds the cluster's networking.
+type Network struct {
+	// PodCIDRs default to 172.16.0.0/13.
+	PodCIDRs []string `json:"podCIDRs,omitempty"`
+	// ServiceCIDRs default to 172.24.0.0/13.
+	ServiceCIDRs []string `json:"serviceCIDRs,omitempty"`
+	// NodeCIDR is the subnet of a new node network; default 192.168.3.0/24.
+	NodeCIDR string `json:"nodeCIDR,omitempty"`
+	// Existing joins an existing Neutron network instead of making one.
+	Existing *ExistingNetwork `json:"existing,omitempty"`
+}
+
+// ExistingNetwork names an existing Neutron network and subnet.
+type ExistingNetwork struct {
+	Network string `json:"network"`
+	Subnet  string `json:"subnet,omitempty"`
+}
+
+// OIDC configures the API server's OIDC authentication.
+type OIDC struct {
+	IssuerURL      string `json:"issuerURL"`
+	ClientID       string `json:"clientID"`
+	UsernameClaim  string `json:"usernameClaim,omitempty"`
+	UsernamePrefix string `json:"usernamePrefix,omitempty"`
+	GroupsClaim    string `json:"groupsClaim,omitempty"`
+	GroupsPrefix   string `json:"groupsPrefix,omitempty"`
+}
+
+// Etcd puts etcd on a volume of its own.
+type Etcd struct {
+	Volume Volume `json:"volume"`
+}
+
+// PlatformRef chooses a platform and overrides its components' values.
+type PlatformRef struct {
+	Name string `json:"name"`
+	// Values overrides component values, keyed by component name.
+	Values map[string]map[string]any `json:"values,omitempty"`
+}

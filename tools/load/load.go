@@ -1,0 +1,556 @@
+// Package load reads the Site and Cluster definitions of a repository
+// strictly: malformed YAML, unknown and duplicate keys, values of the wrong
+// type, names that are not DNS labels and clusters that share a name are all
+// reported at once, each with the file and line it is about. It also keeps
+// the position of every field so that later stages can point at it.
+package load
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/capiform/capiform/tools/api/v1alpha1"
+	"github.com/capiform/capiform/tools/diag"
+)
+
+// ClustersDir is the folder of site definitions at the repository root.
+const ClustersDir = "clusters"
+
+// GeneratedDir is the folder of a site that holds its rendered Flux tree;
+// the loader skips it.
+const GeneratedDir = "generated"
+
+// SiteFile is the file name of a site's definition.
+const SiteFile = "site.yaml"
+
+// Fleet is every site of a repository, sorted by name.
+type Fleet struct {
+	Sites []*Site
+}
+
+// Site is a site's definition and its clusters, sorted by name.
+type Site struct {
+	v1alpha1.Site
+	// File is the definition's path relative to the repository root.
+	File string
+	// Source is the file's content.
+	Source []byte
+	// Pos is the position of every field.
+	Pos Positions
+	// Clusters are the site's cluster definitions.
+	Clusters []*Cluster
+}
+
+// Cluster is one cluster definition.
+type Cluster struct {
+	v1alpha1.Cluster
+	// File is the definition's path relative to the repository root.
+	File string
+	// Source is the file's content.
+	Source []byte
+	// Pos is the position of every field.
+	Pos Positions
+}
+
+// Site returns the site of the given name, or nil.
+func (f *Fleet) Site(name string) *Site {
+	for _, s := range f.Sites {
+		if s.Metadata.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// Cluster returns the cluster of the given name, or nil.
+func (s *Site) Cluster(name string) *Cluster {
+	for _, c := range s.Clusters {
+		if c.Metadata.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// Management returns the site's management cluster, or nil.
+func (s *Site) Management() *Cluster { return s.Cluster(s.Spec.ManagementCluster) }
+
+// Positions maps a field path such as "spec.nodeGroups[1].flavor" to where
+// it is written.
+type Positions struct {
+	File  string
+	Paths map[string]diag.Pos
+}
+
+// Of returns the position of a field path, or of its nearest written parent
+// when the field itself is absent.
+func (p Positions) Of(fieldPath string) diag.Pos {
+	for q := fieldPath; ; {
+		if pos, ok := p.Paths[q]; ok {
+			return pos
+		}
+		i := strings.LastIndexAny(q, ".[")
+		if i < 0 {
+			break
+		}
+		q = q[:i]
+	}
+	if pos, ok := p.Paths[""]; ok {
+		return pos
+	}
+	return diag.Pos{File: p.File, Line: 1, Col: 1}
+}
+
+// Load reads every site under clusters/ of the repository fsys.
+// The error, when not nil, is a diag.List of every problem found, unless
+// the repository itself could not be read.
+func Load(fsys fs.FS) (*Fleet, error) {
+	entries, err := fs.ReadDir(fsys, ClustersDir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, diag.List{{Pos: diag.Pos{File: ClustersDir}, Rule: "load.no-sites", Message: "no clusters/ folder: run capiform from the repository root, or pass --root", Severity: diag.Error}}
+		}
+		return nil, fmt.Errorf("reading %s: %w", ClustersDir, err)
+	}
+	var (
+		fleet Fleet
+		errs  diag.List
+	)
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		site, err := loadSite(fsys, path.Join(ClustersDir, e.Name()), &errs)
+		if err != nil {
+			return nil, err
+		}
+		if site != nil {
+			fleet.Sites = append(fleet.Sites, site)
+		}
+	}
+	if len(fleet.Sites) == 0 && len(errs) == 0 {
+		errs.Add(diag.Pos{File: ClustersDir}, "load.no-sites", "no site found: add clusters/<site>/site.yaml")
+	}
+	sort.Slice(fleet.Sites, func(i, j int) bool { return fleet.Sites[i].Metadata.Name < fleet.Sites[j].Metadata.Name })
+	return &fleet, errs.Err()
+}
+
+func loadSite(fsys fs.FS, dir string, errs *diag.List) (*Site, error) {
+	siteName := path.Base(dir)
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", dir, err)
+	}
+	site := &Site{File: path.Join(dir, SiteFile)}
+	siteFound := false
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !(strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")) {
+			continue
+		}
+		file := path.Join(dir, name)
+		data, err := fs.ReadFile(fsys, file)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", file, err)
+		}
+		if name == SiteFile {
+			siteFound = true
+			site.Source = data
+			site.Pos = decodeFile(file, data, v1alpha1.KindSite, &site.Site, errs)
+			continue
+		}
+		c := &Cluster{File: file, Source: data}
+		c.Pos = decodeFile(file, data, v1alpha1.KindCluster, &c.Cluster, errs)
+		if c.Pos.Paths != nil {
+			site.Clusters = append(site.Clusters, c)
+		}
+	}
+	if !siteFound {
+		if len(site.Clusters) == 0 {
+			return nil, nil // not a site folder
+		}
+		errs.Add(diag.Pos{File: site.File}, "load.missing-site", "site folder %s has clusters but no %s: add one", dir, SiteFile)
+		return nil, nil
+	}
+	if site.Pos.Paths == nil {
+		return nil, nil
+	}
+	if site.Metadata.Name != siteName {
+		errs.Add(site.Pos.Of("metadata.name"), "load.site-name", "site name %q differs from its folder %q: rename one of them", site.Metadata.Name, siteName)
+	}
+	checkNames(site, errs)
+	sort.SliceStable(site.Clusters, func(i, j int) bool {
+		if site.Clusters[i].Metadata.Name != site.Clusters[j].Metadata.Name {
+			return site.Clusters[i].Metadata.Name < site.Clusters[j].Metadata.Name
+		}
+		return site.Clusters[i].File < site.Clusters[j].File
+	})
+	return site, nil
+}
+
+// reservedNamespaces cannot be cluster names, since a cluster's name is its
+// namespace on the management cluster.
+var reservedNamespaces = map[string]bool{
+	"default": true, "flux-system": true, "kube-system": true, "kube-public": true, "kube-node-lease": true,
+	"capi-system": true, "capi-kubeadm-bootstrap-system": true, "capi-kubeadm-control-plane-system": true,
+	"capo-system": true, "cert-manager": true,
+}
+
+func checkNames(site *Site, errs *diag.List) {
+	checkDNSLabel(site.Pos, "metadata.name", site.Metadata.Name, "site", errs)
+	seen := map[string]*Cluster{}
+	for _, c := range site.Clusters {
+		name := c.Metadata.Name
+		checkDNSLabel(c.Pos, "metadata.name", name, "cluster", errs)
+		if reservedNamespaces[name] || strings.HasPrefix(name, "kube-") {
+			errs.Add(c.Pos.Of("metadata.name"), "load.reserved-name", "cluster name %q is reserved (a cluster's name is its namespace on the management cluster): choose another", name)
+		}
+		if prev, ok := seen[name]; ok && name != "" {
+			errs.Add(c.Pos.Of("metadata.name"), "load.duplicate-cluster", "cluster %q is already defined in %s:%d: cluster names are unique in a site", name, prev.File, prev.Pos.Of("metadata.name").Line)
+		} else {
+			seen[name] = c
+		}
+		groups := map[string]int{}
+		for i, g := range c.Spec.NodeGroups {
+			p := fmt.Sprintf("spec.nodeGroups[%d].name", i)
+			checkDNSLabel(c.Pos, p, g.Name, "node group", errs)
+			if j, ok := groups[g.Name]; ok && g.Name != "" {
+				errs.Add(c.Pos.Of(p), "load.duplicate-node-group", "node group %q is already defined at line %d: node group names are unique in a cluster", g.Name, c.Pos.Of(fmt.Sprintf("spec.nodeGroups[%d].name", j)).Line)
+			} else {
+				groups[g.Name] = i
+			}
+		}
+	}
+}
+
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// IsDNSLabel reports whether s is an RFC 1123 DNS label.
+func IsDNSLabel(s string) bool { return len(s) <= 63 && dnsLabel.MatchString(s) }
+
+func checkDNSLabel(pos Positions, fieldPath, value, what string, errs *diag.List) {
+	if value == "" {
+		errs.Add(pos.Of(fieldPath), "load.required", "%s is required: set the %s name", fieldPath, what)
+		return
+	}
+	if !IsDNSLabel(value) {
+		errs.Add(pos.Of(fieldPath), "load.dns-label", "%s name %q is not a DNS label: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit", what, value)
+	}
+}
+
+// decodeFile decodes one definition file into out, checking it strictly
+// against out's type. It returns the positions of its fields, or empty
+// Positions when the file could not be decoded.
+func decodeFile(file string, data []byte, kind string, out any, errs *diag.List) Positions {
+	pos := Positions{File: file}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var docs []*yaml.Node
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if err != nil {
+			if err.Error() == "EOF" {
+				break
+			}
+			errs.Add(yamlErrPos(file, err), "load.yaml", "malformed YAML: %s", yamlErrMsg(err))
+			return Positions{}
+		}
+		docs = append(docs, &n)
+	}
+	if len(docs) != 1 {
+		errs.Add(diag.Pos{File: file, Line: 1, Col: 1}, "load.documents", "found %d YAML documents: a definition file holds exactly one", len(docs))
+		return Positions{}
+	}
+	root := docs[0]
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	w := walker{file: file, pos: map[string]diag.Pos{}, errs: errs}
+	before := len(*errs)
+	w.pos[""] = diag.Pos{File: file, Line: root.Line, Col: root.Column}
+	if root.Kind != yaml.MappingNode {
+		errs.Add(w.at(root), "load.type", "a definition is a mapping with apiVersion, kind, metadata and spec")
+		return Positions{}
+	}
+	// apiVersion and kind first: a wrong kind makes every other error noise.
+	var apiVersion, gotKind string
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		switch root.Content[i].Value {
+		case "apiVersion":
+			apiVersion = root.Content[i+1].Value
+		case "kind":
+			gotKind = root.Content[i+1].Value
+		}
+	}
+	if apiVersion != v1alpha1.APIVersion {
+		errs.Add(w.at(root), "load.api-version", "apiVersion is %q: capiform definitions use apiVersion: %s", apiVersion, v1alpha1.APIVersion)
+		return Positions{}
+	}
+	if gotKind != kind {
+		want := "site.yaml holds the Site"
+		if kind == v1alpha1.KindCluster {
+			want = "every file of a site but site.yaml holds one Cluster"
+		}
+		errs.Add(w.at(root), "load.kind", "kind is %q but %s", gotKind, want)
+		return Positions{}
+	}
+	w.walk(root, reflect.TypeOf(out).Elem(), "")
+	if len(*errs) > before {
+		return Positions{}
+	}
+	var generic any
+	if err := root.Decode(&generic); err != nil {
+		errs.Add(w.at(root), "load.yaml", "cannot decode: %v", err)
+		return Positions{}
+	}
+	js, err := json.Marshal(generic)
+	if err != nil {
+		errs.Add(w.at(root), "load.yaml", "cannot decode: %v", err)
+		return Positions{}
+	}
+	jd := json.NewDecoder(bytes.NewReader(js))
+	jd.DisallowUnknownFields()
+	if err := jd.Decode(out); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			errs.Add(pos.Of(te.Field), "load.type", "%s: cannot use a %s as %s", te.Field, te.Value, te.Type)
+		} else {
+			errs.Add(w.at(root), "load.type", "cannot decode: %v", err)
+		}
+		return Positions{}
+	}
+	pos.Paths = w.pos
+	return pos
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+func yamlErrPos(file string, err error) diag.Pos {
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return diag.Pos{File: file, Line: n}
+	}
+	return diag.Pos{File: file, Line: 1}
+}
+
+func yamlErrMsg(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	return yamlLine.ReplaceAllString(msg, "")
+}
+
+type walker struct {
+	file string
+	pos  map[string]diag.Pos
+	errs *diag.List
+}
+
+func (w *walker) at(n *yaml.Node) diag.Pos {
+	return diag.Pos{File: w.file, Line: n.Line, Col: n.Column}
+}
+
+func join(parent, key string) string {
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
+}
+
+var anyType = reflect.TypeOf((*any)(nil)).Elem()
+
+// walk checks node against type t, records the position of every field
+// and reports unknown keys, duplicate keys and mismatched types.
+func (w *walker) walk(n *yaml.Node, t reflect.Type, p string) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n.Tag == "!!null" {
+		return
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == anyType {
+		w.walkAny(n, p)
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			w.errs.Add(w.at(n), "load.type", "%s must be a mapping", describe(p))
+			return
+		}
+		fields := jsonFields(t)
+		seen := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			key := k.Value
+			if line, dup := seen[key]; dup {
+				w.errs.Add(w.at(k), "load.duplicate-key", "key %q is already set at line %d: remove one", join(p, key), line)
+				continue
+			}
+			seen[key] = k.Line
+			ft, ok := fields[key]
+			if !ok {
+				w.errs.Add(w.at(k), "load.unknown-field", "unknown field %q%s", join(p, key), suggest(key, fields))
+				continue
+			}
+			w.pos[join(p, key)] = w.at(k)
+			w.walk(v, ft, join(p, key))
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			w.errs.Add(w.at(n), "load.type", "%s must be a mapping", describe(p))
+			return
+		}
+		seen := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if line, dup := seen[k.Value]; dup {
+				w.errs.Add(w.at(k), "load.duplicate-key", "key %q is already set at line %d: remove one", join(p, k.Value), line)
+				continue
+			}
+			seen[k.Value] = k.Line
+			w.pos[join(p, k.Value)] = w.at(k)
+			w.walk(v, t.Elem(), join(p, k.Value))
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			w.errs.Add(w.at(n), "load.type", "%s must be a list", describe(p))
+			return
+		}
+		for i, item := range n.Content {
+			ip := fmt.Sprintf("%s[%d]", p, i)
+			w.pos[ip] = w.at(item)
+			w.walk(item, t.Elem(), ip)
+		}
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
+			hint := ""
+			if n.Kind == yaml.ScalarNode {
+				hint = fmt.Sprintf(": quote it (%q)", n.Value)
+			}
+			w.errs.Add(w.at(n), "load.type", "%s must be a string%s", describe(p), hint)
+		}
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+			w.errs.Add(w.at(n), "load.type", "%s must be a whole number, not %q", describe(p), n.Value)
+		}
+	case reflect.Bool:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+			w.errs.Add(w.at(n), "load.type", "%s must be true or false, not %q", describe(p), n.Value)
+		}
+	}
+}
+
+// walkAny records positions inside free-form values and rejects duplicate
+// keys there too.
+func (w *walker) walkAny(n *yaml.Node, p string) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		seen := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if line, dup := seen[k.Value]; dup {
+				w.errs.Add(w.at(k), "load.duplicate-key", "key %q is already set at line %d: remove one", join(p, k.Value), line)
+				continue
+			}
+			seen[k.Value] = k.Line
+			w.pos[join(p, k.Value)] = w.at(k)
+			w.walkAny(v, join(p, k.Value))
+		}
+	case yaml.SequenceNode:
+		for i, item := range n.Content {
+			ip := fmt.Sprintf("%s[%d]", p, i)
+			w.pos[ip] = w.at(item)
+			w.walkAny(item, ip)
+		}
+	}
+}
+
+func describe(p string) string {
+	if p == "" {
+		return "the definition"
+	}
+	return p
+}
+
+// fieldCache holds the JSON fields of each struct type walked so far.
+var fieldCache sync.Map // reflect.Type -> map[string]reflect.Type
+
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(map[string]reflect.Type)
+	}
+	out := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		name, _, _ := strings.Cut(tag, ",")
+		if name == "-" {
+			continue
+		}
+		if f.Anonymous && name == "" {
+			for k, v := range jsonFields(f.Type) {
+				out[k] = v
+			}
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f.Type
+	}
+	fieldCache.Store(t, out)
+	return out
+}
+
+// suggest names the known field closest to an unknown one.
+func suggest(key string, fields map[string]reflect.Type) string {
+	best, bestD := "", 3
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if d := distance(strings.ToLower(key), strings.ToLower(k)); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf(": did you mean %q?", best)
+	}
+	return fmt.Sprintf(": known fields are %s", strings.Join(names, ", "))
+}
+
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,136 @@
+// Package pipeline runs capiform's stages in order over one repository
+// revision: load, validate, resolve, render, and for checks expand and
+// verify. The CLI and the diff call it; it never prints.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+
+	"github.com/capiform/capiform/tools/diag"
+	"github.com/capiform/capiform/tools/load"
+	"github.com/capiform/capiform/tools/render"
+	"github.com/capiform/capiform/tools/resolve"
+)
+
+// Validator checks a loaded fleet beyond what the loader checks (the CUE
+// policy); it returns every violation.
+type Validator func(ctx context.Context, fleet *load.Fleet) (diag.List, error)
+
+// AddonsLoader loads the platform catalogue of a revision and returns the
+// function that renders a cluster's addons and the check of the fleet's
+// platform choices.
+type AddonsLoader func(fsys fs.FS) (render.AddonsFunc, func(*load.Fleet) diag.List, error)
+
+// Options of Render.
+type Options struct {
+	// FS is the repository's root, the work tree or a git revision.
+	FS fs.FS
+	// Validate runs before resolve; nil skips it.
+	Validate Validator
+	// Addons loads the platform catalogue; nil renders no addons.
+	Addons AddonsLoader
+}
+
+// Result is a rendered revision.
+type Result struct {
+	Fleet *load.Fleet
+	// Releases are every resolved cluster, sorted by site and name.
+	Releases []*resolve.Release
+	// Sites maps a site's name to its generated tree.
+	Sites map[string]render.Files
+	// Warnings are diagnostics that do not stop the render.
+	Warnings diag.List
+}
+
+// Release returns the resolved cluster of a site, or nil.
+func (r *Result) Release(site, cluster string) *resolve.Release {
+	for _, rel := range r.Releases {
+		if rel.Site == site && rel.Cluster == cluster {
+			return rel
+		}
+	}
+	return nil
+}
+
+// Render loads, validates, resolves and renders every site of a revision.
+// Invalid input is returned as a diag.List holding every problem; any
+// other error means the revision could not be read.
+func Render(ctx context.Context, opts Options) (*Result, error) {
+	fleet, err := load.Load(opts.FS)
+	if err != nil {
+		return nil, err
+	}
+	var errs diag.List
+	if opts.Validate != nil {
+		d, err := opts.Validate(ctx, fleet)
+		if err != nil {
+			return nil, err
+		}
+		errs = append(errs, d...)
+	}
+	var addons render.AddonsFunc
+	if opts.Addons != nil {
+		var check func(*load.Fleet) diag.List
+		addons, check, err = opts.Addons(opts.FS)
+		if err != nil {
+			return nil, err
+		}
+		if check != nil {
+			errs = append(errs, check(fleet)...)
+		}
+	}
+	releases, rerr := resolve.Fleet(fleet)
+	if rerr != nil {
+		var d diag.List
+		if !errors.As(rerr, &d) {
+			return nil, rerr
+		}
+		errs = append(errs, d...)
+	}
+	var (
+		hard diag.List
+		warn diag.List
+	)
+	for _, d := range errs {
+		if d.Severity == diag.Warning {
+			warn = append(warn, d)
+		} else {
+			hard = append(hard, d)
+		}
+	}
+	if len(hard) > 0 {
+		return nil, hard.Sorted()
+	}
+	sort.Slice(releases, func(i, j int) bool {
+		if releases[i].Site != releases[j].Site {
+			return releases[i].Site < releases[j].Site
+		}
+		return releases[i].Cluster < releases[j].Cluster
+	})
+	res := &Result{Fleet: fleet, Releases: releases, Sites: map[string]render.Files{}, Warnings: warn.Sorted()}
+	for _, s := range fleet.Sites {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var rels []*resolve.Release
+		for _, r := range releases {
+			if r.Site == s.Metadata.Name {
+				rels = append(rels, r)
+			}
+		}
+		files, err := render.Site(render.Options{Site: s, Releases: rels, Addons: addons})
+		if err != nil {
+			var d diag.List
+			if errors.As(err, &d) {
+				return nil, d.Sorted()
+			}
+			return nil, fmt.Errorf("rendering site %s: %w", s.Metadata.Name, err)
+		}
+		res.Sites[s.Metadata.Name] = files
+	}
+	return res, nil
+}

@@ -1,0 +1,168 @@
+// Package source reads the repository, either the work tree or a revision
+// straight from git's object store, through one fs.FS so that every stage
+// behaves the same on both.
+package source
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// Worktree returns the repository's work tree, uncommitted changes included.
+func Worktree(dir string) fs.FS { return os.DirFS(dir) }
+
+// Revision returns the tree of a git revision (a branch, tag, commit, or an
+// expression such as HEAD~1 or origin/main) of the repository that holds
+// dir, read from the object store without touching the work tree.
+func Revision(dir, rev string) (fs.FS, plumbing.Hash, error) {
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return nil, plumbing.ZeroHash, fmt.Errorf("opening git repository at %s: %w", dir, err)
+	}
+	h, err := repo.ResolveRevision(plumbing.Revision(rev))
+	if err != nil {
+		return nil, plumbing.ZeroHash, fmt.Errorf("resolving revision %q: %w (a shallow clone lacks older commits: fetch with full history)", rev, err)
+	}
+	commit, err := repo.CommitObject(*h)
+	if err != nil {
+		return nil, plumbing.ZeroHash, fmt.Errorf("reading commit %s: %w", h, err)
+	}
+	tree, err := commit.Tree()
+	if err != nil {
+		return nil, plumbing.ZeroHash, fmt.Errorf("reading tree of %s: %w", h, err)
+	}
+	return &treeFS{tree: tree}, *h, nil
+}
+
+// treeFS is a git tree as an fs.FS.
+type treeFS struct{ tree *object.Tree }
+
+var _ fs.ReadDirFS = (*treeFS)(nil)
+
+func (t *treeFS) Open(name string) (fs.File, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
+	}
+	if name == "." {
+		return &dirFile{info: fileInfo{name: ".", mode: fs.ModeDir | 0o755}, tree: t.tree}, nil
+	}
+	entry, err := t.tree.FindEntry(name)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	info := entryInfo(entry)
+	if entry.Mode == filemode.Dir {
+		sub, err := t.tree.Tree(name)
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+		return &dirFile{info: info, tree: sub}, nil
+	}
+	f, err := t.tree.File(name)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	r, err := f.Reader()
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
+	}
+	info.size = int64(len(data))
+	return &regFile{info: info, Reader: bytes.NewReader(data)}, nil
+}
+
+func (t *treeFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	f, err := t.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	d, ok := f.(*dirFile)
+	if !ok {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: errors.New("not a directory")}
+	}
+	return d.ReadDir(-1)
+}
+
+func entryInfo(e *object.TreeEntry) fileInfo {
+	mode := fs.FileMode(0o644)
+	switch e.Mode {
+	case filemode.Dir:
+		mode = fs.ModeDir | 0o755
+	case filemode.Executable:
+		mode = 0o755
+	case filemode.Symlink:
+		mode = fs.ModeSymlink | 0o777
+	}
+	return fileInfo{name: path.Base(e.Name), mode: mode}
+}
+
+type fileInfo struct {
+	name string
+	size int64
+	mode fs.FileMode
+}
+
+func (i fileInfo) Name() string               { return i.name }
+func (i fileInfo) Size() int64                { return i.size }
+func (i fileInfo) Mode() fs.FileMode          { return i.mode }
+func (i fileInfo) ModTime() time.Time         { return time.Time{} }
+func (i fileInfo) IsDir() bool                { return i.mode.IsDir() }
+func (i fileInfo) Sys() any                   { return nil }
+func (i fileInfo) Type() fs.FileMode          { return i.mode.Type() }
+func (i fileInfo) Info() (fs.FileInfo, error) { return i, nil }
+
+type regFile struct {
+	info fileInfo
+	*bytes.Reader
+}
+
+func (f *regFile) Stat() (fs.FileInfo, error) { return f.info, nil }
+func (f *regFile) Close() error               { return nil }
+
+type dirFile struct {
+	info fileInfo
+	tree *object.Tree
+	read bool
+}
+
+func (d *dirFile) Stat() (fs.FileInfo, error) { return d.info, nil }
+func (d *dirFile) Read([]byte) (int, error) {
+	return 0, &fs.PathError{Op: "read", Path: d.info.name, Err: errors.New("is a directory")}
+}
+func (d *dirFile) Close() error { return nil }
+
+func (d *dirFile) ReadDir(n int) ([]fs.DirEntry, error) {
+	if d.read {
+		if n > 0 {
+			return nil, io.EOF
+		}
+		return nil, nil
+	}
+	d.read = true
+	out := make([]fs.DirEntry, 0, len(d.tree.Entries))
+	for i := range d.tree.Entries {
+		if d.tree.Entries[i].Mode == filemode.Submodule {
+			continue
+		}
+		out = append(out, entryInfo(&d.tree.Entries[i]))
+	}
+	sort.Slice(out, func(i, j int) bool { return strings.Compare(out[i].Name(), out[j].Name()) < 0 })
+	return out, nil
+}

@@ -340,6 +340,11 @@ var yamlLine = regexp.MustCompile(`line (\d+)`)
 func yamlErrPos(file string, err error) diag.Pos {
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 		n, _ := strconv.Atoi(m[1])
+		// yaml.v3 reports an unclosed flow collection at the line before
+		// the one that opens it.
+		if strings.Contains(err.Error(), "did not find expected ',' or") {
+			n++
+		}
 		return diag.Pos{File: file, Line: n}
 	}
 	return diag.Pos{File: file, Line: 1}
@@ -347,7 +352,8 @@ func yamlErrPos(file string, err error) diag.Pos {
 
 func yamlErrMsg(err error) string {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	return yamlLine.ReplaceAllString(msg, "")
+	msg = yamlLine.ReplaceAllString(msg, "")
+	return strings.TrimPrefix(msg, ": ")
 }
 
 type walker struct {
@@ -358,6 +364,15 @@ type walker struct {
 
 func (w *walker) at(n *yaml.Node) diag.Pos {
 	return diag.Pos{File: w.file, Line: n.Line, Col: n.Column}
+}
+
+// fieldAt is where a field is reported: at its value when that is a
+// scalar, else at its key.
+func (w *walker) fieldAt(k, v *yaml.Node) diag.Pos {
+	if v.Kind == yaml.ScalarNode && v.Tag != "!!null" {
+		return w.at(v)
+	}
+	return w.at(k)
 }
 
 func join(parent, key string) string {
@@ -406,7 +421,7 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, p string) {
 				w.errs.Add(w.at(k), "load.unknown-field", "unknown field %q%s", join(p, key), suggest(key, fields))
 				continue
 			}
-			w.pos[join(p, key)] = w.at(k)
+			w.pos[join(p, key)] = w.fieldAt(k, v)
 			w.walk(v, ft, join(p, key))
 		}
 	case reflect.Map:
@@ -422,7 +437,7 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, p string) {
 				continue
 			}
 			seen[k.Value] = k.Line
-			w.pos[join(p, k.Value)] = w.at(k)
+			w.pos[join(p, k.Value)] = w.fieldAt(k, v)
 			w.walk(v, t.Elem(), join(p, k.Value))
 		}
 	case reflect.Slice:
@@ -467,7 +482,7 @@ func (w *walker) walkAny(n *yaml.Node, p string) {
 				continue
 			}
 			seen[k.Value] = k.Line
-			w.pos[join(p, k.Value)] = w.at(k)
+			w.pos[join(p, k.Value)] = w.fieldAt(k, v)
 			w.walkAny(v, join(p, k.Value))
 		}
 	case yaml.SequenceNode:

@@ -58,8 +58,9 @@ const (
 // Cluster API Cluster's Available condition.
 var ClusterAvailable = kustomize.HealthCheckExpressions{
 	Current:    "status.conditions.filter(e, e.type == 'Available').all(e, e.status == 'True')",
-	InProgress: "status.conditions.filter(e, e.type == 'Available').all(e, e.status == 'False')",
-	Failed:     "status.conditions.filter(e, e.type == 'Available').all(e, e.status == 'Unknown') && has(status.failureMessage)",
+	// While provisioning, Available is False or Unknown; the Kustomization's
+	// timeout bounds how long that may last.
+	InProgress: "!status.conditions.filter(e, e.type == 'Available').all(e, e.status == 'True')",
 }
 
 // Object is a typed Kubernetes object.

@@ -1,0 +1,238 @@
+package load
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/capiform/capiform/tools/diag"
+)
+
+const siteYAML = `apiVersion: capiform.dev/v1alpha1
+kind: Site
+metadata:
+  name: s1
+spec:
+  managementCluster: mgmt
+  cloud: {credentialsSecret: creds, externalNetworkId: ext}
+  images: [{kubernetesVersion: v1.36.1, name: img}]
+  flavors: [{name: m1, vcpus: 2, ramMiB: 4096}]
+  kubernetesVersions: {min: v1.36.0, max: v1.36.9}
+  git: {url: ssh://git@example.org/fleet.git}
+`
+
+const mgmtYAML = `apiVersion: capiform.dev/v1alpha1
+kind: Cluster
+metadata:
+  name: mgmt
+spec:
+  kubernetesVersion: v1.36.1
+  controlPlane: {flavor: m1}
+`
+
+func repo(extra map[string]string) fstest.MapFS {
+	fsys := fstest.MapFS{
+		"clusters/s1/site.yaml": {Data: []byte(siteYAML)},
+		"clusters/s1/mgmt.yaml": {Data: []byte(mgmtYAML)},
+	}
+	for p, c := range extra {
+		if c == "" {
+			delete(fsys, p)
+			continue
+		}
+		fsys[p] = &fstest.MapFile{Data: []byte(c)}
+	}
+	return fsys
+}
+
+func TestLoadValid(t *testing.T) {
+	t.Parallel()
+	f, err := Load(repo(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := f.Site("s1")
+	if s == nil || s.Management() == nil {
+		t.Fatalf("site or management cluster missing: %+v", f)
+	}
+	if got := s.Management().Pos.Of("spec.controlPlane.flavor"); got.Line != 7 || got.File != "clusters/s1/mgmt.yaml" {
+		t.Errorf("position of spec.controlPlane.flavor = %v, want clusters/s1/mgmt.yaml:7", got)
+	}
+	// An absent field falls back to its nearest written parent.
+	if got := s.Management().Pos.Of("spec.controlPlane.replicas"); got.Line != 7 {
+		t.Errorf("position of absent spec.controlPlane.replicas = %v, want line 7", got)
+	}
+}
+
+func TestLoadExampleFleet(t *testing.T) {
+	t.Parallel()
+	f, err := Load(os.DirFS("../.."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Sites) < 2 {
+		t.Fatalf("example fleet has %d sites, want at least 2", len(f.Sites))
+	}
+}
+
+// TestLoadBadInput: every kind of bad input is reported with file:line,
+// and every problem of a repository at once.
+func TestLoadBadInput(t *testing.T) {
+	t.Parallel()
+	c := func(body string) string {
+		return "apiVersion: capiform.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: c1\nspec:\n" + body
+	}
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  []string // "file:line: rule" fragments, all expected
+	}{
+		{
+			name:  "malformed YAML",
+			files: map[string]string{"clusters/s1/c1.yaml": c("  kubernetesVersion: v1.36.1\n  controlPlane: {flavor: m1\n")},
+			want:  []string{"clusters/s1/c1.yaml:7: malformed YAML"},
+		},
+		{
+			name:  "unknown key",
+			files: map[string]string{"clusters/s1/c1.yaml": c("  kubernetesVersion: v1.36.1\n  controlPlane: {flavour: m1}\n")},
+			want:  []string{`clusters/s1/c1.yaml:7:18: unknown field "spec.controlPlane.flavour": did you mean "flavor"? [load.unknown-field]`},
+		},
+		{
+			name:  "duplicate key",
+			files: map[string]string{"clusters/s1/c1.yaml": c("  kubernetesVersion: v1.36.1\n  kubernetesVersion: v1.36.2\n  controlPlane: {flavor: m1}\n")},
+			want:  []string{`clusters/s1/c1.yaml:7:3: key "spec.kubernetesVersion" is already set at line 6`},
+		},
+		{
+			name:  "duplicate key in free-form values",
+			files: map[string]string{"clusters/s1/c1.yaml": c("  kubernetesVersion: v1.36.1\n  controlPlane: {flavor: m1}\n  platforms:\n    - name: base\n      values:\n        cni: {a: 1, a: 2}\n")},
+			want:  []string{`clusters/s1/c1.yaml:11:21: key "spec.platforms[0].values.cni.a" is already set`},
+		},
+		{
+			name: "two clusters with one name",
+			files: map[string]string{
+				"clusters/s1/c1.yaml":    c("  kubernetesVersion: v1.36.1\n  controlPlane: {flavor: m1}\n"),
+				"clusters/s1/other.yaml": c("  kubernetesVersion: v1.36.1\n  controlPlane: {flavor: m1}\n"),
+			},
+			want: []string{`clusters/s1/other.yaml:4:9: cluster "c1" is already defined in clusters/s1/c1.yaml:4`},
+		},
+		{
+			name:  "cluster name not a DNS label",
+			files: map[string]string{"clusters/s1/c1.yaml": strings.Replace(c("  kubernetesVersion: v1.36.1\n  controlPlane: {flavor: m1}\n"), "name: c1", "name: Research_1", 1)},
+			want:  []string{`clusters/s1/c1.yaml:4:9: cluster name "Research_1" is not a DNS label`},
+		},
+		{
+			name:  "node group name not a DNS label and duplicated",
+			files: map[string]string{"clusters/s1/c1.yaml": c("  kubernetesVersion: v1.36.1\n  controlPlane: {flavor: m1}\n  nodeGroups:\n    - {name: GPU, flavor: m1}\n    - {name: md, flavor: m1}\n    - {name: md, flavor: m1}\n")},
+			want: []string{
+				`clusters/s1/c1.yaml:9:14: node group name "GPU" is not a DNS label`,
+				`clusters/s1/c1.yaml:11:14: node group "md" is already defined at line 10`,
+			},
+		},
+		{
+			name:  "wrong type: unquoted version becomes a number",
+			files: map[string]string{"clusters/s1/c1.yaml": c("  kubernetesVersion: 1.36\n  controlPlane: {flavor: m1, replicas: three}\n")},
+			want: []string{
+				`clusters/s1/c1.yaml:6:22: spec.kubernetesVersion must be a string: quote it ("1.36")`,
+				`clusters/s1/c1.yaml:7:40: spec.controlPlane.replicas must be a whole number, not "three"`,
+			},
+		},
+		{
+			name:  "wrong kind in a cluster file",
+			files: map[string]string{"clusters/s1/c1.yaml": strings.Replace(c(""), "kind: Cluster", "kind: Site", 1)},
+			want:  []string{`clusters/s1/c1.yaml:1:1: kind is "Site" but every file of a site but site.yaml holds one Cluster`},
+		},
+		{
+			name:  "CAPI apiVersion is not ours",
+			files: map[string]string{"clusters/s1/c1.yaml": strings.Replace(c(""), "capiform.dev/v1alpha1", "cluster.x-k8s.io/v1beta2", 1)},
+			want:  []string{`clusters/s1/c1.yaml:1:1: apiVersion is "cluster.x-k8s.io/v1beta2"`},
+		},
+		{
+			name:  "two documents in one file",
+			files: map[string]string{"clusters/s1/c1.yaml": c("  kubernetesVersion: v1.36.1\n") + "---\n" + c("  kubernetesVersion: v1.36.1\n")},
+			want:  []string{`clusters/s1/c1.yaml:1:1: found 2 YAML documents`},
+		},
+		{
+			name:  "reserved name",
+			files: map[string]string{"clusters/s1/c1.yaml": strings.Replace(c("  kubernetesVersion: v1.36.1\n"), "name: c1", "name: flux-system", 1)},
+			want:  []string{`clusters/s1/c1.yaml:4:9: cluster name "flux-system" is reserved`},
+		},
+		{
+			name:  "site name differs from folder",
+			files: map[string]string{"clusters/s1/site.yaml": strings.Replace(siteYAML, "name: s1", "name: s2", 1)},
+			want:  []string{`clusters/s1/site.yaml:4:9: site name "s2" differs from its folder "s1"`},
+		},
+		{
+			name: "every problem at once, across files",
+			files: map[string]string{
+				"clusters/s1/a.yaml": c("  kubernetesVersion: v1.36.1\n  bogus: 1\n"),
+				"clusters/s1/b.yaml": strings.Replace(c("  kubernetesVersion: v1.36.1\n  controlPlane: {flavor: [m1]}\n"), "c1", "c2", 1),
+				"clusters/s1/c.yaml": "apiVersion: capiform.dev/v1alpha1\nkind: Cluster\nmetadata: {name: c3\n",
+			},
+			want: []string{
+				`clusters/s1/a.yaml:7:3: unknown field "spec.bogus"`,
+				`clusters/s1/b.yaml:7:26: spec.controlPlane.flavor must be a string`,
+				`clusters/s1/c.yaml:3: malformed YAML: did not find expected`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(repo(tt.files))
+			var list diag.List
+			if !errors.As(err, &list) {
+				t.Fatalf("Load() error = %v, want a diag.List", err)
+			}
+			got := list.Error()
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("missing %q in:\n%s", w, got)
+				}
+			}
+			if len(list) < len(tt.want) {
+				t.Errorf("got %d problems, want at least %d", len(list), len(tt.want))
+			}
+		})
+	}
+}
+
+func TestIsDNSLabel(t *testing.T) {
+	t.Parallel()
+	for s, want := range map[string]bool{
+		"a": true, "md-0": true, "0a": true, "-a": false, "a-": false, "A": false, "a_b": false, "": false,
+		strings.Repeat("a", 63): true, strings.Repeat("a", 64): false,
+	} {
+		if got := IsDNSLabel(s); got != want {
+			t.Errorf("IsDNSLabel(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+// FuzzLoad: no input makes the loader panic, and a failure is always a
+// list of diagnostics that each name a file.
+func FuzzLoad(f *testing.F) {
+	f.Add([]byte(mgmtYAML))
+	f.Add([]byte("apiVersion: capiform.dev/v1alpha1\nkind: Cluster\nmetadata: {name: x}\nspec: {nodeGroups: [{name: a, labels: {a: b}}]}\n"))
+	f.Add([]byte("{"))
+	f.Add([]byte("a: &x [*x]"))
+	f.Add([]byte("---\n---\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fsys := repo(map[string]string{"clusters/s1/mgmt.yaml": ""})
+		fsys["clusters/s1/mgmt.yaml"] = &fstest.MapFile{Data: data}
+		_, err := Load(fsys)
+		if err == nil {
+			return
+		}
+		var list diag.List
+		if !errors.As(err, &list) {
+			t.Fatalf("error is not a diag.List: %v", err)
+		}
+		for _, d := range list {
+			if d.File == "" || d.Rule == "" || d.Message == "" {
+				t.Fatalf("diagnostic without file, rule or message: %+v", d)
+			}
+		}
+	})
+}

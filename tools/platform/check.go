@@ -1,0 +1,137 @@
+package platform
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/capiform/capiform/tools/diag"
+	"github.com/capiform/capiform/tools/load"
+)
+
+// Check reports what the fleet's definitions ask of the catalogue and the
+// catalogue cannot give: unknown platforms (in a cluster or in a site's
+// requiredPlatforms), overrides of components a platform does not have,
+// unknown variants, a required platform a cluster lacks, and a component
+// whose dependency lives in a platform the cluster did not choose.
+func (c *Catalogue) Check(fleet *load.Fleet) diag.List {
+	var errs diag.List
+	for _, s := range fleet.Sites {
+		for j, name := range s.Spec.RequiredPlatforms {
+			if c.byName[name] == nil {
+				errs.Add(s.Pos.Of(fmt.Sprintf("spec.requiredPlatforms[%d]", j)), "platform.unknown", "site %s requires platform %q, which the catalogue does not have: use one of %s", s.Metadata.Name, name, c.platformList())
+			}
+		}
+		for _, cl := range s.Clusters {
+			errs = append(errs, c.checkCluster(s, cl)...)
+		}
+	}
+	return errs.Sorted()
+}
+
+func (c *Catalogue) platformList() string {
+	names := make([]string, 0, len(c.Platforms))
+	for _, p := range c.Platforms {
+		names = append(names, p.Metadata.Name)
+	}
+	if len(names) == 0 {
+		return "none (platforms/ is empty)"
+	}
+	return strings.Join(names, ", ")
+}
+
+// checkCluster checks one cluster's platform choices; every diagnostic
+// points at the cluster's definition.
+func (c *Catalogue) checkCluster(site *load.Site, cl *load.Cluster) diag.List {
+	var errs diag.List
+	chosen := map[string]int{}
+	for i, ref := range cl.Spec.Platforms {
+		at := fmt.Sprintf("spec.platforms[%d]", i)
+		p := c.byName[ref.Name]
+		if p == nil {
+			errs.Add(cl.Pos.Of(at+".name"), "platform.unknown", "unknown platform %q: use one of %s", ref.Name, c.platformList())
+			continue
+		}
+		if j, dup := chosen[ref.Name]; dup {
+			errs.Add(cl.Pos.Of(at+".name"), "platform.duplicate", "platform %s is already chosen at line %d: choose it once, with all its values", ref.Name, cl.Pos.Of(fmt.Sprintf("spec.platforms[%d].name", j)).Line)
+			continue
+		}
+		chosen[ref.Name] = i
+		comps := map[string]*Component{}
+		var names []string
+		for k := range p.Spec.Components {
+			comps[p.Spec.Components[k].Name] = &p.Spec.Components[k]
+			names = append(names, p.Spec.Components[k].Name)
+		}
+		keys := make([]string, 0, len(ref.Values))
+		for k := range ref.Values {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			vat := at + ".values." + k
+			comp := comps[k]
+			if comp == nil {
+				errs.Add(cl.Pos.Of(vat), "platform.unknown-component", "platform %s has no component %q: override one of %s", ref.Name, k, strings.Join(names, ", "))
+				continue
+			}
+			if comp.Select == "" {
+				continue
+			}
+			v, ok := ref.Values[k][comp.Select]
+			if !ok {
+				continue
+			}
+			s, isString := v.(string)
+			known := false
+			for _, vr := range comp.Variants {
+				known = known || vr.Name == s
+			}
+			if !isString || !known {
+				errs.Add(cl.Pos.Of(vat+"."+comp.Select), "platform.unknown-variant", "%s.%s is %v: choose one of %s", k, comp.Select, v, strings.Join(variantNames(comp), ", "))
+			}
+		}
+	}
+	// A component's dependencies must be installed too: the CNI's platform
+	// and the platform of every dependsOn.
+	for i, ref := range cl.Spec.Platforms {
+		p := c.byName[ref.Name]
+		if p == nil || chosen[ref.Name] != i {
+			continue
+		}
+		missing := map[string][]string{}
+		for _, comp := range p.Spec.Components {
+			for _, d := range c.dependencies(comp.Name) {
+				dp := c.components[d].platform.Metadata.Name
+				if _, ok := chosen[dp]; !ok {
+					missing[dp] = append(missing[dp], fmt.Sprintf("%s needs %s", comp.Name, d))
+				}
+			}
+		}
+		for _, dp := range sortedKeys(missing) {
+			errs.Add(cl.Pos.Of(fmt.Sprintf("spec.platforms[%d].name", i)), "platform.requires", "platform %s needs platform %s (%s): add {name: %s} to spec.platforms", ref.Name, dp, strings.Join(missing[dp], ", "), dp)
+		}
+	}
+	for _, name := range site.Spec.RequiredPlatforms {
+		if c.byName[name] == nil {
+			continue // reported once, at the site
+		}
+		if _, ok := chosen[name]; !ok {
+			at := "spec.platforms"
+			if len(cl.Spec.Platforms) == 0 {
+				at = "metadata.name"
+			}
+			errs.Add(cl.Pos.Of(at), "platform.required", "site %s requires platform %s on every cluster: add {name: %s} to spec.platforms of cluster %s", site.Metadata.Name, name, name, cl.Metadata.Name)
+		}
+	}
+	return errs
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,118 @@
+// Package platform reads the catalogue of addon platforms under platforms/
+// and renders, for one cluster, the Flux objects that install the platforms
+// the cluster opts into inside the workload cluster: one HelmRepository per
+// chart repository and one HelmRelease per component, all in the cluster's
+// namespace on the management cluster, each reaching the workload cluster
+// through the cluster's Cluster API kubeconfig secret.
+package platform
+
+// KindPlatform is the kind of a platform definition.
+const KindPlatform = "Platform"
+
+// Dir is the folder of the catalogue at the repository root.
+const Dir = "platforms"
+
+// File is the file name of a platform's definition.
+const File = "platform.yaml"
+
+// Platform is a named bundle of components, read from
+// platforms/<name>/platform.yaml.
+type Platform struct {
+	APIVersion string       `yaml:"apiVersion" json:"apiVersion"`
+	Kind       string       `yaml:"kind" json:"kind"`
+	Metadata   Metadata     `yaml:"metadata" json:"metadata"`
+	Spec       PlatformSpec `yaml:"spec" json:"spec"`
+}
+
+// Metadata is the part of metadata a platform carries.
+type Metadata struct {
+	// Name is the platform's name; it equals its folder's name.
+	Name string `yaml:"name" json:"name"`
+	// Annotations are free-form notes; capiform ignores them.
+	Annotations map[string]string `yaml:"annotations,omitempty" json:"annotations,omitempty"`
+}
+
+// PlatformSpec lists a platform's components.
+type PlatformSpec struct {
+	// Description says what the platform gives a cluster.
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	// Components are installed in the order their dependsOn give.
+	Components []Component `yaml:"components" json:"components"`
+}
+
+// Component is one Helm release of a platform. Either it names its chart
+// itself (Release inline), or it offers Variants of which the cluster
+// chooses one through the override value named by Select.
+type Component struct {
+	// Name is unique in the whole catalogue: it names the HelmRelease in
+	// the cluster's namespace and the Helm release in the workload cluster.
+	Name string `yaml:"name" json:"name"`
+	// Description says what the component does.
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	// CNI marks the catalogue's one network plugin: every other component
+	// depends on it implicitly, and it depends on nothing.
+	CNI bool `yaml:"cni,omitempty" json:"cni,omitempty"`
+	// DependsOn names the components (of this platform or another) that
+	// must be ready first.
+	DependsOn []string `yaml:"dependsOn,omitempty" json:"dependsOn,omitempty"`
+
+	Release `yaml:",inline" json:",inline"`
+
+	// Select is the key of a cluster's override values that chooses one of
+	// Variants, like "provider" for values {cni: {provider: cilium}}.
+	Select string `yaml:"select,omitempty" json:"select,omitempty"`
+	// Default is the variant used when the cluster does not choose.
+	Default string `yaml:"default,omitempty" json:"default,omitempty"`
+	// Variants are the alternatives of a component with Select.
+	Variants []Variant `yaml:"variants,omitempty" json:"variants,omitempty"`
+}
+
+// Variant is one alternative of a component.
+type Variant struct {
+	// Name is what the cluster writes to choose it.
+	Name    string `yaml:"name" json:"name"`
+	Release `yaml:",inline" json:",inline"`
+}
+
+// Release is what a component installs: a chart at an exact version into a
+// namespace of the workload cluster, with values.
+type Release struct {
+	// Chart is the chart and where it comes from.
+	Chart *Chart `yaml:"chart,omitempty" json:"chart,omitempty"`
+	// Namespace of the workload cluster that the release installs into and
+	// that holds its Helm storage.
+	Namespace string `yaml:"namespace,omitempty" json:"namespace,omitempty"`
+	// Values are the chart values every cluster gets.
+	Values map[string]any `yaml:"values,omitempty" json:"values,omitempty"`
+	// Facts set values from facts of the cluster: value path -> fact name,
+	// like "installation.calicoNetwork.ipPools[0].cidr: podCIDR".
+	Facts map[string]string `yaml:"facts,omitempty" json:"facts,omitempty"`
+	// CloudCredentials passes the site's cloud credentials Secret to the
+	// chart through valuesFrom, never through values.
+	CloudCredentials *CloudCredentials `yaml:"cloudCredentials,omitempty" json:"cloudCredentials,omitempty"`
+}
+
+// Chart names a chart at an exact version.
+type Chart struct {
+	// Repository is the URL of a Helm repository (https://...) or of an OCI
+	// registry path (oci://...) without the chart's name.
+	Repository string `yaml:"repository" json:"repository"`
+	// Name is the chart's name in the repository.
+	Name string `yaml:"name" json:"name"`
+	// Version is exact: x.y.z with an optional leading v, no ranges.
+	Version string `yaml:"version" json:"version"`
+}
+
+// CloudCredentials says where the chart expects the cloud.conf of the site's
+// credentials Secret (spec.cloud.credentialsSecret).
+type CloudCredentials struct {
+	// Key of the Secret; default cloud.conf.
+	Key string `yaml:"key,omitempty" json:"key,omitempty"`
+	// TargetPath is the chart value the key's content is set to, in Helm's
+	// --set syntax (escape dots in keys: secret.data.cloud\.conf).
+	TargetPath string `yaml:"targetPath" json:"targetPath"`
+}
+
+// DefaultCredentialsKey is the key of the site's credentials Secret that
+// holds the OpenStack cloud.conf of the cloud controller and CSI.
+const DefaultCredentialsKey = "cloud.conf"

@@ -1,0 +1,108 @@
+package bootstrap
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	kindcluster "sigs.k8s.io/kind/pkg/cluster"
+	kindlog "sigs.k8s.io/kind/pkg/log"
+)
+
+// KindProvider is the little of kind the pivot needs. The default adapter
+// wraps sigs.k8s.io/kind/pkg/cluster; tests replace it.
+type KindProvider interface {
+	// List returns the names of the kind clusters that exist.
+	List() ([]string, error)
+	// Create creates a cluster and waits up to wait for its control plane.
+	Create(name, nodeImage string, wait time.Duration) error
+	// KubeConfig returns the cluster's kubeconfig for use from the host.
+	KubeConfig(name string) (string, error)
+	// Delete deletes the cluster.
+	Delete(name string) error
+}
+
+// NewKindProvider returns the kind adapter over the container engine kind
+// detects (docker, podman or nerdctl). It fails when none runs.
+func NewKindProvider(log func(format string, args ...any)) (KindProvider, error) {
+	runtime, err := kindcluster.DetectNodeProvider()
+	if err != nil {
+		return nil, fmt.Errorf("kind: %w", err)
+	}
+	if runtime == nil {
+		return nil, fmt.Errorf("kind: no container engine (docker, podman or nerdctl) is running")
+	}
+	p := kindcluster.NewProvider(runtime, kindcluster.ProviderWithLogger(kindLogger{log}))
+	return kindAdapter{p}, nil
+}
+
+type kindAdapter struct{ p *kindcluster.Provider }
+
+func (k kindAdapter) List() ([]string, error) { return k.p.List() }
+
+func (k kindAdapter) Create(name, nodeImage string, wait time.Duration) error {
+	opts := []kindcluster.CreateOption{
+		kindcluster.CreateWithWaitForReady(wait),
+		kindcluster.CreateWithDisplayUsage(false),
+		kindcluster.CreateWithDisplaySalutation(false),
+		// Do not touch the user's kubeconfig: the pivot reads the kubeconfig
+		// through KubeConfig.
+		kindcluster.CreateWithKubeconfigPath(discardKubeconfigPath()),
+	}
+	if nodeImage != "" {
+		opts = append(opts, kindcluster.CreateWithNodeImage(nodeImage))
+	}
+	return k.p.Create(name, opts...)
+}
+
+func (k kindAdapter) KubeConfig(name string) (string, error) { return k.p.KubeConfig(name, false) }
+
+func (k kindAdapter) Delete(name string) error { return k.p.Delete(name, discardKubeconfigPath()) }
+
+func kindExists(k KindProvider, name string) (bool, error) {
+	names, err := k.List()
+	if err != nil {
+		return false, fmt.Errorf("listing kind clusters: %w", err)
+	}
+	return slices.Contains(names, name), nil
+}
+
+// kindLogger sends kind's user-facing messages to the pivot's logger and
+// drops its debug output.
+type kindLogger struct{ log func(string, ...any) }
+
+func (l kindLogger) printf(format string, args ...any) {
+	if l.log != nil {
+		l.log("kind: "+format, args...)
+	}
+}
+func (l kindLogger) Warn(m string)                       { l.printf("%s", m) }
+func (l kindLogger) Warnf(f string, a ...any)            { l.printf(f, a...) }
+func (l kindLogger) Error(m string)                      { l.printf("%s", m) }
+func (l kindLogger) Errorf(f string, a ...any)           { l.printf(f, a...) }
+func (l kindLogger) V(v kindlog.Level) kindlog.InfoLogger { return kindInfo{l, v == 0} }
+
+type kindInfo struct {
+	l       kindLogger
+	enabled bool
+}
+
+func (i kindInfo) Info(m string) {
+	if i.enabled {
+		i.l.printf("%s", m)
+	}
+}
+func (i kindInfo) Infof(f string, a ...any) {
+	if i.enabled {
+		i.l.printf(f, a...)
+	}
+}
+func (i kindInfo) Enabled() bool { return i.enabled }
+
+// discardKubeconfigPath is where kind writes the kubeconfig it insists on
+// writing, so that the user's ~/.kube/config stays untouched.
+func discardKubeconfigPath() string {
+	return filepath.Join(os.TempDir(), "capiform-kind.kubeconfig")
+}

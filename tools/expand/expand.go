@@ -51,7 +51,8 @@ type Options struct {
 	Values map[string]any
 	// KubeVersion is the Kubernetes version of the cluster the release is
 	// installed on (.Capabilities.KubeVersion), e.g. "v1.36.1". Empty: Helm's
-	// default.
+	// client-only default (v1.20.0, as `helm template`), which fails charts
+	// that require a newer kubeVersion: set it to the management cluster's.
 	KubeVersion string
 	// HelmReleaseName and HelmReleaseNamespace identify the HelmRelease;
 	// when set, every object is labelled with them as helm-controller does.

@@ -126,3 +126,73 @@ unhealthyNodeConditions:
     status: "False"
     timeoutSeconds: 300
 {{- end }}
+
+{{/*
+The generated KubeadmConfigSpec of the control plane; the pass-through
+controlPlane.kubeadmConfigSpec is merged over it.
+*/}}
+{{- define "openstack-cluster.controlPlaneKubeadmConfigSpec" -}}
+{{- $v := .Values -}}
+{{- with $v.oidc }}
+clusterConfiguration:
+  apiServer:
+    extraArgs:
+      - name: oidc-issuer-url
+        value: {{ .issuerURL | quote }}
+      - name: oidc-client-id
+        value: {{ .clientID | quote }}
+      {{- with .usernameClaim }}
+      - name: oidc-username-claim
+        value: {{ . | quote }}
+      {{- end }}
+      {{- with .usernamePrefix }}
+      - name: oidc-username-prefix
+        value: {{ . | quote }}
+      {{- end }}
+      {{- with .groupsClaim }}
+      - name: oidc-groups-claim
+        value: {{ . | quote }}
+      {{- end }}
+      {{- with .groupsPrefix }}
+      - name: oidc-groups-prefix
+        value: {{ . | quote }}
+      {{- end }}
+{{- end }}
+initConfiguration:
+  nodeRegistration:
+    {{- include "openstack-cluster.nodeRegistration" . | nindent 4 }}
+joinConfiguration:
+  nodeRegistration:
+    {{- include "openstack-cluster.nodeRegistration" . | nindent 4 }}
+{{- if and $v.etcd $v.etcd.volume }}
+# The etcd volume is the first additional block device: /dev/vdb on KVM.
+diskSetup:
+  partitions:
+    - device: /dev/vdb
+      layout: true
+      overwrite: false
+      tableType: gpt
+  filesystems:
+    - device: /dev/vdb1
+      filesystem: ext4
+      label: etcd_disk
+mounts:
+  - - LABEL=etcd_disk
+    - /var/lib/etcd
+{{- end }}
+{{- end }}
+
+{{/*
+The generated KubeadmConfigSpec of a node group's workers; the group's
+pass-through kubeadmConfigSpec is merged over it.
+*/}}
+{{- define "openstack-cluster.workerKubeadmConfigSpec" -}}
+joinConfiguration:
+  nodeRegistration:
+    {{- include "openstack-cluster.nodeRegistration" . | nindent 4 }}
+    {{- with .taints }}
+    # Taints are registration-time: a change is a new template and a rollout.
+    taints:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+{{- end }}

@@ -8,7 +8,7 @@ import (
 
 // pipelineOptions are the stages every command runs over a revision.
 func pipelineOptions(fsys fs.FS) pipeline.Options {
-	return pipeline.Options{FS: fsys}
+	return pipeline.Default(fsys)
 }
 
 // validatorWithBase adds the change rules against base.

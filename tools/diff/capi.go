@@ -1,0 +1,626 @@
+package diff
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/version"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	"sigs.k8s.io/cluster-api/core/reconcilers/machinedeployment/mdutil"
+)
+
+// Labels and annotations the chart and Cluster API put on objects.
+const (
+	LabelCluster   = "capiform.dev/cluster"
+	LabelNodeGroup = "capiform.dev/node-group"
+
+	AnnotationAutoscalerMin = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size"
+	AnnotationAutoscalerMax = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size"
+)
+
+// Severity grades a finding.
+type Severity string
+
+// Severities, most severe first.
+const (
+	// Unsafe is a change that policy refuses or that breaks a cluster.
+	Unsafe Severity = "unsafe"
+	// Warning is a change that destroys something or leaves debris.
+	Warning Severity = "warning"
+	// Info is worth knowing.
+	Info Severity = "info"
+)
+
+func (s Severity) rank() int {
+	switch s {
+	case Unsafe:
+		return 0
+	case Warning:
+		return 1
+	}
+	return 2
+}
+
+// Finding is a statement about a change for the reviewer.
+type Finding struct {
+	Severity Severity `json:"severity"`
+	Message  string   `json:"message"`
+}
+
+func sortFindings(f []Finding) {
+	sort.SliceStable(f, func(i, j int) bool {
+		if f[i].Severity.rank() != f[j].Severity.rank() {
+			return f[i].Severity.rank() < f[j].Severity.rank()
+		}
+		return f[i].Message < f[j].Message
+	})
+}
+
+// Scale is a replica count before and after; nil is absent (autoscaled, or
+// the object does not exist on that side).
+type Scale struct {
+	From *int `json:"from"`
+	To   *int `json:"to"`
+}
+
+// Bounds are an autoscaled group's min and max size.
+type Bounds struct {
+	Min int `json:"min"`
+	Max int `json:"max"`
+}
+
+// AutoscaleChange is a change of a group's autoscaling bounds; nil is not
+// autoscaled.
+type AutoscaleChange struct {
+	From *Bounds `json:"from"`
+	To   *Bounds `json:"to"`
+}
+
+// Rollout is what happens to the machines of a control plane or a node
+// group under Cluster API's rules.
+type Rollout struct {
+	// Name is the node group's name ("control-plane" for the control
+	// plane); Object is the KubeadmControlPlane or MachineDeployment.
+	Name   string `json:"name"`
+	Object string `json:"object"`
+	// Action: added, removed or changed.
+	Action Action `json:"action"`
+	// Machines is the machine count (the desired replicas; an autoscaled
+	// group's minimum) of the group after the change, or before it when
+	// removed.
+	Machines int `json:"machines"`
+	// Replace is true when Cluster API replaces every machine of the group
+	// (a rollout); Reasons say why, in Cluster API's terms.
+	Replace bool     `json:"replace"`
+	Reasons []string `json:"reasons,omitempty"`
+	// Version is the Kubernetes version from -> to, when it changes.
+	VersionFrom string `json:"versionFrom,omitempty"`
+	VersionTo   string `json:"versionTo,omitempty"`
+	// TemplateFields are the changed fields of the machine templates (the
+	// OpenStackMachineTemplate, the KubeadmConfigTemplate or the control
+	// plane's kubeadm config) behind a rollout, each path prefixed with the
+	// object kind.
+	TemplateFields []FieldChange `json:"templateFields,omitempty"`
+	// InPlace are changes that Cluster API propagates to existing machines
+	// (or that apply only to machines made later) without replacing any.
+	InPlace []FieldChange `json:"inPlace,omitempty"`
+	// Scale and Autoscale are set when they change.
+	Scale     *Scale           `json:"scale,omitempty"`
+	Autoscale *AutoscaleChange `json:"autoscale,omitempty"`
+}
+
+// impact computes the Cluster API impact of a cluster's change from its
+// expanded objects before (old) and after (cur); either may be empty.
+func impact(cr *ClusterReport, old, cur objectSet) {
+	if len(old) == 0 && len(cur) == 0 {
+		return
+	}
+	cr.ControlPlane = controlPlaneImpact(old, cur)
+	cr.NodeGroups = nodeGroupsImpact(old, cur)
+	switch {
+	case len(old) == 0:
+		cr.Action = Added
+		cr.Machines = cr.machines()
+		cr.Findings = append(cr.Findings, Finding{Info, fmt.Sprintf("cluster created with %d machine(s)", cr.Machines)})
+	case len(cur) == 0:
+		cr.Action = Removed
+		cr.Machines = cr.machines()
+		cr.Findings = append(cr.Findings,
+			Finding{Warning, fmt.Sprintf("cluster deleted: its %d machine(s) are deleted with the control plane and node groups", cr.Machines)},
+			Finding{Warning, "the OpenStack load balancers and volumes that the cluster's cloud controller and CSI driver created are left behind: clean them up (see the README) before deleting the project or network"},
+		)
+		if old.get("Cluster", "", cr.Cluster) != nil && old.get("Cluster", "", cr.Cluster).GetAnnotations()[ResourcePolicyAnnotation] == ResourcePolicyKeep {
+			cr.Findings = append(cr.Findings, Finding{Info, "the Cluster and OpenStackCluster are kept (helm.sh/resource-policy: keep): delete them by hand to release the network and API load balancer"})
+		}
+	default:
+		cr.Action = Changed
+	}
+	cr.Findings = append(cr.Findings, versionFindings(cr)...)
+	cr.Findings = append(cr.Findings, templateFindings(old, cur)...)
+	sortFindings(cr.Findings)
+}
+
+func (cr *ClusterReport) machines() int {
+	n := 0
+	if cr.ControlPlane != nil {
+		n += cr.ControlPlane.Machines
+	}
+	for _, g := range cr.NodeGroups {
+		n += g.Machines
+	}
+	return n
+}
+
+func nestedString(o *unstructured.Unstructured, path ...string) string {
+	if o == nil {
+		return ""
+	}
+	s, _, _ := unstructured.NestedString(o.Object, path...)
+	return s
+}
+
+func nestedInt(o *unstructured.Unstructured, path ...string) *int {
+	if o == nil {
+		return nil
+	}
+	v, ok, _ := unstructured.NestedFieldNoCopy(o.Object, path...)
+	if !ok {
+		return nil
+	}
+	switch n := v.(type) {
+	case int64:
+		i := int(n)
+		return &i
+	case float64:
+		i := int(n)
+		return &i
+	case int:
+		return &n
+	}
+	return nil
+}
+
+func nestedMap(o *unstructured.Unstructured, path ...string) map[string]any {
+	if o == nil {
+		return nil
+	}
+	m, _, _ := unstructured.NestedMap(o.Object, path...)
+	return m
+}
+
+func intPtrEqual(a, b *int) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
+}
+
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// controlPlaneImpact applies KubeadmControlPlane's rules: machines roll
+// when the version, the infrastructure template (by reference), the
+// kubeadm config spec (less the fields KCP ignores) change, or when
+// rollout.after is set to a new time.
+func controlPlaneImpact(old, cur objectSet) *Rollout {
+	oldKCPs, curKCPs := old.ofKind("KubeadmControlPlane"), cur.ofKind("KubeadmControlPlane")
+	var a, b *unstructured.Unstructured
+	if len(oldKCPs) > 0 {
+		a = oldKCPs[0]
+	}
+	if len(curKCPs) > 0 {
+		b = curKCPs[0]
+	}
+	if a == nil && b == nil {
+		return nil
+	}
+	r := &Rollout{Name: "control-plane"}
+	switch {
+	case a == nil:
+		r.Action, r.Object = Added, b.GetName()
+		r.Machines = deref(nestedInt(b, "spec", "replicas"))
+		r.VersionTo = nestedString(b, "spec", "version")
+		return r
+	case b == nil:
+		r.Action, r.Object = Removed, a.GetName()
+		r.Machines = deref(nestedInt(a, "spec", "replicas"))
+		r.VersionFrom = nestedString(a, "spec", "version")
+		return r
+	}
+	r.Action, r.Object = Changed, b.GetName()
+	r.Machines = deref(nestedInt(b, "spec", "replicas"))
+	if va, vb := nestedString(a, "spec", "version"), nestedString(b, "spec", "version"); va != vb {
+		r.Replace = true
+		r.VersionFrom, r.VersionTo = va, vb
+		r.Reasons = append(r.Reasons, fmt.Sprintf("version %s -> %s", va, vb))
+	}
+	refA := nestedMap(a, "spec", "machineTemplate", "spec", "infrastructureRef")
+	refB := nestedMap(b, "spec", "machineTemplate", "spec", "infrastructureRef")
+	if !equal(refA, refB) {
+		r.Replace = true
+		r.Reasons = append(r.Reasons, fmt.Sprintf("infrastructure template %s -> %s", refName(refA), refName(refB)))
+		r.TemplateFields = append(r.TemplateFields, templateFields(old, cur, refA, refB)...)
+	}
+	if f := compareFields("KubeadmControlPlane.spec.kubeadmConfigSpec", kubeadmForDiff(nestedMap(a, "spec", "kubeadmConfigSpec")), kubeadmForDiff(nestedMap(b, "spec", "kubeadmConfigSpec"))); len(f) > 0 {
+		r.Replace = true
+		r.Reasons = append(r.Reasons, "kubeadm config spec changed")
+		r.TemplateFields = append(r.TemplateFields, f...)
+	}
+	if ra, rb := nestedString(a, "spec", "rollout", "after"), nestedString(b, "spec", "rollout", "after"); ra != rb && rb != "" {
+		r.Replace = true
+		r.Reasons = append(r.Reasons, fmt.Sprintf("rollout.after set to %s: machines created before it are replaced once it passes", rb))
+	}
+	if ra, rb := nestedInt(a, "spec", "replicas"), nestedInt(b, "spec", "replicas"); !intPtrEqual(ra, rb) {
+		r.Scale = &Scale{From: ra, To: rb}
+	}
+	// Everything else KCP propagates in place or only uses for new
+	// machines: machine template metadata, deletion timeouts, remediation,
+	// rollout strategy, the DNS and discovery parts of the kubeadm config.
+	for _, f := range compareFields("", strip(a.Object), strip(b.Object)) {
+		switch {
+		case f.Path == "spec.version", f.Path == "spec.replicas", f.Path == "spec.rollout.after",
+			strings.HasPrefix(f.Path, "spec.machineTemplate.spec.infrastructureRef"):
+			continue
+		case strings.HasPrefix(f.Path, "spec.kubeadmConfigSpec"):
+			if kubeadmIgnored(strings.TrimPrefix(f.Path, "spec.kubeadmConfigSpec.")) {
+				r.InPlace = append(r.InPlace, f)
+			}
+			continue
+		}
+		r.InPlace = append(r.InPlace, f)
+	}
+	if r.Replace || r.Scale != nil || len(r.InPlace) > 0 {
+		return r
+	}
+	return nil
+}
+
+func refName(ref map[string]any) string {
+	if ref == nil {
+		return "(none)"
+	}
+	n, _ := ref["name"].(string)
+	return n
+}
+
+// templateFields compares the spec of the templates two references name.
+func templateFields(old, cur objectSet, refA, refB map[string]any) []FieldChange {
+	kind, _ := refB["kind"].(string)
+	if kind == "" {
+		kind, _ = refA["kind"].(string)
+	}
+	ta := old.get(kind, "", refName(refA))
+	tb := cur.get(kind, "", refName(refB))
+	if ta == nil || tb == nil {
+		return nil
+	}
+	return compareFields(kind+".spec", nestedMap(ta, "spec"), nestedMap(tb, "spec"))
+}
+
+// kubeadmIgnoredPaths are the parts of a KubeadmConfigSpec that KCP does
+// not compare when it decides whether a machine is up to date (CAPI's
+// PrepareKubeadmConfigsForDiff): changes apply in place or to the next
+// join only.
+var kubeadmIgnoredPaths = []string{
+	"clusterConfiguration.dns",
+	"clusterConfiguration.controlPlaneEndpoint",
+	"joinConfiguration.discovery",
+	"initConfiguration.timeouts.controlPlaneComponentHealthCheckSeconds",
+	"joinConfiguration.timeouts.controlPlaneComponentHealthCheckSeconds",
+}
+
+func kubeadmIgnored(path string) bool {
+	for _, p := range kubeadmIgnoredPaths {
+		if path == p || strings.HasPrefix(path, p+".") || strings.HasPrefix(path, p+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// kubeadmForDiff drops what KCP ignores and the empty maps and lists that
+// make no difference once rendered to kubeadm's config files.
+func kubeadmForDiff(spec map[string]any) map[string]any {
+	if spec == nil {
+		return nil
+	}
+	spec = runtime.DeepCopyJSON(spec)
+	for _, p := range kubeadmIgnoredPaths {
+		unstructured.RemoveNestedField(spec, strings.Split(p, ".")...)
+	}
+	if v, ok := dropEmpty(spec).(map[string]any); ok {
+		return v
+	}
+	return nil
+}
+
+func dropEmpty(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			if d := dropEmpty(e); d == nil {
+				delete(t, k)
+			} else {
+				t[k] = d
+			}
+		}
+		if len(t) == 0 {
+			return nil
+		}
+	case []any:
+		if len(t) == 0 {
+			return nil
+		}
+		for i := range t {
+			if d := dropEmpty(t[i]); d != nil {
+				t[i] = d
+			}
+		}
+	}
+	return v
+}
+
+// groupName names a MachineDeployment's node group: its label, else its
+// name less the cluster prefix.
+func groupName(md *unstructured.Unstructured) string {
+	if g := md.GetLabels()[LabelNodeGroup]; g != "" {
+		return g
+	}
+	return md.GetName()
+}
+
+func autoscaleBounds(md *unstructured.Unstructured) *Bounds {
+	if md == nil {
+		return nil
+	}
+	ann := md.GetAnnotations()
+	minS, okMin := ann[AnnotationAutoscalerMin]
+	maxS, okMax := ann[AnnotationAutoscalerMax]
+	if !okMin && !okMax {
+		return nil
+	}
+	lo, _ := strconv.Atoi(minS)
+	hi, _ := strconv.Atoi(maxS)
+	return &Bounds{Min: lo, Max: hi}
+}
+
+func boundsEqual(a, b *Bounds) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
+}
+
+// mdMachines is a MachineDeployment's machine count: its replicas, or an
+// autoscaled group's minimum.
+func mdMachines(md *unstructured.Unstructured) int {
+	if r := nestedInt(md, "spec", "replicas"); r != nil {
+		return *r
+	}
+	if b := autoscaleBounds(md); b != nil {
+		return b.Min
+	}
+	return 0
+}
+
+func machineTemplateSpec(md *unstructured.Unstructured) (*clusterv1.MachineTemplateSpec, error) {
+	m := nestedMap(md, "spec", "template")
+	out := &clusterv1.MachineTemplateSpec{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m, out); err != nil {
+		return nil, fmt.Errorf("%s: spec.template: %w", md.GetName(), err)
+	}
+	return out, nil
+}
+
+// nodeGroupsImpact applies MachineDeployment's rules (mdutil's
+// MachineTemplateUpToDate, the function the controller itself uses, plus
+// rollout.after) to each node group.
+func nodeGroupsImpact(old, cur objectSet) []Rollout {
+	type pair struct{ a, b *unstructured.Unstructured }
+	groups := map[string]*pair{}
+	for _, md := range old.ofKind("MachineDeployment") {
+		groups[md.GetName()] = &pair{a: md}
+	}
+	for _, md := range cur.ofKind("MachineDeployment") {
+		if p, ok := groups[md.GetName()]; ok {
+			p.b = md
+		} else {
+			groups[md.GetName()] = &pair{b: md}
+		}
+	}
+	var out []Rollout
+	for _, name := range sortedKeys(groups) {
+		p := groups[name]
+		switch {
+		case p.a == nil:
+			r := Rollout{Name: groupName(p.b), Object: name, Action: Added, Machines: mdMachines(p.b)}
+			r.VersionTo = nestedString(p.b, "spec", "template", "spec", "version")
+			if b := autoscaleBounds(p.b); b != nil {
+				r.Autoscale = &AutoscaleChange{To: b}
+			}
+			out = append(out, r)
+		case p.b == nil:
+			r := Rollout{Name: groupName(p.a), Object: name, Action: Removed, Machines: mdMachines(p.a)}
+			r.VersionFrom = nestedString(p.a, "spec", "template", "spec", "version")
+			out = append(out, r)
+		default:
+			if r := machineDeploymentImpact(old, cur, p.a, p.b); r != nil {
+				out = append(out, *r)
+			}
+		}
+	}
+	return out
+}
+
+func machineDeploymentImpact(old, cur objectSet, a, b *unstructured.Unstructured) *Rollout {
+	r := &Rollout{Name: groupName(b), Object: b.GetName(), Action: Changed, Machines: mdMachines(b)}
+	ta, errA := machineTemplateSpec(a)
+	tb, errB := machineTemplateSpec(b)
+	if errA != nil || errB != nil {
+		r.Replace = true
+		r.Reasons = append(r.Reasons, fmt.Sprintf("machine template cannot be read: %v", firstErr(errA, errB)))
+	} else if upToDate, _ := mdutil.MachineTemplateUpToDate(ta, tb); !upToDate {
+		r.Replace = true
+		if ta.Spec.Version != tb.Spec.Version {
+			r.VersionFrom, r.VersionTo = ta.Spec.Version, tb.Spec.Version
+			r.Reasons = append(r.Reasons, fmt.Sprintf("version %s -> %s", ta.Spec.Version, tb.Spec.Version))
+		}
+		if ta.Spec.InfrastructureRef != tb.Spec.InfrastructureRef {
+			r.Reasons = append(r.Reasons, fmt.Sprintf("infrastructure template %s -> %s", ta.Spec.InfrastructureRef.Name, tb.Spec.InfrastructureRef.Name))
+			r.TemplateFields = append(r.TemplateFields, templateFields(old, cur,
+				nestedMap(a, "spec", "template", "spec", "infrastructureRef"), nestedMap(b, "spec", "template", "spec", "infrastructureRef"))...)
+		}
+		if ta.Spec.Bootstrap.ConfigRef != tb.Spec.Bootstrap.ConfigRef || !equal(ta.Spec.Bootstrap.DataSecretName, tb.Spec.Bootstrap.DataSecretName) {
+			r.Reasons = append(r.Reasons, fmt.Sprintf("bootstrap template %s -> %s", ta.Spec.Bootstrap.ConfigRef.Name, tb.Spec.Bootstrap.ConfigRef.Name))
+			r.TemplateFields = append(r.TemplateFields, templateFields(old, cur,
+				nestedMap(a, "spec", "template", "spec", "bootstrap", "configRef"), nestedMap(b, "spec", "template", "spec", "bootstrap", "configRef"))...)
+		}
+		if ta.Spec.FailureDomain != tb.Spec.FailureDomain {
+			r.Reasons = append(r.Reasons, fmt.Sprintf("failure domain %q -> %q", ta.Spec.FailureDomain, tb.Spec.FailureDomain))
+		}
+	}
+	if ra, rb := nestedString(a, "spec", "rollout", "after"), nestedString(b, "spec", "rollout", "after"); ra != rb && rb != "" {
+		r.Replace = true
+		r.Reasons = append(r.Reasons, fmt.Sprintf("rollout.after set to %s: machines created before it are replaced once it passes", rb))
+	}
+	if ra, rb := nestedInt(a, "spec", "replicas"), nestedInt(b, "spec", "replicas"); !intPtrEqual(ra, rb) {
+		r.Scale = &Scale{From: ra, To: rb}
+	}
+	if ba, bb := autoscaleBounds(a), autoscaleBounds(b); !boundsEqual(ba, bb) {
+		r.Autoscale = &AutoscaleChange{From: ba, To: bb}
+	}
+	for _, f := range compareFields("", strip(a.Object), strip(b.Object)) {
+		switch {
+		case f.Path == "spec.replicas", f.Path == "spec.rollout.after",
+			f.Path == "spec.template.spec.version", f.Path == "spec.template.spec.failureDomain",
+			strings.HasPrefix(f.Path, "spec.template.spec.infrastructureRef"),
+			strings.HasPrefix(f.Path, "spec.template.spec.bootstrap"),
+			strings.HasPrefix(f.Path, "metadata.annotations."+strconv.Quote(AnnotationAutoscalerMin)),
+			strings.HasPrefix(f.Path, "metadata.annotations."+strconv.Quote(AnnotationAutoscalerMax)):
+			continue
+		}
+		r.InPlace = append(r.InPlace, f)
+	}
+	// A bootstrap template whose content changed under the same name rolls
+	// nothing: Machines keep the KubeadmConfig they were made with.
+	for _, ref := range [][]string{{"bootstrap", "configRef"}, {"infrastructureRef"}} {
+		refA := nestedMap(a, append([]string{"spec", "template", "spec"}, ref...)...)
+		refB := nestedMap(b, append([]string{"spec", "template", "spec"}, ref...)...)
+		if refName(refA) != refName(refB) || refB == nil {
+			continue
+		}
+		kind, _ := refB["kind"].(string)
+		ta, tb := old.get(kind, "", refName(refA)), cur.get(kind, "", refName(refB))
+		if ta == nil || tb == nil {
+			continue
+		}
+		f := compareFields(kind+".spec", nestedMap(ta, "spec"), nestedMap(tb, "spec"))
+		r.InPlace = append(r.InPlace, f...)
+	}
+	if r.Replace || r.Scale != nil || r.Autoscale != nil || len(r.InPlace) > 0 {
+		return r
+	}
+	return nil
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// templateFindings flags machine templates whose spec changed under the
+// same name: a bootstrap template rolls nothing; an infrastructure machine
+// template's spec is immutable (CAPO's webhook refuses the update).
+func templateFindings(old, cur objectSet) []Finding {
+	var out []Finding
+	for _, kind := range []string{"KubeadmConfigTemplate", "OpenStackMachineTemplate"} {
+		for _, b := range cur.ofKind(kind) {
+			a := old[keyOf(b)]
+			if a == nil || equal(nestedMap(a, "spec"), nestedMap(b, "spec")) {
+				continue
+			}
+			if kind == "KubeadmConfigTemplate" {
+				out = append(out, Finding{Warning, fmt.Sprintf("KubeadmConfigTemplate %s changed under the same name: no machine rolls, existing machines keep their old bootstrap config and only machines created later get the new one", b.GetName())})
+			} else {
+				out = append(out, Finding{Unsafe, fmt.Sprintf("OpenStackMachineTemplate %s changed under the same name: its spec is immutable, the update is refused and no machine changes", b.GetName())})
+			}
+		}
+	}
+	return out
+}
+
+// versionFindings flags downgrades, skipped minor versions, node groups
+// newer than the control plane, and a control plane upgraded together with
+// its node groups (without ClusterClass they roll concurrently).
+func versionFindings(cr *ClusterReport) []Finding {
+	var out []Finding
+	cpUp := false
+	cpTo := ""
+	if cp := cr.ControlPlane; cp != nil {
+		cpTo = cp.VersionTo
+		if cp.Action == Changed && cp.VersionFrom != "" && cp.VersionTo != "" {
+			switch cmpVersion(cp.VersionFrom, cp.VersionTo) {
+			case 1:
+				out = append(out, Finding{Unsafe, fmt.Sprintf("control plane downgraded %s -> %s: Kubernetes does not support downgrades", cp.VersionFrom, cp.VersionTo)})
+			case -1:
+				cpUp = true
+			}
+			if skipped(cp.VersionFrom, cp.VersionTo) {
+				out = append(out, Finding{Unsafe, fmt.Sprintf("control plane upgrade %s -> %s skips a minor version: upgrade one minor version at a time", cp.VersionFrom, cp.VersionTo)})
+			}
+		}
+	}
+	var upGroups []string
+	for _, g := range cr.NodeGroups {
+		if g.Action == Changed && g.VersionFrom != "" && g.VersionTo != "" {
+			switch cmpVersion(g.VersionFrom, g.VersionTo) {
+			case 1:
+				out = append(out, Finding{Unsafe, fmt.Sprintf("node group %s downgraded %s -> %s", g.Name, g.VersionFrom, g.VersionTo)})
+			case -1:
+				upGroups = append(upGroups, g.Name)
+			}
+			if skipped(g.VersionFrom, g.VersionTo) {
+				out = append(out, Finding{Unsafe, fmt.Sprintf("node group %s upgrade %s -> %s skips a minor version", g.Name, g.VersionFrom, g.VersionTo)})
+			}
+		}
+		if cpTo != "" && g.VersionTo != "" && cmpVersion(g.VersionTo, cpTo) == 1 {
+			out = append(out, Finding{Unsafe, fmt.Sprintf("node group %s (%s) would run a newer version than the control plane (%s)", g.Name, g.VersionTo, cpTo)})
+		}
+	}
+	if cpUp && len(upGroups) > 0 {
+		out = append(out, Finding{Unsafe, fmt.Sprintf("control plane and node group(s) %s upgraded together: they roll concurrently; upgrade the control plane first, the node groups in a later change", strings.Join(upGroups, ", "))})
+	}
+	return out
+}
+
+// cmpVersion compares two Kubernetes versions: -1, 0 or 1 (0 when either
+// does not parse).
+func cmpVersion(a, b string) int {
+	va, errA := version.ParseGeneric(a)
+	vb, errB := version.ParseGeneric(b)
+	if errA != nil || errB != nil {
+		return 0
+	}
+	switch {
+	case va.LessThan(vb):
+		return -1
+	case vb.LessThan(va):
+		return 1
+	}
+	return 0
+}
+
+func skipped(from, to string) bool {
+	va, errA := version.ParseGeneric(from)
+	vb, errB := version.ParseGeneric(to)
+	if errA != nil || errB != nil {
+		return false
+	}
+	return vb.Major() == va.Major() && vb.Minor() > va.Minor()+1 || vb.Major() > va.Major()
+}

@@ -1,0 +1,485 @@
+// Package diff tells a reviewer what a change does to real machines. It
+// renders two revisions of the repository (read from git's object store,
+// or the work tree), expands every cluster's HelmRelease through the chart
+// of its own revision, compares the objects and the generated Flux trees,
+// and applies Cluster API's rollout rules to say which control planes and
+// node groups are replaced, scaled, changed in place, created or deleted,
+// and which changes are unsafe. Secret values never reach the report.
+package diff
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"runtime"
+	"sort"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/capiform/capiform/tools/pipeline"
+	"github.com/capiform/capiform/tools/resolve"
+	"github.com/capiform/capiform/tools/source"
+)
+
+// Options of Run.
+type Options struct {
+	// Repo is a folder of the git repository (its root when Head is the
+	// work tree).
+	Repo string
+	// Base is the revision the change is measured from: a branch, tag,
+	// commit or expression such as origin/main or HEAD~1. Required.
+	Base string
+	// Head is the revision with the change; "" is the work tree,
+	// uncommitted changes included.
+	Head string
+	// Pipeline returns the pipeline options for a revision's file system,
+	// so that the caller injects validation and the platform catalogue;
+	// nil renders with FS only.
+	Pipeline func(fsys fs.FS) pipeline.Options
+	// Workers bounds the concurrent chart expansions; 0 is GOMAXPROCS.
+	Workers int
+}
+
+// Revision names one side of the comparison.
+type Revision struct {
+	// Ref is the revision as given ("" for the work tree).
+	Ref string `json:"ref"`
+	// Commit is the resolved commit; empty for the work tree.
+	Commit string `json:"commit,omitempty"`
+}
+
+// String is the ref with its short commit, or "work tree".
+func (r Revision) String() string {
+	if r.Ref == "" {
+		return "work tree"
+	}
+	if len(r.Commit) >= 12 {
+		return fmt.Sprintf("%s (%s)", r.Ref, r.Commit[:12])
+	}
+	return r.Ref
+}
+
+// Report is the outcome of a diff. Every list is sorted; the report is a
+// pure function of the two revisions.
+type Report struct {
+	Base Revision `json:"base"`
+	Head Revision `json:"head"`
+	// Errors are what could not be rendered or expanded; the rest of the
+	// report still holds.
+	Errors []string `json:"errors,omitempty"`
+	// Findings are repository-wide (the chart).
+	Findings []Finding `json:"findings,omitempty"`
+	// Chart is the change of charts/openstack-cluster, if any.
+	Chart *ChartChange `json:"chart,omitempty"`
+	// Clusters are the clusters whose expanded objects differ, by site and
+	// name.
+	Clusters []*ClusterReport `json:"clusters,omitempty"`
+	// Sites are the changes of each site's generated Flux tree.
+	Sites []*SiteReport `json:"sites,omitempty"`
+}
+
+// ClusterReport is what happens to one cluster.
+type ClusterReport struct {
+	Site    string `json:"site"`
+	Cluster string `json:"cluster"`
+	// Action is added, removed or changed.
+	Action Action `json:"action"`
+	// Machines is the number of machines created (added) or deleted
+	// (removed); autoscaled groups count at their minimum.
+	Machines int `json:"machines,omitempty"`
+	// ControlPlane is the control plane's rollout, nil when untouched.
+	ControlPlane *Rollout `json:"controlPlane,omitempty"`
+	// NodeGroups are the touched node groups, by MachineDeployment name.
+	NodeGroups []Rollout `json:"nodeGroups,omitempty"`
+	// Findings are unsafe changes, warnings and notes.
+	Findings []Finding `json:"findings,omitempty"`
+	// Objects are the object-level changes of the expanded release.
+	Objects []ObjectChange `json:"objects,omitempty"`
+	// Error is set when a revision of the cluster could not be expanded.
+	Error string `json:"error,omitempty"`
+}
+
+// Changed reports whether the report shows any change (errors aside).
+func (r *Report) Changed() bool {
+	return len(r.Clusters) > 0 || len(r.Sites) > 0 || r.Chart != nil
+}
+
+// Unsafe counts the unsafe findings.
+func (r *Report) Unsafe() int {
+	n := 0
+	for _, f := range r.Findings {
+		if f.Severity == Unsafe {
+			n++
+		}
+	}
+	for _, c := range r.Clusters {
+		for _, f := range c.Findings {
+			if f.Severity == Unsafe {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// ErrIncomplete is returned with a report that lacks what a revision that
+// failed to render or expand would have shown.
+var ErrIncomplete = errors.New("diff incomplete")
+
+// side is one rendered revision.
+type side struct {
+	fsys fs.FS
+	res  *pipeline.Result
+	err  error
+	// chartSum is the digest of the chart's files, to skip expansions that
+	// cannot differ.
+	chartSum string
+}
+
+// Run renders the base and head revisions and compares them. When a
+// revision fails to render or a cluster fails to expand, Run returns the
+// report of everything else together with an error wrapping ErrIncomplete
+// (the report's Errors say what is missing); any other error returns a nil
+// report.
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	if opts.Base == "" {
+		return nil, errors.New("diff: no base revision")
+	}
+	rep := &Report{Base: Revision{Ref: opts.Base}, Head: Revision{Ref: opts.Head}}
+	baseFS, h, err := source.Revision(opts.Repo, opts.Base)
+	if err != nil {
+		return nil, err
+	}
+	rep.Base.Commit = h.String()
+	headFS := source.Worktree(opts.Repo)
+	if opts.Head != "" {
+		if headFS, h, err = source.Revision(opts.Repo, opts.Head); err != nil {
+			return nil, err
+		}
+		rep.Head.Commit = h.String()
+	}
+	if err := compare(ctx, rep, opts, baseFS, headFS); err != nil {
+		return nil, err
+	}
+	if len(rep.Errors) > 0 {
+		return rep, fmt.Errorf("%w: %d error(s)", ErrIncomplete, len(rep.Errors))
+	}
+	return rep, nil
+}
+
+// compare fills the report from two file systems.
+func compare(ctx context.Context, rep *Report, opts Options, baseFS, headFS fs.FS) error {
+	base, head := &side{fsys: baseFS}, &side{fsys: headFS}
+	for _, s := range []*side{base, head} {
+		po := pipeline.Options{FS: s.fsys}
+		if opts.Pipeline != nil {
+			po = opts.Pipeline(s.fsys)
+			po.FS = s.fsys
+		}
+		s.res, s.err = pipeline.Render(ctx, po)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	if base.err != nil {
+		rep.Errors = append(rep.Errors, fmt.Sprintf("base %s does not render: %v", rep.Base, base.err))
+	}
+	if head.err != nil {
+		rep.Errors = append(rep.Errors, fmt.Sprintf("head %s does not render: %v", rep.Head, head.err))
+	}
+
+	chart, err := compareChart(baseFS, headFS)
+	if err != nil {
+		rep.Errors = append(rep.Errors, err.Error())
+	}
+	base.chartSum, head.chartSum = chart.sumA, chart.sumB
+	if chart.change != nil {
+		rep.Chart = chart.change
+		rep.Findings = append(rep.Findings, chart.findings...)
+	}
+	if base.err != nil || head.err != nil {
+		// Clusters and Flux trees cannot be compared against a revision
+		// that does not render: comparing with nothing would report every
+		// cluster as created or deleted.
+		return nil
+	}
+
+	clusters, err := compareClusters(ctx, opts, base, head)
+	if err != nil {
+		return err
+	}
+	for _, c := range clusters {
+		if c.Error != "" {
+			rep.Errors = append(rep.Errors, fmt.Sprintf("cluster %s/%s: %s", c.Site, c.Cluster, c.Error))
+		}
+		if c.Action != "" || len(c.Objects) > 0 {
+			rep.Clusters = append(rep.Clusters, c)
+		}
+	}
+	rep.Sites = compareSites(base.res, head.res)
+	sortFindings(rep.Findings)
+	return nil
+}
+
+type clusterID struct{ site, cluster string }
+
+// compareClusters expands and compares every cluster of either revision.
+func compareClusters(ctx context.Context, opts Options, base, head *side) ([]*ClusterReport, error) {
+	ids := map[clusterID]bool{}
+	for _, r := range base.res.Releases {
+		ids[clusterID{r.Site, r.Cluster}] = true
+	}
+	for _, r := range head.res.Releases {
+		ids[clusterID{r.Site, r.Cluster}] = true
+	}
+	order := make([]clusterID, 0, len(ids))
+	for id := range ids {
+		order = append(order, id)
+	}
+	sort.Slice(order, func(i, j int) bool {
+		if order[i].site != order[j].site {
+			return order[i].site < order[j].site
+		}
+		return order[i].cluster < order[j].cluster
+	})
+
+	out := make([]*ClusterReport, len(order))
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				out[i] = compareCluster(ctx, order[i], base, head)
+			}
+		}()
+	}
+	for i := range order {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func compareCluster(ctx context.Context, id clusterID, base, head *side) *ClusterReport {
+	cr := &ClusterReport{Site: id.site, Cluster: id.cluster}
+	ra, rb := base.res.Release(id.site, id.cluster), head.res.Release(id.site, id.cluster)
+	ka, kb := expansionKey(base, ra), expansionKey(head, rb)
+	if ra != nil && rb != nil && ka == kb {
+		// Same values through the same chart for the same Kubernetes
+		// version: the expansion is the same.
+		return cr
+	}
+	var old, cur objectSet
+	var errs []string
+	for _, x := range []struct {
+		s   *side
+		rel *resolve.Release
+		set *objectSet
+		rev string
+	}{{base, ra, &old, "base"}, {head, rb, &cur, "head"}} {
+		if x.rel == nil {
+			*x.set = objectSet{}
+			continue
+		}
+		objs, err := pipeline.Expand(ctx, x.s.fsys, x.s.res, x.rel)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", x.rev, err))
+			*x.set = objectSet{}
+			continue
+		}
+		*x.set = newObjectSet(objs)
+	}
+	if len(errs) > 0 {
+		cr.Error = fmt.Sprint(errs)
+		return cr
+	}
+	cr.Objects = compareObjects(old, cur)
+	if len(cr.Objects) == 0 {
+		return cr
+	}
+	impact(cr, old, cur)
+	if cr.Action == "" {
+		cr.Action = Changed
+	}
+	return cr
+}
+
+// expansionKey digests everything an expansion depends on.
+func expansionKey(s *side, rel *resolve.Release) string {
+	if rel == nil {
+		return ""
+	}
+	v, err := json.Marshal(struct {
+		Identity resolve.Identity
+		Values   map[string]any
+		Kube     string
+		Chart    string
+	}{rel.Identity, rel.Values, s.res.ManagementVersion(rel.Site), s.chartSum})
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(v)
+	return fmt.Sprintf("%x", sum)
+}
+
+// ChartChange is a change of the files of charts/openstack-cluster.
+type ChartChange struct {
+	Path        string       `json:"path"`
+	VersionFrom string       `json:"versionFrom,omitempty"`
+	VersionTo   string       `json:"versionTo,omitempty"`
+	Files       []FileChange `json:"files"`
+}
+
+// FileChange is a file added, removed or changed.
+type FileChange struct {
+	Path   string `json:"path"`
+	Action Action `json:"action"`
+}
+
+type chartResult struct {
+	change     *ChartChange
+	findings   []Finding
+	sumA, sumB string
+}
+
+// compareChart compares the chart's files of both revisions. Flux builds a
+// chart from git only when its version changes, so a change without a
+// version bump reaches no cluster.
+func compareChart(a, b fs.FS) (chartResult, error) {
+	var res chartResult
+	fa, errA := readTree(a, pipeline.ChartDir)
+	fb, errB := readTree(b, pipeline.ChartDir)
+	res.sumA, res.sumB = treeSum(fa), treeSum(fb)
+	if err := firstErr(errA, errB); err != nil {
+		return res, fmt.Errorf("reading %s: %w", pipeline.ChartDir, err)
+	}
+	all := map[string]bool{}
+	for p := range fa {
+		all[p] = true
+	}
+	for p := range fb {
+		all[p] = true
+	}
+	var files []FileChange
+	for _, p := range sortedKeys(all) {
+		da, oka := fa[p]
+		db, okb := fb[p]
+		switch {
+		case !oka:
+			files = append(files, FileChange{path.Join(pipeline.ChartDir, p), Added})
+		case !okb:
+			files = append(files, FileChange{path.Join(pipeline.ChartDir, p), Removed})
+		case !bytes.Equal(da, db):
+			files = append(files, FileChange{path.Join(pipeline.ChartDir, p), Changed})
+		}
+	}
+	if len(files) == 0 {
+		return res, nil
+	}
+	c := &ChartChange{Path: pipeline.ChartDir, VersionFrom: chartVersion(fa), VersionTo: chartVersion(fb), Files: files}
+	res.change = c
+	switch {
+	case c.VersionFrom == c.VersionTo:
+		res.findings = append(res.findings, Finding{Unsafe, fmt.Sprintf("%s changed without a version bump (Chart.yaml version %s): Flux rebuilds a chart from git only when its version changes, so no cluster gets the change", pipeline.ChartDir, c.VersionTo)})
+	case cmpVersion(c.VersionFrom, c.VersionTo) > 0:
+		res.findings = append(res.findings, Finding{Unsafe, fmt.Sprintf("%s version goes down %s -> %s", pipeline.ChartDir, c.VersionFrom, c.VersionTo)})
+	default:
+		res.findings = append(res.findings, Finding{Info, fmt.Sprintf("%s version %s -> %s: every cluster's release is upgraded", pipeline.ChartDir, c.VersionFrom, c.VersionTo)})
+	}
+	return res, nil
+}
+
+func readTree(fsys fs.FS, dir string) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p == dir {
+				return fs.SkipAll
+			}
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		rel := p[len(dir)+1:]
+		out[rel] = b
+		return nil
+	})
+	return out, err
+}
+
+func treeSum(files map[string][]byte) string {
+	h := sha256.New()
+	for _, p := range sortedKeys(files) {
+		fmt.Fprintf(h, "%s\x00%d\x00", p, len(files[p]))
+		h.Write(files[p])
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+func chartVersion(files map[string][]byte) string {
+	var c struct {
+		Version string `json:"version"`
+	}
+	if err := yaml.Unmarshal(files["Chart.yaml"], &c); err != nil {
+		return ""
+	}
+	return c.Version
+}
+
+// decodeObjects splits a multi-document YAML file into objects.
+func decodeObjects(data []byte) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	for _, doc := range splitYAML(data) {
+		var m map[string]any
+		if err := yaml.Unmarshal(doc, &m); err != nil {
+			return nil, err
+		}
+		if len(m) == 0 {
+			continue
+		}
+		out = append(out, &unstructured.Unstructured{Object: m})
+	}
+	return out, nil
+}
+
+func splitYAML(data []byte) [][]byte {
+	var docs [][]byte
+	var cur bytes.Buffer
+	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
+		if t := bytes.TrimRight(line, " \r\n"); bytes.Equal(t, []byte("---")) {
+			docs = append(docs, append([]byte(nil), cur.Bytes()...))
+			cur.Reset()
+			continue
+		}
+		cur.Write(line)
+	}
+	docs = append(docs, cur.Bytes())
+	return docs
+}

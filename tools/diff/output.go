@@ -1,0 +1,484 @@
+package diff
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// MaxComment is the most characters GitHub accepts in a comment.
+const MaxComment = 65536
+
+// Marker starts every markdown report, so that CI finds and updates its one
+// comment on a pull request.
+const Marker = "<!-- capiform-diff -->"
+
+// maxValue bounds a value shown in text and markdown (JSON is complete).
+const maxValue = 200
+
+type counts struct {
+	clusters, added, removed, cpRolls, groupRolls, replaced, scaled, inPlace, unsafe, warnings, addons int
+}
+
+func (r *Report) counts() counts {
+	var c counts
+	c.clusters = len(r.Clusters)
+	for _, cl := range r.Clusters {
+		switch cl.Action {
+		case Added:
+			c.added++
+		case Removed:
+			c.removed++
+		}
+		if cp := cl.ControlPlane; cp != nil && cp.Action == Changed {
+			if cp.Replace {
+				c.cpRolls++
+				c.replaced += cp.Machines
+			}
+			if cp.Scale != nil {
+				c.scaled++
+			}
+			if !cp.Replace && len(cp.InPlace) > 0 {
+				c.inPlace++
+			}
+		}
+		for _, g := range cl.NodeGroups {
+			if g.Action != Changed {
+				continue
+			}
+			if g.Replace {
+				c.groupRolls++
+				c.replaced += g.Machines
+			}
+			if g.Scale != nil || g.Autoscale != nil {
+				c.scaled++
+			}
+			if !g.Replace && len(g.InPlace) > 0 {
+				c.inPlace++
+			}
+		}
+		for _, f := range cl.Findings {
+			switch f.Severity {
+			case Unsafe:
+				c.unsafe++
+			case Warning:
+				c.warnings++
+			}
+		}
+	}
+	for _, f := range r.Findings {
+		switch f.Severity {
+		case Unsafe:
+			c.unsafe++
+		case Warning:
+			c.warnings++
+		}
+	}
+	for _, s := range r.Sites {
+		c.addons += len(s.Addons)
+	}
+	return c
+}
+
+// Summary is the report in one line.
+func (r *Report) Summary() string {
+	if !r.Changed() {
+		if len(r.Errors) > 0 {
+			return fmt.Sprintf("no change found, but %d error(s): the comparison is incomplete", len(r.Errors))
+		}
+		return "no change"
+	}
+	c := r.counts()
+	parts := []string{fmt.Sprintf("%d cluster(s) changed (%d created, %d deleted)", c.clusters, c.added, c.removed)}
+	parts = append(parts,
+		fmt.Sprintf("%d control plane(s) and %d node group(s) roll (%d machine(s) replaced)", c.cpRolls, c.groupRolls, c.replaced),
+		fmt.Sprintf("%d scaled", c.scaled),
+		fmt.Sprintf("%d changed in place", c.inPlace),
+		fmt.Sprintf("%d addon change(s)", c.addons),
+		fmt.Sprintf("%d unsafe", c.unsafe),
+		fmt.Sprintf("%d warning(s)", c.warnings))
+	if len(r.Errors) > 0 {
+		parts = append(parts, fmt.Sprintf("%d error(s)", len(r.Errors)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func short(s string) string {
+	if len(s) <= maxValue {
+		return s
+	}
+	return s[:maxValue] + "…"
+}
+
+func (f FieldChange) display() string {
+	f.Old, f.New = short(f.Old), short(f.New)
+	return f.String()
+}
+
+func intText(p *int) string {
+	if p == nil {
+		return "none"
+	}
+	return fmt.Sprint(*p)
+}
+
+func boundsText(b *Bounds) string {
+	if b == nil {
+		return "off"
+	}
+	return fmt.Sprintf("%d..%d", b.Min, b.Max)
+}
+
+// headline says in a few words what happens to a control plane or group.
+func (g Rollout) headline() string {
+	switch g.Action {
+	case Added:
+		return fmt.Sprintf("created with %d machine(s)", g.Machines)
+	case Removed:
+		return fmt.Sprintf("deleted with its %d machine(s)", g.Machines)
+	}
+	var parts []string
+	if g.Replace {
+		parts = append(parts, fmt.Sprintf("rolls %d machine(s): %s", g.Machines, strings.Join(g.Reasons, "; ")))
+	}
+	if g.Scale != nil {
+		parts = append(parts, fmt.Sprintf("scales %s -> %s", intText(g.Scale.From), intText(g.Scale.To)))
+	}
+	if g.Autoscale != nil {
+		parts = append(parts, fmt.Sprintf("autoscale %s -> %s", boundsText(g.Autoscale.From), boundsText(g.Autoscale.To)))
+	}
+	if len(g.InPlace) > 0 {
+		if g.Replace {
+			parts = append(parts, fmt.Sprintf("%d other change(s)", len(g.InPlace)))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d change(s) in place, no machine replaced", len(g.InPlace)))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+type palette struct{ red, yellow, green, bold, reset string }
+
+func colors(on bool) palette {
+	if !on {
+		return palette{}
+	}
+	return palette{red: "\x1b[31m", yellow: "\x1b[33m", green: "\x1b[32m", bold: "\x1b[1m", reset: "\x1b[0m"}
+}
+
+func (p palette) severity(s Severity) string {
+	switch s {
+	case Unsafe:
+		return p.red + "UNSAFE" + p.reset
+	case Warning:
+		return p.yellow + "WARNING" + p.reset
+	}
+	return "note"
+}
+
+func (p palette) action(a Action) string {
+	switch a {
+	case Added:
+		return p.green + string(a) + p.reset
+	case Removed:
+		return p.red + string(a) + p.reset
+	}
+	return string(a)
+}
+
+// Text writes the report for a terminal: the summary first, then every
+// cluster, the chart and the Flux trees. Colour only when asked.
+func (r *Report) Text(w io.Writer, color bool) error {
+	p := colors(color)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%scapiform diff%s %s -> %s\n", p.bold, p.reset, r.Base, r.Head)
+	fmt.Fprintf(&b, "%s\n", r.Summary())
+	for _, e := range r.Errors {
+		fmt.Fprintf(&b, "%sERROR%s %s\n", p.red, p.reset, e)
+	}
+	for _, f := range r.allFindings() {
+		if f.Severity != Info {
+			fmt.Fprintf(&b, "%s %s\n", p.severity(f.Severity), f.Message)
+		}
+	}
+	if c := r.Chart; c != nil {
+		fmt.Fprintf(&b, "\n%schart %s%s %s -> %s\n", p.bold, c.Path, p.reset, c.VersionFrom, c.VersionTo)
+		for _, f := range c.Files {
+			fmt.Fprintf(&b, "  %s %s\n", f.Action, f.Path)
+		}
+	}
+	for _, c := range r.Clusters {
+		b.WriteString("\n")
+		b.WriteString(c.text(p))
+	}
+	for _, s := range r.Sites {
+		fmt.Fprintf(&b, "\n%ssite %s%s (%s)\n", p.bold, s.Site, p.reset, s.Dir)
+		for _, e := range s.Errors {
+			fmt.Fprintf(&b, "  %sERROR%s %s\n", p.red, p.reset, e)
+		}
+		for _, a := range s.Addons {
+			fmt.Fprintf(&b, "  addon %s\n", a)
+		}
+		for _, o := range s.Objects {
+			writeObject(&b, "  ", o)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// allFindings are the report's and every cluster's findings, prefixed with
+// the cluster.
+func (r *Report) allFindings() []Finding {
+	out := append([]Finding(nil), r.Findings...)
+	for _, c := range r.Clusters {
+		for _, f := range c.Findings {
+			out = append(out, Finding{f.Severity, c.Site + "/" + c.Cluster + ": " + f.Message})
+		}
+	}
+	sortFindings(out)
+	return out
+}
+
+func (c *ClusterReport) text(p palette) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%scluster %s/%s%s: %s", p.bold, c.Site, c.Cluster, p.reset, p.action(c.Action))
+	if c.Action == Added || c.Action == Removed {
+		fmt.Fprintf(&b, " (%d machine(s))", c.Machines)
+	}
+	b.WriteString("\n")
+	if c.Error != "" {
+		fmt.Fprintf(&b, "  %sERROR%s %s\n", p.red, p.reset, c.Error)
+	}
+	for _, f := range c.Findings {
+		fmt.Fprintf(&b, "  %s %s\n", p.severity(f.Severity), f.Message)
+	}
+	groups := c.NodeGroups
+	if c.ControlPlane != nil {
+		groups = append([]Rollout{*c.ControlPlane}, groups...)
+	}
+	for i, g := range groups {
+		what := "node group " + g.Name
+		if i == 0 && c.ControlPlane != nil {
+			what = "control plane"
+		}
+		head := g.headline()
+		if g.Replace {
+			head = p.yellow + head + p.reset
+		}
+		fmt.Fprintf(&b, "  %s: %s\n", what, head)
+		if g.Action != Changed {
+			continue
+		}
+		for _, f := range g.TemplateFields {
+			fmt.Fprintf(&b, "      %s\n", f.display())
+		}
+		for _, f := range g.InPlace {
+			fmt.Fprintf(&b, "      in place: %s\n", f.display())
+		}
+	}
+	if len(c.Objects) > 0 {
+		b.WriteString("  objects:\n")
+		for _, o := range c.Objects {
+			writeObject(&b, "    ", o)
+		}
+	}
+	return b.String()
+}
+
+func writeObject(b *strings.Builder, indent string, o ObjectChange) {
+	fmt.Fprintf(b, "%s%s\n", indent, o.summary())
+	for _, k := range o.Keys {
+		fmt.Fprintf(b, "%s    key %s\n", indent, k)
+	}
+	for _, f := range o.Fields {
+		fmt.Fprintf(b, "%s    %s\n", indent, f.display())
+	}
+}
+
+// JSON writes the report as indented JSON.
+func (r *Report) JSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(r)
+}
+
+// Markdown writes the report as a pull request comment: the marker, the
+// summary, the unsafe changes and warnings, a table of clusters, then the
+// details of each in a <details> block. The comment never exceeds limit
+// characters (MaxComment when limit <= 0): what does not fit is cut, and
+// the comment says so.
+func (r *Report) Markdown(w io.Writer, limit int) error {
+	if limit <= 0 || limit > MaxComment {
+		limit = MaxComment
+	}
+	m := &budget{limit: limit}
+	m.reserve = 400
+	m.add(fmt.Sprintf("%s\n### capiform diff\n\n`%s` → `%s`\n\n**%s**\n\n", Marker, mdCode(r.Base.String()), mdCode(r.Head.String()), mdText(r.Summary())))
+	for _, e := range r.Errors {
+		m.add(fmt.Sprintf("> [!CAUTION]\n> %s\n\n", mdText(short(e))))
+	}
+	var notes []string
+	for _, f := range r.allFindings() {
+		if f.Severity == Info {
+			continue
+		}
+		icon := "⚠️"
+		if f.Severity == Unsafe {
+			icon = "⛔"
+		}
+		notes = append(notes, fmt.Sprintf("- %s **%s** %s\n", icon, f.Severity, mdText(f.Message)))
+	}
+	m.addAll(notes, "\n")
+	if c := r.Chart; c != nil {
+		m.add(fmt.Sprintf("**chart** `%s` %s → %s (%d file(s) changed)\n\n", c.Path, mdCode(c.VersionFrom), mdCode(c.VersionTo), len(c.Files)))
+	}
+	if len(r.Clusters) > 0 {
+		rows := []string{"| cluster | change | control plane | node groups | findings |\n|---|---|---|---|---|\n"}
+		for _, c := range r.Clusters {
+			rows = append(rows, c.row())
+		}
+		m.addAll(rows, "\n")
+	}
+	var addons []string
+	for _, s := range r.Sites {
+		for _, a := range s.Addons {
+			addons = append(addons, fmt.Sprintf("- addon `%s` (%s)\n", mdCode(a.String()), s.Site))
+		}
+	}
+	m.addAll(addons, "\n")
+	var details []string
+	for _, c := range r.Clusters {
+		details = append(details, fmt.Sprintf("<details><summary>%s/%s: %s</summary>\n\n```\n%s```\n</details>\n\n", c.Site, c.Cluster, c.Action, fence(c.text(palette{}))))
+	}
+	for _, s := range r.Sites {
+		var b strings.Builder
+		for _, e := range s.Errors {
+			fmt.Fprintf(&b, "ERROR %s\n", e)
+		}
+		for _, o := range s.Objects {
+			writeObject(&b, "", o)
+		}
+		details = append(details, fmt.Sprintf("<details><summary>Flux tree %s</summary>\n\n```\n%s```\n</details>\n\n", s.Dir, fence(b.String())))
+	}
+	m.addAll(details, "")
+	if m.cut > 0 {
+		m.reserve = 0
+		m.add(fmt.Sprintf("\n> [!NOTE]\n> The report is cut to fit a comment of %d characters: %d section(s) not shown. Run `capiform diff --base %s` for all of it.\n", limit, m.cut, mdCode(r.Base.Ref)))
+	}
+	_, err := io.WriteString(w, m.b.String())
+	return err
+}
+
+// budget builds a text that never exceeds its limit, keeping reserve
+// characters for the closing note.
+type budget struct {
+	b       strings.Builder
+	limit   int
+	reserve int
+	// cut counts the pieces left out.
+	cut int
+}
+
+func (m *budget) fits(s string) bool { return m.b.Len()+len(s)+m.reserve <= m.limit }
+
+func (m *budget) add(s string) {
+	if m.fits(s) {
+		m.b.WriteString(s)
+		return
+	}
+	m.cut++
+}
+
+// addAll adds pieces then the trailer, stopping at the first piece that
+// does not fit.
+func (m *budget) addAll(pieces []string, trailer string) {
+	if len(pieces) == 0 {
+		return
+	}
+	for i, p := range pieces {
+		if m.cut > 0 || !m.fits(p+trailer) {
+			m.cut += len(pieces) - i
+			break
+		}
+		m.b.WriteString(p)
+	}
+	if m.fits(trailer) {
+		m.b.WriteString(trailer)
+	}
+}
+
+func (c *ClusterReport) row() string {
+	cp := ""
+	if c.ControlPlane != nil {
+		cp = c.ControlPlane.short()
+	}
+	var groups []string
+	for _, g := range c.NodeGroups {
+		groups = append(groups, g.Name+": "+g.short())
+	}
+	var unsafe, warn int
+	for _, f := range c.Findings {
+		switch f.Severity {
+		case Unsafe:
+			unsafe++
+		case Warning:
+			warn++
+		}
+	}
+	var fs []string
+	if unsafe > 0 {
+		fs = append(fs, fmt.Sprintf("⛔ %d unsafe", unsafe))
+	}
+	if warn > 0 {
+		fs = append(fs, fmt.Sprintf("⚠️ %d", warn))
+	}
+	if c.Error != "" {
+		fs = append(fs, "error")
+	}
+	change := string(c.Action)
+	if c.Action == Added || c.Action == Removed {
+		change = fmt.Sprintf("%s (%d machines)", c.Action, c.Machines)
+	}
+	return fmt.Sprintf("| %s/%s | %s | %s | %s | %s |\n", c.Site, c.Cluster, change, mdText(cp), mdText(strings.Join(groups, "<br>")), strings.Join(fs, " "))
+}
+
+// short is a table cell's worth of a rollout.
+func (g Rollout) short() string {
+	switch g.Action {
+	case Added:
+		return fmt.Sprintf("created (%d)", g.Machines)
+	case Removed:
+		return fmt.Sprintf("deleted (%d)", g.Machines)
+	}
+	var parts []string
+	if g.Replace {
+		why := "template"
+		if g.VersionTo != "" && g.VersionFrom != g.VersionTo {
+			why = g.VersionFrom + " → " + g.VersionTo
+		}
+		parts = append(parts, fmt.Sprintf("**rolls %d** (%s)", g.Machines, why))
+	}
+	if g.Scale != nil {
+		parts = append(parts, fmt.Sprintf("scale %s → %s", intText(g.Scale.From), intText(g.Scale.To)))
+	}
+	if g.Autoscale != nil {
+		parts = append(parts, fmt.Sprintf("autoscale %s → %s", boundsText(g.Autoscale.From), boundsText(g.Autoscale.To)))
+	}
+	if !g.Replace && len(g.InPlace) > 0 {
+		parts = append(parts, "in place")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// mdText escapes what would break a table cell or start markup.
+func mdText(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ", "<!--", "&lt;!--").Replace(s)
+}
+
+func mdCode(s string) string { return strings.ReplaceAll(s, "`", "'") }
+
+// fence keeps a code block from being closed early.
+func fence(s string) string { return strings.ReplaceAll(s, "```", "'''") }

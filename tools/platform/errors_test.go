@@ -1,0 +1,298 @@
+package platform
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/capiform/capiform/tools/diag"
+	"github.com/capiform/capiform/tools/load"
+)
+
+const basePlatform = `apiVersion: capiform.dev/v1alpha1
+kind: Platform
+metadata:
+  name: base
+spec:
+  components:
+    - name: cni
+      cni: true
+      select: provider
+      default: calico
+      variants:
+        - name: calico
+          chart: {repository: https://docs.tigera.io/calico/charts, name: tigera-operator, version: v3.31.3}
+          namespace: tigera-operator
+          facts:
+            installation.calicoNetwork.ipPools[0].cidr: podCIDR
+        - name: cilium
+          chart: {repository: https://helm.cilium.io, name: cilium, version: 1.18.0}
+          namespace: kube-system
+    - name: cloud-controller
+      chart: {repository: https://kubernetes.github.io/cloud-provider-openstack, name: openstack-cloud-controller-manager, version: 2.33.0}
+      namespace: kube-system
+      cloudCredentials: {targetPath: cloudConfigContents}
+`
+
+const extraPlatform = `apiVersion: capiform.dev/v1alpha1
+kind: Platform
+metadata:
+  name: extra
+spec:
+  components:
+    - name: one
+      dependsOn: [two]
+      chart: {repository: https://example.org/charts, name: one, version: %s}
+      namespace: one
+    - name: two
+      dependsOn: [%s]
+      chart: {repository: https://example.org/charts, name: two, version: 1.0.0}
+      namespace: two
+`
+
+const site = `apiVersion: capiform.dev/v1alpha1
+kind: Site
+metadata:
+  name: s
+spec:
+  managementCluster: m
+  cloud: {credentialsSecret: s-cloud, externalNetworkId: net}
+  images: [{kubernetesVersion: v1.36.1, name: img}]
+  flavors: [{name: f, vcpus: 2, ramMiB: 4096}]
+  kubernetesVersions: {min: v1.36.0, max: v1.36.99}
+  requiredPlatforms: [base]
+  git: {url: https://example.org/fleet.git}
+`
+
+func cluster(name, platforms string) string {
+	return `apiVersion: capiform.dev/v1alpha1
+kind: Cluster
+metadata:
+  name: ` + name + `
+spec:
+  kubernetesVersion: v1.36.1
+  controlPlane: {flavor: f}
+` + platforms
+}
+
+func fixture(version, dep string, clusters map[string]string) fstest.MapFS {
+	fs := fstest.MapFS{
+		"platforms/base/platform.yaml":  {Data: []byte(basePlatform)},
+		"platforms/extra/platform.yaml": {Data: []byte(sprintf(extraPlatform, version, dep))},
+		"clusters/s/site.yaml":          {Data: []byte(site)},
+	}
+	for name, body := range clusters {
+		fs["clusters/s/"+name+".yaml"] = &fstest.MapFile{Data: []byte(body)}
+	}
+	return fs
+}
+
+func sprintf(format string, args ...string) string {
+	for _, a := range args {
+		format = strings.Replace(format, "%s", a, 1)
+	}
+	return format
+}
+
+func diagnostics(t *testing.T, err error) diag.List {
+	t.Helper()
+	var l diag.List
+	if !errors.As(err, &l) {
+		t.Fatalf("error %v is not a diag.List", err)
+	}
+	return l
+}
+
+// has reports whether a diagnostic of rule is at file:line.
+func has(l diag.List, rule, file string, line int) bool {
+	for _, d := range l {
+		if d.Rule == rule && d.File == file && d.Line == line {
+			return true
+		}
+	}
+	return false
+}
+
+func TestCatalogueErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, version, dep string
+		rule, file         string
+		line               int
+	}{
+		{"range version", "'>=1.0.0'", "cni", "platform.version", "platforms/extra/platform.yaml", 9},
+		{"wildcard version", "1.2.x", "cni", "platform.version", "platforms/extra/platform.yaml", 9},
+		{"partial version", "'1.2'", "cni", "platform.version", "platforms/extra/platform.yaml", 9},
+		{"dependency cycle", "1.0.0", "one", "platform.cycle", "platforms/extra/platform.yaml", 12},
+		{"unknown dependency", "1.0.0", "nothing", "platform.depends-on", "platforms/extra/platform.yaml", 12},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := LoadCatalogue(fixture(tc.version, tc.dep, nil))
+			if err == nil {
+				t.Fatal("LoadCatalogue succeeded")
+			}
+			l := diagnostics(t, err)
+			if !has(l, tc.rule, tc.file, tc.line) {
+				t.Errorf("want %s at %s:%d, got:\n%v", tc.rule, tc.file, tc.line, l)
+			}
+		})
+	}
+}
+
+func TestCatalogueStrictDecode(t *testing.T) {
+	t.Parallel()
+	fs := fixture("1.0.0", "cni", nil)
+	fs["platforms/base/platform.yaml"].Data = []byte(strings.Replace(basePlatform, "      select: provider", "      selekt: provider", 1))
+	_, err := LoadCatalogue(fs)
+	if err == nil {
+		t.Fatal("LoadCatalogue accepted an unknown field")
+	}
+	if l := diagnostics(t, err); !has(l, "platform.type", "platforms/base/platform.yaml", 9) {
+		t.Errorf("want platform.type at line 9, got:\n%v", l)
+	}
+}
+
+func TestClusterErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, platforms, rule string
+		line                  int
+	}{
+		{"unknown platform", "  platforms:\n    - name: base\n    - name: nope\n", "platform.unknown", 10},
+		{"unknown component", "  platforms:\n    - name: base\n      values:\n        kube-proxy: {enabled: false}\n", "platform.unknown-component", 11},
+		{"unknown variant", "  platforms:\n    - name: base\n      values:\n        cni: {provider: flannel}\n", "platform.unknown-variant", 11},
+		{"required platform missing", "  platforms:\n    - name: extra\n", "platform.required", 8},
+		{"no platforms at all", "", "platform.required", 4},
+		{"dependency platform missing", "  platforms:\n    - name: extra\n", "platform.requires", 9},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fs := fixture("1.0.0", "cni", map[string]string{"c": cluster("c", tc.platforms)})
+			cat, err := LoadCatalogue(fs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fleet, err := load.Load(fs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			file := "clusters/s/c.yaml"
+			if l := cat.Check(fleet); !has(l, tc.rule, file, tc.line) {
+				t.Errorf("Check: want %s at %s:%d, got:\n%v", tc.rule, file, tc.line, l)
+			}
+			s := fleet.Site("s")
+			_, err = cat.Addons(s, s.Cluster("c"), nil)
+			if err == nil {
+				t.Fatal("Addons succeeded")
+			}
+			if l := diagnostics(t, err); !has(l, tc.rule, file, tc.line) {
+				t.Errorf("Addons: want %s at %s:%d, got:\n%v", tc.rule, file, tc.line, l)
+			}
+		})
+	}
+}
+
+func TestSiteRequiresUnknownPlatform(t *testing.T) {
+	t.Parallel()
+	fs := fixture("1.0.0", "cni", map[string]string{"c": cluster("c", "  platforms:\n    - name: base\n")})
+	fs["clusters/s/site.yaml"].Data = []byte(strings.Replace(site, "requiredPlatforms: [base]", "requiredPlatforms: [base, security]", 1))
+	cat, err := LoadCatalogue(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleet, err := load.Load(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := cat.Check(fleet); !has(l, "platform.unknown", "clusters/s/site.yaml", 11) {
+		t.Errorf("want platform.unknown at the site's requiredPlatforms, got:\n%v", l)
+	}
+}
+
+func TestOverridesAndVariants(t *testing.T) {
+	t.Parallel()
+	fs := fixture("1.0.0", "cni", map[string]string{"c": cluster("c", `  network: {podCIDRs: [10.42.0.0/16]}
+  platforms:
+    - name: base
+      values:
+        cni:
+          provider: cilium
+          ipam: {mode: kubernetes}
+    - name: extra
+`)})
+	cat, err := LoadCatalogue(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleet, err := load.Load(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := fleet.Site("s")
+	addons, err := cat.Resolve(s, s.Cluster("c"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, a := range addons {
+		order = append(order, a.Component)
+		if a.Component == "cni" {
+			if a.Variant != "cilium" || a.Chart.Name != "cilium" || a.Identity.TargetNamespace != "kube-system" {
+				t.Errorf("cni = %+v, want the cilium variant", a)
+			}
+			if _, ok := a.Values["provider"]; ok {
+				t.Errorf("the select key leaked into values: %v", a.Values)
+			}
+			if m, _ := a.Values["ipam"].(map[string]any); m["mode"] != "kubernetes" {
+				t.Errorf("override lost: %v", a.Values)
+			}
+		}
+	}
+	if got, want := strings.Join(order, ","), "cni,cloud-controller,two,one"; got != want {
+		t.Errorf("install order %s, want %s", got, want)
+	}
+}
+
+func TestSetPath(t *testing.T) {
+	t.Parallel()
+	v := map[string]any{"a": map[string]any{"list": []any{map[string]any{"keep": 1}}}}
+	for p, x := range map[string]any{"a.list[0].cidr": "10.0.0.0/8", "a.list[2]": "x", "b.c[1][0]": true} {
+		steps, err := parsePath(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := setPath(v, steps, x); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if got := lookup(v, steps); got != x {
+			t.Errorf("%s = %v, want %v", p, got, x)
+		}
+	}
+	if l := v["a"].(map[string]any)["list"].([]any); l[0].(map[string]any)["keep"] != 1 || len(l) != 3 {
+		t.Errorf("list = %v", l)
+	}
+	for _, bad := range []string{"", "a..b", "a[x]", "[0]"} {
+		if _, err := parsePath(bad); err == nil {
+			t.Errorf("parsePath(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestSourceName(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"https://docs.tigera.io/calico/charts":                  "docs-tigera-io-calico-charts",
+		"https://kubernetes.github.io/cloud-provider-openstack": "kubernetes-github-io-cloud-provider-openstack",
+		"https://hub.jupyter.org/helm-chart":                    "hub-jupyter-org-helm-chart",
+	} {
+		if got := sourceName(in); got != want {
+			t.Errorf("sourceName(%s) = %s, want %s", in, got, want)
+		}
+	}
+	long := sourceName("oci://registry.example.org/a/very/long/path/that/goes/on/and/on/chart-1.2.3")
+	if len(long) > 63 || !load.IsDNSLabel(long) {
+		t.Errorf("long name %q is not a DNS label", long)
+	}
+}

@@ -183,18 +183,24 @@ func TestTemplateNaming(t *testing.T) {
 			},
 		},
 		{
-			name:    "taints of one group",
-			edit:    func(v map[string]any) { group(v, 0)["taints"] = []any{map[string]any{"key": "a", "value": "b", "effect": "NoSchedule"}} },
+			name: "taints of one group",
+			edit: func(v map[string]any) {
+				group(v, 0)["taints"] = []any{map[string]any{"key": "a", "value": "b", "effect": "NoSchedule"}}
+			},
 			renamed: []string{"KubeadmConfigTemplate/md-0"},
 		},
 		{
-			name:    "pass-through kubeadmConfigSpec of one group",
-			edit:    func(v map[string]any) { group(v, 1)["kubeadmConfigSpec"] = map[string]any{"preKubeadmCommands": []any{"true"}} },
+			name: "pass-through kubeadmConfigSpec of one group",
+			edit: func(v map[string]any) {
+				group(v, 1)["kubeadmConfigSpec"] = map[string]any{"preKubeadmCommands": []any{"true"}}
+			},
 			renamed: []string{"KubeadmConfigTemplate/md-1"},
 		},
 		{
-			name:    "root volume of the control plane",
-			edit:    func(v map[string]any) { v["controlPlane"].(map[string]any)["rootVolume"] = map[string]any{"sizeGiB": 40} },
+			name: "root volume of the control plane",
+			edit: func(v map[string]any) {
+				v["controlPlane"].(map[string]any)["rootVolume"] = map[string]any{"sizeGiB": 40}
+			},
 			renamed: []string{"OpenStackMachineTemplate/control-plane"},
 		},
 		{

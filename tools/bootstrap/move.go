@@ -250,7 +250,9 @@ func stepPreflight(ctx context.Context, r *runner) error {
 		return err
 	}
 	for _, crd := range crds.Items {
-		if strings.HasSuffix(crd.Spec.Group, "cluster.x-k8s.io") {
+		// clusterctl's own inventory CRD is not moved and carries only its
+		// core label.
+		if strings.HasSuffix(crd.Spec.Group, "cluster.x-k8s.io") && crd.Spec.Group != clusterctlv1.GroupVersion.Group {
 			if _, ok := crd.Labels[clusterctlv1.ClusterctlLabel]; !ok {
 				problems = append(problems, fmt.Sprintf("CustomResourceDefinition %s lacks the label %s: its objects would not move", crd.Name, clusterctlv1.ClusterctlLabel))
 			}

@@ -1,0 +1,658 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	clusterctlv1 "sigs.k8s.io/cluster-api/cmd/clusterctl/api/v1alpha3"
+	clusterctlcluster "sigs.k8s.io/cluster-api/cmd/clusterctl/client/cluster"
+	"sigs.k8s.io/cluster-api/cmd/clusterctl/client/config"
+	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/capiform/capiform/tools/envtestutil"
+	"github.com/capiform/capiform/tools/resolve"
+)
+
+// The pivot is tested against two real API servers (envtest): one plays
+// the ephemeral kind cluster, the other the new management cluster. No
+// controllers run on them, so a fake Cluster API (fakeCAPI below) does what
+// the providers would: it sets owner references, creates Machines and the
+// kubeconfig Secret, and writes status through the status subresource.
+// clusterctl's Move, the Helm SDK and Flux's manifest generator are real.
+
+type testEnvs struct {
+	eph, tgt *envtestutil.Env
+}
+
+func startEnvs(t *testing.T) testEnvs {
+	t.Helper()
+	envtestutil.RequireAssets(t)
+	label := map[string]string{clusterctlv1.ClusterctlLabel: ""}
+	crds := envtestutil.ClusterAPICRDs(t, label)
+	crds = append(crds, envtestutil.ReadCRDs(t, filepath.Join("testdata", "crds", "openstack.yaml"), label)...)
+	return testEnvs{eph: envtestutil.Start(t, crds), tgt: envtestutil.Start(t, crds)}
+}
+
+func newClient(t *testing.T, cfg *rest.Config) ctrlclient.Client {
+	t.Helper()
+	c, err := ctrlclient.New(cfg, ctrlclient.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// testOptions are the options of a site "test" whose management cluster
+// is name.
+func testOptions(t *testing.T, e testEnvs, name string) Options {
+	t.Helper()
+	mgmt, err := loader.Load(filepath.Join("testdata", "charts", "management"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addon, err := loader.Load(filepath.Join("testdata", "charts", "addon"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sync, err := os.ReadFile(filepath.Join("testdata", "flux-sync.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(t.TempDir(), "deploy-key")
+	if err := os.WriteFile(key, []byte("-----BEGIN OPENSSH PRIVATE KEY-----\ntest\n-----END OPENSSH PRIVATE KEY-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return Options{
+		Site:              "test",
+		ManagementCluster: name,
+		Providers:         ProviderVersions{Core: "v1.14.2", Bootstrap: "v1.14.2", ControlPlane: "v1.14.2", Infrastructure: "v0.14.0"},
+		ClusterChart:      mgmt,
+		ClusterValues:     map[string]any{"workers": 1, "kubernetesVersion": "v1.36.5"},
+		CredentialsSecret: "cloud-credentials",
+		BasePlatform: []AddonRelease{
+			{ReleaseName: name + "-cni", Namespace: "kube-system", Chart: addon, Values: map[string]any{"setting": "cni"}},
+			{ReleaseName: name + "-ccm", Namespace: "kube-system", Chart: addon},
+		},
+		Flux: FluxOptions{
+			ManifestsDir:  filepath.Join("testdata", "flux-manifests"),
+			SyncManifests: sync,
+			DeployKeyFile: key,
+		},
+		InjectEphemeral:         e.eph.Config,
+		InjectProviderInstaller: &fakeProviders{},
+		Log:                     func(f string, a ...any) { t.Logf(f, a...) },
+		Timeouts:                Timeouts{ControlPlaneInitialized: 30 * time.Second, Ready: 30 * time.Second, Providers: 30 * time.Second, Flux: 30 * time.Second, Poll: 100 * time.Millisecond},
+	}
+}
+
+func TestPivot(t *testing.T) {
+	e := startEnvs(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	t.Run("end to end, then a second run changes nothing", func(t *testing.T) {
+		opts := testOptions(t, e, "mgmt-a")
+		stop := fakeCAPI(ctx, t, e, "mgmt-a")
+		defer stop()
+		start := time.Now()
+		if err := Run(ctx, opts); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		t.Logf("first run took %s", time.Since(start).Round(time.Millisecond))
+		before := assertPivoted(t, e, "mgmt-a")
+		if err := Run(ctx, opts); err != nil {
+			t.Fatalf("second Run: %v", err)
+		}
+		after := assertPivoted(t, e, "mgmt-a")
+		if diff := diffSnapshots(before, after); diff != "" {
+			t.Errorf("the second run changed the management cluster:\n%s", diff)
+		}
+	})
+
+	t.Run("stop after each step, then resume", func(t *testing.T) {
+		opts := testOptions(t, e, "mgmt-b")
+		stop := fakeCAPI(ctx, t, e, "mgmt-b")
+		defer stop()
+		for _, s := range Plan(opts) {
+			o := opts
+			o.StopAfter = s.Name
+			err := Run(ctx, o)
+			if s.Name == StepCleanup {
+				// The last step: Run is complete, whether it stops or not.
+				if err != nil && !errors.Is(err, ErrStopped) {
+					t.Fatalf("Run until %s: %v", s.Name, err)
+				}
+				continue
+			}
+			if !errors.Is(err, ErrStopped) {
+				t.Fatalf("Run until %s: got %v, want ErrStopped", s.Name, err)
+			}
+		}
+		if err := Run(ctx, opts); err != nil {
+			t.Fatalf("final Run: %v", err)
+		}
+		assertPivoted(t, e, "mgmt-b")
+	})
+
+	// The Nth API write of a run (counted from the move step on) fails and
+	// the run dies there, as if the process were killed; a second run must
+	// end in the same state with nothing lost. Transient failures (only the
+	// Nth write fails, the run goes on) must be absorbed or resumed too.
+	for _, tc := range []struct {
+		n     int64
+		crash bool
+	}{
+		{1, true}, {2, true}, {4, true}, {7, true}, {11, true}, {16, true}, {22, true}, {30, true}, {40, true},
+		{3, false}, {12, false}, {25, false},
+	} {
+		mode := "transient"
+		if tc.crash {
+			mode = "crash"
+		}
+		name := fmt.Sprintf("mgmt-f%d%s", tc.n, mode[:1])
+		t.Run(fmt.Sprintf("move write %d fails (%s)", tc.n, mode), func(t *testing.T) {
+			opts := testOptions(t, e, name)
+			stop := fakeCAPI(ctx, t, e, name)
+			defer stop()
+			o := opts
+			o.StopAfter = StepLabelForMove
+			if err := Run(ctx, o); !errors.Is(err, ErrStopped) {
+				t.Fatalf("Run until %s: %v", StepLabelForMove, err)
+			}
+			runCtx, crash := context.WithCancel(ctx)
+			defer crash()
+			fault := &faultyWrites{failAt: tc.n}
+			if tc.crash {
+				fault.onFail = crash
+			}
+			o = opts
+			o.StopAfter = StepMove
+			o.InjectWrapTransport = fault.wrap
+			err := Run(runCtx, o)
+			t.Logf("run with the fault: %v (writes seen %d, failed: %v)", err, fault.count.Load(), fault.failed.Load())
+			if !fault.failed.Load() {
+				t.Logf("the move needed fewer than %d writes", tc.n)
+			}
+			if err := Run(ctx, opts); err != nil {
+				t.Fatalf("Run after the fault: %v", err)
+			}
+			assertPivoted(t, e, name)
+		})
+	}
+
+	t.Run("preflight lists every problem", func(t *testing.T) {
+		testPreflight(ctx, t, e)
+	})
+}
+
+// faultyWrites fails the Nth mutating request through any wrapped client.
+type faultyWrites struct {
+	failAt int64
+	count  atomic.Int64
+	failed atomic.Bool
+	onFail func()
+}
+
+func (f *faultyWrites) wrap(role string, rt http.RoundTripper) http.RoundTripper {
+	return roundTripper(func(req *http.Request) (*http.Response, error) {
+		switch req.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			return rt.RoundTrip(req)
+		}
+		if f.count.Add(1) == f.failAt {
+			f.failed.Store(true)
+			if f.onFail != nil {
+				f.onFail()
+			}
+			return nil, fmt.Errorf("injected fault: %s write %d (%s %s)", role, f.failAt, req.Method, req.URL.Path)
+		}
+		return rt.RoundTrip(req)
+	})
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// fakeProviders records providers in clusterctl's inventory as Init would;
+// the CRDs are installed with the API servers. It does not run clusterctl
+// Init, which needs the providers' controllers and the network.
+type fakeProviders struct{}
+
+func (fakeProviders) Init(ctx context.Context, kubeconfig string, providers []Provider) error {
+	cfgClient, err := config.New(ctx, "")
+	if err != nil {
+		return err
+	}
+	cc := clusterctlcluster.New(clusterctlcluster.Kubeconfig{Path: kubeconfig}, cfgClient)
+	if err := cc.ProviderInventory().EnsureCustomResourceDefinitions(ctx); err != nil {
+		return err
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return err
+	}
+	c, err := ctrlclient.New(rc, ctrlclient.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	for _, p := range providers {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: p.ManifestLabel() + "-system"}}
+		if err := c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+		inv := &clusterctlv1.Provider{
+			ObjectMeta:   metav1.ObjectMeta{Namespace: ns.Name, Name: p.ManifestLabel()},
+			ProviderName: p.Name,
+			Type:         string(p.Type),
+			Version:      p.Version,
+		}
+		if err := c.Create(ctx, inv); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// fakeCAPI plays Cluster API's controllers for one cluster on the
+// ephemeral API server, and Flux's kustomize-controller on the target.
+func fakeCAPI(ctx context.Context, t *testing.T, e testEnvs, name string) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	eph, tgt := newClient(t, e.eph.Config), newClient(t, e.tgt.Config)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if err := provision(ctx, eph, name, e.tgt.Kubeconfig); err != nil && ctx.Err() == nil {
+				t.Logf("fake CAPI: %v", err)
+			}
+			if err := fluxReady(ctx, tgt); err != nil && ctx.Err() == nil {
+				t.Logf("fake Flux: %v", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// provision does what the providers do once the chart's objects exist.
+func provision(ctx context.Context, c ctrlclient.Client, name string, kubeconfig []byte) error {
+	ns := resolve.ClusterNamespace(name)
+	var cl clusterv1.Cluster
+	if err := c.Get(ctx, ctrlclient.ObjectKey{Namespace: ns, Name: name}, &cl); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	if ptr.Deref(cl.Spec.Paused, false) || ptr.Deref(cl.Status.Initialization.InfrastructureProvisioned, false) {
+		return nil
+	}
+	clusterOwner := metav1.OwnerReference{APIVersion: clusterv1.GroupVersion.String(), Kind: "Cluster", Name: name, UID: cl.UID}
+	own := func(apiVersion, kind, objName string, owner metav1.OwnerReference) (types.UID, error) {
+		u := &unstructured.Unstructured{}
+		u.SetAPIVersion(apiVersion)
+		u.SetKind(kind)
+		if err := c.Get(ctx, ctrlclient.ObjectKey{Namespace: ns, Name: objName}, u); err != nil {
+			return "", err
+		}
+		if len(u.GetOwnerReferences()) == 0 {
+			base := u.DeepCopy()
+			u.SetOwnerReferences([]metav1.OwnerReference{owner})
+			if err := c.Patch(ctx, u, ctrlclient.MergeFrom(base)); err != nil {
+				return "", err
+			}
+		}
+		return u.GetUID(), nil
+	}
+	kcpUID, err := own("controlplane.cluster.x-k8s.io/v1beta2", "KubeadmControlPlane", name+"-control-plane", clusterOwner)
+	if err != nil {
+		return err
+	}
+	kcpOwner := metav1.OwnerReference{APIVersion: "controlplane.cluster.x-k8s.io/v1beta2", Kind: "KubeadmControlPlane", Name: name + "-control-plane", UID: kcpUID}
+	mdUID, err := own(clusterv1.GroupVersion.String(), "MachineDeployment", name+"-workers", clusterOwner)
+	if err != nil {
+		return err
+	}
+	mdOwner := metav1.OwnerReference{APIVersion: clusterv1.GroupVersion.String(), Kind: "MachineDeployment", Name: name + "-workers", UID: mdUID}
+	for _, o := range []struct{ apiVersion, kind, name string }{
+		{"infrastructure.cluster.x-k8s.io/v1beta1", "OpenStackCluster", name},
+		{"infrastructure.cluster.x-k8s.io/v1beta1", "OpenStackMachineTemplate", name + "-control-plane"},
+		{"infrastructure.cluster.x-k8s.io/v1beta1", "OpenStackMachineTemplate", name + "-workers"},
+		{"bootstrap.cluster.x-k8s.io/v1beta2", "KubeadmConfigTemplate", name + "-workers"},
+	} {
+		if _, err := own(o.apiVersion, o.kind, o.name, clusterOwner); err != nil {
+			return err
+		}
+	}
+	create := func(obj ctrlclient.Object) error {
+		if err := c.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+		return nil
+	}
+	secrets := []*corev1.Secret{
+		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resolve.KubeconfigSecretName(name), OwnerReferences: []metav1.OwnerReference{clusterOwner}}, Data: map[string][]byte{"value": kubeconfig}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-ca", OwnerReferences: []metav1.OwnerReference{kcpOwner}}, Data: map[string][]byte{"tls.crt": []byte("ca")}},
+		// Created by the operator before bootstrap: linked to nothing, so the
+		// pivot labels it for move.
+		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "cloud-credentials"}, Data: map[string][]byte{"clouds.yaml": []byte("clouds: {}")}},
+	}
+	for _, s := range secrets {
+		if err := create(s); err != nil {
+			return err
+		}
+	}
+	machines := []struct {
+		name  string
+		owner metav1.OwnerReference
+		cp    bool
+	}{{name + "-control-plane-0", kcpOwner, true}, {name + "-workers-0", mdOwner, false}}
+	for _, m := range machines {
+		labels := map[string]string{clusterv1.ClusterNameLabel: name}
+		if m.cp {
+			labels[clusterv1.MachineControlPlaneLabel] = ""
+		}
+		machine := &clusterv1.Machine{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: m.name, Labels: labels, OwnerReferences: []metav1.OwnerReference{m.owner}},
+			Spec: clusterv1.MachineSpec{
+				ClusterName:       name,
+				Version:           "v1.36.5",
+				Bootstrap:         clusterv1.Bootstrap{DataSecretName: ptr.To(m.name + "-bootstrap")},
+				InfrastructureRef: clusterv1.ContractVersionedObjectReference{APIGroup: "infrastructure.cluster.x-k8s.io", Kind: "OpenStackMachine", Name: m.name},
+			},
+		}
+		if err := create(machine); err != nil {
+			return err
+		}
+		if err := c.Get(ctx, ctrlclient.ObjectKeyFromObject(machine), machine); err != nil {
+			return err
+		}
+		osm := &unstructured.Unstructured{}
+		osm.SetAPIVersion("infrastructure.cluster.x-k8s.io/v1beta1")
+		osm.SetKind("OpenStackMachine")
+		osm.SetNamespace(ns)
+		osm.SetName(m.name)
+		osm.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: clusterv1.GroupVersion.String(), Kind: "Machine", Name: m.name, UID: machine.UID}})
+		osm.Object["spec"] = map[string]any{"flavor": "m1.large"}
+		if err := create(osm); err != nil {
+			return err
+		}
+		base := machine.DeepCopy()
+		machine.Status.NodeRef = clusterv1.MachineNodeReference{Name: m.name}
+		if err := c.Status().Patch(ctx, machine, ctrlclient.MergeFrom(base)); err != nil {
+			return err
+		}
+	}
+	now := metav1.Now()
+	cond := func(t string) metav1.Condition {
+		return metav1.Condition{Type: t, Status: metav1.ConditionTrue, Reason: "Fake", LastTransitionTime: now}
+	}
+	var md clusterv1.MachineDeployment
+	if err := c.Get(ctx, ctrlclient.ObjectKey{Namespace: ns, Name: name + "-workers"}, &md); err != nil {
+		return err
+	}
+	mdBase := md.DeepCopy()
+	md.Status.ReadyReplicas = md.Spec.Replicas
+	md.Status.Conditions = []metav1.Condition{cond(clusterv1.MachineDeploymentAvailableCondition)}
+	if err := c.Status().Patch(ctx, &md, ctrlclient.MergeFrom(mdBase)); err != nil {
+		return err
+	}
+	// The Cluster last: its status is what says "provisioned".
+	clBase := cl.DeepCopy()
+	cl.Status.Initialization.InfrastructureProvisioned = ptr.To(true)
+	cl.Status.Initialization.ControlPlaneInitialized = ptr.To(true)
+	cl.Status.Conditions = []metav1.Condition{
+		cond(clusterv1.ClusterControlPlaneInitializedCondition),
+		cond(clusterv1.ClusterControlPlaneAvailableCondition),
+		cond(clusterv1.ClusterAvailableCondition),
+	}
+	return c.Status().Patch(ctx, &cl, ctrlclient.MergeFrom(clBase))
+}
+
+// fluxReady marks the root Kustomization Ready, as kustomize-controller
+// would once it has applied the tree.
+func fluxReady(ctx context.Context, c ctrlclient.Client) error {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion("kustomize.toolkit.fluxcd.io/v1")
+	u.SetKind("Kustomization")
+	if err := c.Get(ctx, ctrlclient.ObjectKey{Namespace: fluxNamespace, Name: "flux-system"}, u); err != nil {
+		if apierrors.IsNotFound(err) || isNoMatch(err) {
+			return nil
+		}
+		return err
+	}
+	if _, ok, _ := unstructured.NestedSlice(u.Object, "status", "conditions"); ok {
+		return nil
+	}
+	base := u.DeepCopy()
+	_ = unstructured.SetNestedSlice(u.Object, []any{map[string]any{
+		"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded", "message": "Applied revision: main@sha1:fake",
+		"lastTransitionTime": time.Now().UTC().Format(time.RFC3339),
+	}}, "status", "conditions")
+	return c.Status().Patch(ctx, u, ctrlclient.MergeFrom(base))
+}
+
+// snapshot maps every object the pivot cares about on the target to its
+// resourceVersion, plus the Helm revision.
+type snapshot map[string]string
+
+func diffSnapshots(a, b snapshot) string {
+	var out []string
+	keys := map[string]bool{}
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	for k := range keys {
+		if a[k] != b[k] {
+			out = append(out, fmt.Sprintf("%s: %q -> %q", k, a[k], b[k]))
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
+}
+
+// assertPivoted checks the end state of a pivot of cluster name and
+// returns a snapshot of the target.
+func assertPivoted(t *testing.T, e testEnvs, name string) snapshot {
+	t.Helper()
+	ctx := context.Background()
+	eph, tgt := newClient(t, e.eph.Config), newClient(t, e.tgt.Config)
+	ns := resolve.ClusterNamespace(name)
+	snap := snapshot{}
+
+	st, ok, err := loadState(ctx, tgt, name)
+	if err != nil || !ok {
+		t.Fatalf("no bootstrap state on the target: %v", err)
+	}
+	if st.Phase != phaseComplete {
+		t.Errorf("phase %q, want %q", st.Phase, phaseComplete)
+	}
+	// Every object the chart and the fake providers made must have moved:
+	// the inventory is compared against an independent expectation.
+	want := []string{
+		"Cluster.cluster.x-k8s.io " + ns + "/" + name,
+		"ConfigMap " + ns + "/" + name + "-settings",
+		"KubeadmConfigTemplate.bootstrap.cluster.x-k8s.io " + ns + "/" + name + "-workers",
+		"KubeadmControlPlane.controlplane.cluster.x-k8s.io " + ns + "/" + name + "-control-plane",
+		"Machine.cluster.x-k8s.io " + ns + "/" + name + "-control-plane-0",
+		"Machine.cluster.x-k8s.io " + ns + "/" + name + "-workers-0",
+		"MachineDeployment.cluster.x-k8s.io " + ns + "/" + name + "-workers",
+		"OpenStackCluster.infrastructure.cluster.x-k8s.io " + ns + "/" + name,
+		"OpenStackMachine.infrastructure.cluster.x-k8s.io " + ns + "/" + name + "-control-plane-0",
+		"OpenStackMachine.infrastructure.cluster.x-k8s.io " + ns + "/" + name + "-workers-0",
+		"OpenStackMachineTemplate.infrastructure.cluster.x-k8s.io " + ns + "/" + name + "-control-plane",
+		"OpenStackMachineTemplate.infrastructure.cluster.x-k8s.io " + ns + "/" + name + "-workers",
+		"Secret " + ns + "/cloud-credentials",
+		"Secret " + ns + "/" + name + "-ca",
+		"Secret " + ns + "/" + name + "-kubeconfig",
+		"Secret " + ns + "/sh.helm.release.v1." + name + ".v1",
+	}
+	if missing := difference(want, st.Inventory); len(missing) > 0 {
+		t.Errorf("the recorded inventory lacks %v", missing)
+	}
+	all := union(want, st.Inventory)
+	for _, entry := range all {
+		u, err := entryObject(tgt, entry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tgt.Get(ctx, ctrlclient.ObjectKeyFromObject(u), u); err != nil {
+			t.Errorf("on the target: %s: %v", entry, err)
+			continue
+		}
+		snap[entry] = u.GetResourceVersion()
+		if exists, err := entryExists(ctx, eph, entry); err != nil || exists {
+			t.Errorf("still on the ephemeral cluster: %s (%v)", entry, err)
+		}
+	}
+	var cl clusterv1.Cluster
+	if err := tgt.Get(ctx, ctrlclient.ObjectKey{Namespace: ns, Name: name}, &cl); err != nil {
+		t.Fatal(err)
+	}
+	if ptr.Deref(cl.Spec.Paused, false) {
+		t.Errorf("Cluster %s is paused on the target", name)
+	}
+
+	// Adoption: one release, on the target, upgraded in place once by
+	// verify (revision 2), with no storage of that name anywhere else.
+	ac, err := helmConfig(e.tgt.Config, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := lastRelease(ac, name)
+	if err != nil || last == nil {
+		t.Fatalf("release %s on the target: %v", name, err)
+	}
+	if last.Version != st.VerifiedRevision || last.Info.Status != "deployed" {
+		t.Errorf("release revision %d (%s), verified %d", last.Version, last.Info.Status, st.VerifiedRevision)
+	}
+	if last.ApplyMethod != "ssa" {
+		t.Errorf("release apply method %q, want ssa", last.ApplyMethod)
+	}
+	snap["helm revision"] = fmt.Sprint(last.Version)
+	if dups, err := duplicateReleases(ctx, tgt, name, ns); err != nil || len(dups) > 0 {
+		t.Errorf("duplicate releases: %v %v", dups, err)
+	}
+	if dups, err := duplicateReleases(ctx, eph, name, ns); err != nil || len(dups) > 0 {
+		t.Errorf("release storage left on the ephemeral cluster: %v %v", dups, err)
+	}
+	var clusters clusterv1.ClusterList
+	if err := tgt.List(ctx, &clusters); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range clusters.Items {
+		if c.Name == name {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d Clusters named %s on the target, want 1", n, name)
+	}
+
+	// Base platform under the addon releases' identities.
+	for _, rel := range []string{name + "-cni", name + "-ccm"} {
+		ac, err := helmConfig(e.tgt.Config, "kube-system")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := lastRelease(ac, rel)
+		if err != nil || r == nil {
+			t.Errorf("addon release kube-system/%s: %v", rel, err)
+			continue
+		}
+		snap["addon "+rel] = fmt.Sprint(r.Version)
+	}
+	// Flux: its CRDs, the deploy key and the site's objects.
+	var key corev1.Secret
+	if err := tgt.Get(ctx, ctrlclient.ObjectKey{Namespace: fluxNamespace, Name: "flux-system"}, &key); err != nil {
+		t.Errorf("deploy key: %v", err)
+	} else {
+		snap["deploy key"] = key.ResourceVersion
+	}
+	for _, kind := range []string{"GitRepository", "Kustomization"} {
+		u := &unstructured.Unstructured{}
+		u.SetAPIVersion(map[string]string{"GitRepository": "source.toolkit.fluxcd.io/v1", "Kustomization": "kustomize.toolkit.fluxcd.io/v1"}[kind])
+		u.SetKind(kind)
+		if err := tgt.Get(ctx, ctrlclient.ObjectKey{Namespace: fluxNamespace, Name: "flux-system"}, u); err != nil {
+			t.Errorf("flux %s: %v", kind, err)
+			continue
+		}
+		snap["flux "+kind] = u.GetResourceVersion()
+	}
+	return snap
+}
+
+func testPreflight(ctx context.Context, t *testing.T, e testEnvs) {
+	name := "mgmt-p"
+	opts := testOptions(t, e, name)
+	o := opts
+	o.StopAfter = StepClusterChart
+	if err := Run(ctx, o); !errors.Is(err, ErrStopped) {
+		t.Fatalf("Run until %s: %v", StepClusterChart, err)
+	}
+	// No fake CAPI here: the cluster stays unprovisioned. Add a secret
+	// nothing links to and a provider CRD without clusterctl's label.
+	eph := newClient(t, e.eph.Config)
+	stray := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: "stray"}}
+	if err := eph.Create(ctx, stray); err != nil {
+		t.Fatal(err)
+	}
+	crd := envtestutil.ReadCRDs(t, filepath.Join("testdata", "crds", "openstack.yaml"), nil)[0].DeepCopy()
+	crd.Name = "widgets.infrastructure.cluster.x-k8s.io"
+	crd.Spec.Names.Kind, crd.Spec.Names.ListKind, crd.Spec.Names.Plural, crd.Spec.Names.Singular = "Widget", "WidgetList", "widgets", "widget"
+	crd.Labels = nil
+	if err := eph.Create(ctx, crd); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = eph.Delete(context.Background(), crd) })
+
+	r := &runner{opts: opts, id: identityOf(opts), timeouts: opts.Timeouts.withDefaults()}
+	defer r.close()
+	r.opts.InjectTarget = e.tgt.Config
+	err := stepPreflight(ctx, r)
+	if err == nil {
+		t.Fatal("preflight passed")
+	}
+	for _, want := range []string{
+		"CustomResourceDefinition widgets.infrastructure.cluster.x-k8s.io lacks the label",
+		"Secret " + name + "/stray is linked to no Cluster",
+		"Cluster " + name + "/" + name + " is still provisioning its infrastructure",
+		"Cluster " + name + "/" + name + ": the control plane is not initialized",
+		"OpenStackMachineTemplate.infrastructure.cluster.x-k8s.io " + name + "/" + name + "-workers is linked to no Cluster",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("preflight error lacks %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "cloud-credentials") || strings.Contains(err.Error(), "sh.helm.release") {
+		t.Errorf("preflight flags secrets the next step labels:\n%v", err)
+	}
+}

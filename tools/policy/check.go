@@ -1,0 +1,134 @@
+package policy
+
+import (
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+
+	"cuelang.org/go/cue"
+
+	"github.com/capiform/capiform/tools/diag"
+	"github.com/capiform/capiform/tools/load"
+)
+
+const schemaHint = "correct it to match the schema (policies/schema.cue)"
+
+// siteResult is a site as CUE saw it, kept for the change rules.
+type siteResult struct {
+	pol      cue.Value
+	site     cue.Value
+	siteOK   bool
+	clusters []clusterResult
+	diags    diag.List
+}
+
+type clusterResult struct {
+	data cue.Value
+	ok   bool
+}
+
+func cpath(p ...string) cue.Path { return cue.ParsePath(strings.Join(p, ".")) }
+
+// checkSite checks a site and its clusters against the schema and the
+// site policy.
+func (e *engine) checkSite(head fs.FS, s *load.Site) *siteResult {
+	r := &siteResult{}
+	r.pol, r.diags = e.sitePolicy(head, s)
+	siteData, err := extract(e.ctx, s.File, s.Source)
+	if err != nil {
+		r.diags = append(r.diags, cueDiags(err, s.File, "policy.schema", schemaHint)...)
+	} else {
+		r.site = siteData
+		sv := r.pol.LookupPath(cpath("#Site")).Unify(siteData)
+		if err := sv.Validate(cue.Concrete(true)); err != nil {
+			r.diags = append(r.diags, cueDiags(err, s.File, "policy.schema", schemaHint)...)
+		} else {
+			r.siteOK = true
+		}
+	}
+	clusterDef := r.pol.LookupPath(cpath("#Cluster"))
+	rules := r.pol.LookupPath(cpath("#ClusterRules"))
+	if r.siteOK {
+		rules = rules.FillPath(cpath("site"), siteData)
+	}
+	type summary struct {
+		Name     string `json:"name"`
+		Machines int64  `json:"machines"`
+	}
+	summaries := make([]summary, 0, len(s.Clusters))
+	for _, c := range s.Clusters {
+		cr := clusterResult{}
+		sum := summary{Name: c.Metadata.Name}
+		data, err := extract(e.ctx, c.File, c.Source)
+		if err != nil {
+			r.diags = append(r.diags, cueDiags(err, c.File, "policy.schema", schemaHint)...)
+		} else {
+			cr.data = data
+			if err := clusterDef.Unify(data).Validate(cue.Concrete(true)); err != nil {
+				r.diags = append(r.diags, cueDiags(err, c.File, "policy.schema", schemaHint)...)
+			} else {
+				cr.ok = true
+			}
+		}
+		if cr.ok && r.siteOK {
+			rv := rules.FillPath(cpath("cluster"), data)
+			r.diags = append(r.diags, mapViolations(rv, c.File, func(p string) diag.Pos { return c.Pos.Of(p) })...)
+			if n, err := rv.LookupPath(cpath("machines")).Int64(); err == nil {
+				sum.Machines = n
+			}
+		}
+		r.clusters = append(r.clusters, cr)
+		summaries = append(summaries, sum)
+	}
+	if r.siteOK {
+		sr := r.pol.LookupPath(cpath("#SiteRules")).
+			FillPath(cpath("site"), siteData).
+			FillPath(cpath("clusters"), e.ctx.Encode(summaries))
+		r.diags = append(r.diags, mapViolations(sr, s.File, func(p string) diag.Pos {
+			if i, rest, ok := clusterPath(p); ok && i < len(s.Clusters) {
+				return s.Clusters[i].Pos.Of(rest)
+			}
+			return s.Pos.Of(p)
+		})...)
+	}
+	return r
+}
+
+// clusterPath splits "clusters[3].metadata.name" into 3 and
+// "metadata.name".
+func clusterPath(p string) (int, string, bool) {
+	rest, ok := strings.CutPrefix(p, "clusters[")
+	if !ok {
+		return 0, "", false
+	}
+	n, rest, ok := strings.Cut(rest, "]")
+	if !ok {
+		return 0, "", false
+	}
+	i, err := strconv.Atoi(n)
+	if err != nil {
+		return 0, "", false
+	}
+	return i, strings.TrimPrefix(rest, "."), true
+}
+
+// mapViolations reports the violations of an evaluated rule set, each at
+// the position of its path. A rule set that does not evaluate is reported
+// as such at file.
+func mapViolations(v cue.Value, file string, at func(path string) diag.Pos) diag.List {
+	m, err := violations(v)
+	if err != nil {
+		return cueDiags(err, file, "policy.eval", "the policy could not judge this definition; fix the field or report a bug in policies/")
+	}
+	var out diag.List
+	for _, p := range sortedKeys(m) {
+		for _, rule := range sortedKeys(m[p]) {
+			out = append(out, diag.Diagnostic{Pos: at(p), Rule: rule, Message: m[p][rule], Severity: diag.Error})
+		}
+	}
+	return out
+}
+
+// errf is a small helper for wrapped errors.
+func errf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -1,0 +1,138 @@
+// Package policy validates a fleet of definitions against the CUE in
+// policies/: the schema of each definition kind, the site policy (with each
+// site's own clusters/<site>/policy.cue) and, given a base revision, the
+// rules a change must follow. CUE is the source of every rule; Go only
+// feeds it the definitions with their positions, maps what it reports to
+// file:line:col and, when asked, adds a second layer of checks.
+package policy
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"path"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/cuecontext"
+
+	"github.com/capiform/capiform/tools/diag"
+	"github.com/capiform/capiform/tools/load"
+)
+
+// Options configure Validate.
+type Options struct {
+	// Head is the repository the fleet was loaded from; site policies
+	// (clusters/<site>/policy.cue) and charts are read from it. Nil means
+	// no site policies and no chart rules.
+	Head fs.FS
+	// Base is the repository at the base revision (see source.Revision);
+	// nil means no change rules.
+	Base fs.FS
+	// GoChecks adds the Go-side second layer of checks on top of CUE. Off,
+	// CUE alone judges (the test suite runs so to show that CUE is the
+	// source of every rule).
+	GoChecks bool
+}
+
+// DefaultOptions returns the options validate runs with: Go checks on.
+func DefaultOptions(head, base fs.FS) Options {
+	return Options{Head: head, Base: base, GoChecks: true}
+}
+
+// SitePolicyFile is the name of a site's own policy, next to its site.yaml.
+const SitePolicyFile = "policy.cue"
+
+// Validate checks every definition of fleet and, with opts.Base, the
+// change from base to head. It returns every violation found, sorted; the
+// error is for what made validation impossible (the base revision cannot be
+// loaded, a site policy does not compile is a diagnostic, not an error).
+func Validate(ctx context.Context, fleet *load.Fleet, opts Options) (diag.List, error) {
+	e, err := newEngine()
+	if err != nil {
+		return nil, err
+	}
+	var out diag.List
+	checked := map[*load.Site]*siteResult{}
+	for _, s := range fleet.Sites {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		r := e.checkSite(opts.Head, s)
+		checked[s] = r
+		out = append(out, r.diags...)
+	}
+	if opts.GoChecks {
+		out = append(out, goChecks(fleet)...)
+	}
+	if opts.Base != nil {
+		base, err := load.Load(opts.Base)
+		if base == nil {
+			return nil, fmt.Errorf("loading the base revision: %w", err)
+		}
+		// Errors in base definitions are not the change's fault: change
+		// rules use what loads.
+		d, err := e.checkChange(ctx, base, fleet, checked, opts)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d...)
+	}
+	return dedupe(out), nil
+}
+
+// dedupe drops a diagnostic of a rule already reported at the same place
+// (the Go layer repeats some CUE rules) and sorts the rest.
+func dedupe(l diag.List) diag.List {
+	type key struct {
+		pos  diag.Pos
+		rule string
+	}
+	seen := map[key]bool{}
+	var out diag.List
+	for _, d := range l.Sorted() {
+		k := key{d.Pos, d.Rule}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, d)
+	}
+	return out
+}
+
+// engine holds one CUE context and the compiled policies.
+type engine struct {
+	ctx  *cue.Context
+	base cue.Value // policies without any site policy
+}
+
+func newEngine() (*engine, error) {
+	ctx := cuecontext.New()
+	v, err := compile(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("compiling policies: %w", err)
+	}
+	return &engine{ctx: ctx, base: v}, nil
+}
+
+// sitePolicy returns the policies of a site, unified with its own
+// policy.cue when it has one.
+func (e *engine) sitePolicy(head fs.FS, s *load.Site) (cue.Value, diag.List) {
+	if head == nil {
+		return e.base, nil
+	}
+	file := path.Join(path.Dir(s.File), SitePolicyFile)
+	src, err := fs.ReadFile(head, file)
+	if err != nil {
+		return e.base, nil
+	}
+	v, err := compile(e.ctx, &extraFile{name: file, src: src})
+	if err != nil {
+		var l diag.List
+		for _, d := range cueDiags(err, file, "policy.site-policy", "fix the site policy") {
+			l = append(l, d)
+		}
+		return e.base, l
+	}
+	return v, nil
+}

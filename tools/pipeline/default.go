@@ -1,9 +1,25 @@
 package pipeline
 
-import "io/fs"
+import (
+	"io/fs"
+
+	"github.com/capiform/capiform/tools/diag"
+	"github.com/capiform/capiform/tools/load"
+	"github.com/capiform/capiform/tools/platform"
+	"github.com/capiform/capiform/tools/render"
+)
 
 // Default are the stages every command runs over a revision: the CUE
 // policy and the platform catalogue of that same revision.
 func Default(fsys fs.FS) Options {
-	return Options{FS: fsys}
+	return Options{FS: fsys, Addons: Platforms}
+}
+
+// Platforms loads the platform catalogue of a revision.
+func Platforms(fsys fs.FS) (render.AddonsFunc, func(*load.Fleet) diag.List, error) {
+	cat, err := platform.LoadCatalogue(fsys)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cat.Addons, cat.Check, nil
 }

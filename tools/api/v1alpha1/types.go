@@ -66,8 +66,11 @@ type SiteSpec struct {
 
 // Cloud holds the OpenStack settings shared by every cluster of a site.
 type Cloud struct {
-	// CredentialsSecret is the name of the Secret holding clouds.yaml (key
-	// "clouds.yaml") in each cluster's namespace; never the credentials.
+	// CredentialsSecret is the name of the Secret, in each cluster's
+	// namespace on the management cluster, that holds the cloud
+	// credentials: key "clouds.yaml" for the OpenStack provider and key
+	// "cloud.conf" for the cloud controller and Cinder CSI. Definitions
+	// only name it; the Secret itself never lives in git in clear.
 	CredentialsSecret string `json:"credentialsSecret"`
 	// CloudName is the entry of clouds.yaml to use; default "openstack".
 	CloudName string `json:"cloudName,omitempty"`

@@ -1,0 +1,69 @@
+# capiform: the two commands a new user runs are `make demo` and `make test`.
+# Nothing needs installing by hand but Go: everything else is built from the
+# Go module proxy (test control planes into a cache folder outside the repo).
+
+GO        ?= go
+BIN       ?= bin
+CAPIFORM  := $(BIN)/capiform
+PKGS      := ./...
+# Where the envtest kube-apiserver and etcd are cached (outside the repo).
+ENVTEST_K8S_VERSION ?= 1.36
+export ENVTEST_K8S_VERSION
+
+.PHONY: all build demo test test-short bench fuzz render check validate lint fmt clean help
+
+all: build
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+build: ## build bin/capiform
+	$(GO) build -o $(CAPIFORM) ./tools/cmd/capiform
+
+demo: build ## validate and check the example fleet, then summarise it
+	@echo "== capiform validate"
+	@$(CAPIFORM) validate
+	@echo "== capiform render --check (expands every cluster, verifies every object, builds every path)"
+	@$(CAPIFORM) render --check
+	@echo "== capiform summary"
+	@$(CAPIFORM) summary
+
+render: build ## rewrite clusters/<site>/generated/ from the definitions
+	$(CAPIFORM) render
+
+check: build ## is the committed generated tree up to date and sound?
+	$(CAPIFORM) render --check
+
+validate: build ## check the definitions against the schemas and site policy
+	$(CAPIFORM) validate
+
+test: ## run every test, envtest control planes included (built on first use)
+	@assets="$$(hack/envtest-assets.sh | tail -n1)" && \
+	  echo "envtest assets: $$assets" && \
+	  KUBEBUILDER_ASSETS="$$assets" $(GO) test -count=1 -timeout 60m $(PKGS) 2>&1 | tee .test.log; \
+	  status=$${PIPESTATUS[0]}; \
+	  echo "== go test summary"; \
+	  printf '%s packages ok, %s packages failed, %s packages without tests\n' \
+	    "$$(grep -c '^ok' .test.log)" "$$(grep -c '^FAIL[[:space:]]' .test.log)" "$$(grep -c '^?' .test.log)"; \
+	  grep -E '^(--- FAIL|FAIL)' .test.log || true; \
+	  rm -f .test.log; exit $$status
+
+test-short: ## run the tests that need no API server
+	$(GO) test -count=1 $(PKGS)
+
+bench: ## run the benchmarks of every stage
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)
+
+fuzz: ## fuzz the definition loader for a minute
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./tools/load/
+
+lint: ## go vet, gofmt, and the chart's helm lint (a Go test with the Helm SDK)
+	$(GO) vet $(PKGS)
+	@out="$$(gofmt -l tools)"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) test -count=1 -run 'Lint' ./tools/expand/
+
+fmt: ## format the Go code
+	gofmt -w tools
+
+clean: ## remove built binaries
+	rm -rf $(BIN)

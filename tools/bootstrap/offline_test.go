@@ -1,0 +1,181 @@
+package bootstrap
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	clusterctlv1 "sigs.k8s.io/cluster-api/cmd/clusterctl/api/v1alpha3"
+	clusterctl "sigs.k8s.io/cluster-api/cmd/clusterctl/client"
+	"sigs.k8s.io/yaml"
+
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+)
+
+func TestPlanAndDryRun(t *testing.T) {
+	t.Parallel()
+	ch, err := loader.Load(filepath.Join("testdata", "charts", "management"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{
+		Site: "lab", ManagementCluster: "mgmt", ClusterChart: ch,
+		Providers: ProviderVersions{Core: "v1.14.2", Bootstrap: "v1.14.2", ControlPlane: "v1.14.2", Infrastructure: "v0.14.0"},
+		Flux:      FluxOptions{Version: "v2.7.3"},
+		DryRun:    true,
+	}
+	var names []string
+	for _, s := range Plan(opts) {
+		names = append(names, s.Name)
+		if s.Description == "" {
+			t.Errorf("step %s has no description", s.Name)
+		}
+	}
+	want := []string{StepEphemeral, StepProvidersEphemeral, StepClusterChart, StepBasePlatform, StepWaitReady, StepProvidersTarget,
+		StepPreflight, StepLabelForMove, StepMove, StepFlux, StepVerify, StepCleanup}
+	if strings.Join(names, ",") != strings.Join(want, ",") {
+		t.Errorf("steps %v, want %v", names, want)
+	}
+	var lines []string
+	opts.Log = func(f string, a ...any) { lines = append(lines, f) }
+	// A dry run touches no cluster: there is none here, and no kind.
+	if err := Run(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != len(want) {
+		t.Errorf("dry run logged %d lines, want %d", len(lines), len(want))
+	}
+}
+
+func TestOptionsValidation(t *testing.T) {
+	t.Parallel()
+	err := Run(context.Background(), Options{BasePlatform: []AddonRelease{{}}})
+	if err == nil {
+		t.Fatal("empty options accepted")
+	}
+	for _, want := range []string{"site name", "management cluster name", "chart", "provider versions", "base platform release 0", "flux"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+// clusterctl Init cannot run here: it installs cert-manager and the
+// providers' controllers and waits for them. What is tested offline is the
+// part the pivot owns: the configuration that points clusterctl at a local
+// provider repository, read back through clusterctl's own client, which
+// resolves and reads the pinned components from the folder.
+func TestClusterctlLocalRepository(t *testing.T) {
+	t.Parallel()
+	repo := t.TempDir()
+	write := func(rel, content string) {
+		p := filepath.Join(repo, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	metadata := "apiVersion: clusterctl.cluster.x-k8s.io/v1alpha3\nkind: Metadata\nreleaseSeries:\n- major: 1\n  minor: 14\n  contract: v1beta2\n- major: 0\n  minor: 14\n  contract: v1beta2\n"
+	components := func(ns string) string {
+		return "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + ns + "\n"
+	}
+	write("cluster-api/v1.14.2/core-components.yaml", components("capi-system"))
+	write("cluster-api/v1.14.2/metadata.yaml", metadata)
+	write("bootstrap-kubeadm/v1.14.2/bootstrap-components.yaml", components("capi-kubeadm-bootstrap-system"))
+	write("bootstrap-kubeadm/v1.14.2/metadata.yaml", metadata)
+	write("control-plane-kubeadm/v1.14.2/control-plane-components.yaml", components("capi-kubeadm-control-plane-system"))
+	write("control-plane-kubeadm/v1.14.2/metadata.yaml", metadata)
+	write("infrastructure-openstack/v0.14.0/infrastructure-components.yaml", components("capo-system"))
+	write("infrastructure-openstack/v0.14.0/metadata.yaml", metadata)
+	write("cert-manager/v1.21.1/cert-manager.yaml", components("cert-manager"))
+
+	// A user configuration whose variables must survive the override.
+	userCfg := filepath.Join(t.TempDir(), "clusterctl.yaml")
+	if err := os.WriteFile(userCfg, []byte("EXP_CLUSTER_RESOURCE_SET: \"true\"\nproviders:\n- name: openstack\n  type: InfrastructureProvider\n  url: https://example.invalid/infrastructure-components.yaml\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inst := ClusterctlInstaller{ConfigFile: userCfg, Repository: repo, Timeout: time.Minute, TempDir: t.TempDir()}
+	path, err := inst.writeRepositoryConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg["EXP_CLUSTER_RESOURCE_SET"] != "true" {
+		t.Errorf("the user's variables were dropped:\n%s", raw)
+	}
+	if cm, _ := cfg["cert-manager"].(map[string]any); cm["version"] != "v1.21.1" || !strings.HasPrefix(cm["url"].(string), repo) {
+		t.Errorf("cert-manager not from the local repository:\n%s", raw)
+	}
+
+	ctx := context.Background()
+	c, err := inst.client(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	provs, err := c.GetProvidersConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]string{}
+	for _, p := range provs {
+		found[p.ManifestLabel()] = p.URL()
+	}
+	for _, p := range wantedProviders(ProviderVersions{Core: "v1.14.2", Bootstrap: "v1.14.2", ControlPlane: "v1.14.2", Infrastructure: "v0.14.0"}) {
+		url := found[p.ManifestLabel()]
+		if !strings.HasPrefix(url, repo) {
+			t.Errorf("%s resolves to %q, not into the local repository", p.ManifestLabel(), url)
+			continue
+		}
+		comps, err := c.GetProviderComponents(ctx, p.Name, p.Type, clusterctl.ComponentsOptions{Version: p.Version})
+		if err != nil {
+			t.Errorf("%s: reading components from the local repository: %v", p, err)
+			continue
+		}
+		if comps.Version() != p.Version || len(comps.Objs()) != 1 {
+			t.Errorf("%s: got version %s with %d objects", p, comps.Version(), len(comps.Objs()))
+		}
+	}
+	if got := clusterctlv1.ManifestLabel("openstack", clusterctlv1.InfrastructureProviderType); !strings.HasPrefix(found[got], repo) {
+		t.Errorf("the user's openstack URL was not overridden: %s", found[got])
+	}
+}
+
+// The kind adapter needs a container engine; most CI runners and this
+// sandbox have none.
+func TestKindAdapter(t *testing.T) {
+	k, err := NewKindProvider(t.Logf)
+	if err != nil {
+		t.Skipf("no container engine for kind: %v", err)
+	}
+	if os.Getenv("CAPIFORM_TEST_KIND") == "" {
+		t.Skip("a container engine runs, but creating a kind cluster takes minutes: set CAPIFORM_TEST_KIND=1 to run this test")
+	}
+	name := "capiform-test-adapter"
+	if err := k.Create(name, "", 5*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := k.Delete(name); err != nil {
+			t.Error(err)
+		}
+	})
+	ok, err := kindExists(k, name)
+	if err != nil || !ok {
+		t.Fatalf("cluster not listed: %v", err)
+	}
+	if kc, err := k.KubeConfig(name); err != nil || !strings.Contains(kc, "server:") {
+		t.Fatalf("kubeconfig: %v", err)
+	}
+}

@@ -139,7 +139,11 @@ func impact(cr *ClusterReport, old, cur objectSet) {
 	default:
 		cr.Action = Changed
 	}
-	cr.Findings = append(cr.Findings, versionFindings(cr)...)
+	cpVersion := ""
+	if kcps := cur.ofKind("KubeadmControlPlane"); len(kcps) > 0 {
+		cpVersion = nestedString(kcps[0], "spec", "version")
+	}
+	cr.Findings = append(cr.Findings, versionFindings(cr, cpVersion)...)
 	cr.Findings = append(cr.Findings, templateFindings(old, cur)...)
 	sortFindings(cr.Findings)
 }
@@ -558,12 +562,10 @@ func templateFindings(old, cur objectSet) []Finding {
 // versionFindings flags downgrades, skipped minor versions, node groups
 // newer than the control plane, and a control plane upgraded together with
 // its node groups (without ClusterClass they roll concurrently).
-func versionFindings(cr *ClusterReport) []Finding {
+func versionFindings(cr *ClusterReport, cpTo string) []Finding {
 	var out []Finding
 	cpUp := false
-	cpTo := ""
 	if cp := cr.ControlPlane; cp != nil {
-		cpTo = cp.VersionTo
 		if cp.Action == Changed && cp.VersionFrom != "" && cp.VersionTo != "" {
 			switch cmpVersion(cp.VersionFrom, cp.VersionTo) {
 			case 1:

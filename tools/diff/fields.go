@@ -69,9 +69,22 @@ func walkFields(p string, a, b any, out *[]FieldChange) {
 	case a == nil && b == nil:
 		return
 	case a == nil:
+		if m, ok := b.(map[string]any); ok && len(m) > 0 {
+			// Leaf by leaf, so that each path can be classified.
+			for _, k := range sortedKeys(m) {
+				walkFields(join(p, k), nil, m[k], out)
+			}
+			return
+		}
 		*out = append(*out, FieldChange{Path: p, Action: Added, New: text(b)})
 		return
 	case b == nil:
+		if m, ok := a.(map[string]any); ok && len(m) > 0 {
+			for _, k := range sortedKeys(m) {
+				walkFields(join(p, k), m[k], nil, out)
+			}
+			return
+		}
 		*out = append(*out, FieldChange{Path: p, Action: Removed, Old: text(a)})
 		return
 	}

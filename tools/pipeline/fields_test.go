@@ -1,0 +1,288 @@
+package pipeline_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/capiform/capiform/tools/api/v1alpha1"
+	"github.com/capiform/capiform/tools/internal/testrepo"
+	"github.com/capiform/capiform/tools/load"
+	"github.com/capiform/capiform/tools/pipeline"
+	"github.com/capiform/capiform/tools/resolve"
+	"github.com/capiform/capiform/tools/source"
+)
+
+// expandWith loads testdata/fleet, lets the test change the site and the
+// cluster "lagging", then resolves and expands that cluster through the
+// repository's chart.
+func expandWith(t *testing.T, dir string, change func(*v1alpha1.SiteSpec, *v1alpha1.ClusterSpec)) []*unstructured.Unstructured {
+	t.Helper()
+	fsys := source.Worktree(dir)
+	fleet, err := load.Load(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	site := fleet.Site("t1")
+	c := site.Cluster("lagging")
+	change(&site.Spec, &c.Spec)
+	var rels []*resolve.Release
+	for _, cl := range site.Clusters {
+		rel, d := resolve.Cluster(site, cl)
+		if len(d) > 0 {
+			t.Fatal(d)
+		}
+		rels = append(rels, rel)
+	}
+	res := &pipeline.Result{Fleet: fleet, Releases: rels}
+	objs, err := pipeline.Expand(context.Background(), fsys, res, res.Release("t1", "lagging"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+// find returns the object of a kind whose name is name or, with a
+// trailing "-*", starts with it.
+func find(objs []*unstructured.Unstructured, kind, name string) *unstructured.Unstructured {
+	for _, o := range objs {
+		if o.GetKind() != kind {
+			continue
+		}
+		if o.GetName() == name || (strings.HasSuffix(name, "*") && strings.HasPrefix(o.GetName(), strings.TrimSuffix(name, "*"))) {
+			return o
+		}
+	}
+	return nil
+}
+
+// get reads a dotted path with [i] list indexes; keys may be quoted with
+// "..." when they hold dots.
+func get(o *unstructured.Unstructured, path string) (any, bool) {
+	if o == nil {
+		return nil, false
+	}
+	var cur any = o.Object
+	for _, part := range splitPath(path) {
+		if i, err := strconv.Atoi(part); err == nil {
+			l, ok := cur.([]any)
+			if !ok || i >= len(l) {
+				return nil, false
+			}
+			cur = l[i]
+			continue
+		}
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[part]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+func splitPath(p string) []string {
+	var out []string
+	for len(p) > 0 {
+		switch {
+		case p[0] == '.':
+			p = p[1:]
+		case p[0] == '[':
+			end := strings.IndexByte(p, ']')
+			out = append(out, p[1:end])
+			p = p[end+1:]
+		case p[0] == '"':
+			end := strings.IndexByte(p[1:], '"') + 1
+			out = append(out, p[1:end])
+			p = p[end+1:]
+		default:
+			end := strings.IndexAny(p, ".[")
+			if end < 0 {
+				end = len(p)
+			}
+			out = append(out, p[:end])
+			p = p[end:]
+		}
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestDefinitionFieldsLand maps every definition field to where it lands
+// in the expanded Cluster API and OpenStack objects.
+func TestDefinitionFieldsLand(t *testing.T) {
+	dir := testrepo.New(t, false)
+	if err := testrepo.CopyDir(filepath.Join("testdata", "fleet"), dir); err != nil {
+		t.Fatal(err)
+	}
+	type where struct {
+		kind, name, path string
+		want             any // nil: the path must be absent
+	}
+	tests := []struct {
+		field  string
+		change func(*v1alpha1.SiteSpec, *v1alpha1.ClusterSpec)
+		want   []where
+	}{
+		{"kubernetesVersion", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {}, []where{
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.version", "v1.36.1"},
+			{"MachineDeployment", "lagging-new", "spec.template.spec.version", "v1.36.1"},
+			{"OpenStackMachineTemplate", "lagging-control-plane-*", "spec.template.spec.image.filter.name", "kube-v1.36.1"},
+		}},
+		{"nodeGroups[].kubernetesVersion (image by id from the catalogue)", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {}, []where{
+			{"MachineDeployment", "lagging-old", "spec.template.spec.version", "v1.35.4"},
+			{"OpenStackMachineTemplate", "lagging-old-*", "spec.template.spec.image.id", "7d0c6b7e-image-id"},
+		}},
+		{"controlPlane.flavor and replicas", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			c.ControlPlane.Flavor = "gpu"
+			c.ControlPlane.Replicas = ptr(5)
+		}, []where{
+			{"OpenStackMachineTemplate", "lagging-control-plane-*", "spec.template.spec.flavor", "gpu"},
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.replicas", int64(5)},
+		}},
+		{"controlPlane.rootVolume", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			c.ControlPlane.RootVolume = &v1alpha1.Volume{SizeGiB: 60, Type: "fast", AvailabilityZone: "az1"}
+		}, []where{
+			{"OpenStackMachineTemplate", "lagging-control-plane-*", "spec.template.spec.rootVolume.sizeGiB", int64(60)},
+			{"OpenStackMachineTemplate", "lagging-control-plane-*", "spec.template.spec.rootVolume.type", "fast"},
+			{"OpenStackMachineTemplate", "lagging-control-plane-*", "spec.template.spec.rootVolume.availabilityZone.name", "az1"},
+		}},
+		{"etcd.volume -> block device and mount", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			c.Etcd = &v1alpha1.Etcd{Volume: v1alpha1.Volume{SizeGiB: 25, Type: "ssd"}}
+		}, []where{
+			{"OpenStackMachineTemplate", "lagging-control-plane-*", "spec.template.spec.additionalBlockDevices[0].name", "etcd"},
+			{"OpenStackMachineTemplate", "lagging-control-plane-*", "spec.template.spec.additionalBlockDevices[0].sizeGiB", int64(25)},
+			{"OpenStackMachineTemplate", "lagging-control-plane-*", "spec.template.spec.additionalBlockDevices[0].storage.volume.type", "ssd"},
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.kubeadmConfigSpec.mounts[0][1]", "/var/lib/etcd"},
+		}},
+		{"nodeGroups[].flavor, replicas and rootVolume", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			c.NodeGroups[1].Replicas = ptr(7)
+			c.NodeGroups[1].RootVolume = &v1alpha1.Volume{SizeGiB: 80}
+		}, []where{
+			{"OpenStackMachineTemplate", "lagging-new-*", "spec.template.spec.flavor", "small"},
+			{"MachineDeployment", "lagging-new", "spec.replicas", int64(7)},
+			{"OpenStackMachineTemplate", "lagging-new-*", "spec.template.spec.rootVolume.sizeGiB", int64(80)},
+		}},
+		{"nodeGroups[] without replicas defaults to one machine", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {}, []where{
+			{"MachineDeployment", "lagging-new", "spec.replicas", int64(1)},
+		}},
+		{"GPU node group -> autoscaler bounds, no replicas, capacity annotations", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			c.NodeGroups[2].Labels = map[string]string{"nvidia.com/gpu.present": "true"}
+			c.NodeGroups[2].Taints = []v1alpha1.Taint{{Key: "nvidia.com/gpu", Value: "present", Effect: "NoSchedule"}}
+		}, []where{
+			{"MachineDeployment", "lagging-gpu", "spec.replicas", nil},
+			{"MachineDeployment", "lagging-gpu", `metadata.annotations."cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size"`, "0"},
+			{"MachineDeployment", "lagging-gpu", `metadata.annotations."cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size"`, "2"},
+			{"MachineDeployment", "lagging-gpu", `metadata.annotations."capacity.cluster-autoscaler.kubernetes.io/gpu-count"`, "2"},
+			{"MachineDeployment", "lagging-gpu", `metadata.annotations."capacity.cluster-autoscaler.kubernetes.io/cpu"`, "8"},
+			{"MachineDeployment", "lagging-gpu", `metadata.annotations."capacity.cluster-autoscaler.kubernetes.io/memory"`, "65536Mi"},
+			{"MachineDeployment", "lagging-gpu", `metadata.annotations."capacity.cluster-autoscaler.kubernetes.io/taints"`, "nvidia.com/gpu=present:NoSchedule"},
+			{"MachineDeployment", "lagging-gpu", `spec.template.metadata.labels."nvidia.com/gpu.present"`, "true"},
+			{"KubeadmConfigTemplate", "lagging-gpu-*", "spec.template.spec.joinConfiguration.nodeRegistration.taints[0].key", "nvidia.com/gpu"},
+			{"Deployment", "lagging-autoscaler", "kind", "Deployment"},
+		}},
+		{"autohealing: false -> no MachineHealthChecks", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {}, []where{
+			{"MachineHealthCheck", "lagging-*", "kind", nil},
+		}},
+		{"autohealing: true -> MachineHealthChecks", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) { c.Autohealing = ptr(true) }, []where{
+			{"MachineHealthCheck", "lagging-control-plane", "spec.clusterName", "lagging"},
+			{"MachineHealthCheck", "lagging-new", "spec.clusterName", "lagging"},
+		}},
+		{"apiServer.loadBalancer, floatingIP and allowedCIDRs", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			c.APIServer = &v1alpha1.APIServer{LoadBalancer: ptr(true), FloatingIP: ptr(true), AllowedCIDRs: []string{"192.0.2.0/24"}}
+		}, []where{
+			{"OpenStackCluster", "lagging", "spec.apiServerLoadBalancer.enabled", true},
+			{"OpenStackCluster", "lagging", "spec.apiServerLoadBalancer.allowedCIDRs[0]", "192.0.2.0/24"},
+			{"OpenStackCluster", "lagging", "spec.disableAPIServerFloatingIP", false},
+		}},
+		{"apiServer without load balancer nor floating IP", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {}, []where{
+			{"OpenStackCluster", "lagging", "spec.apiServerLoadBalancer", nil},
+			{"OpenStackCluster", "lagging", "spec.disableAPIServerFloatingIP", true},
+		}},
+		{"network: pod, service and node CIDRs", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {}, []where{
+			{"Cluster", "lagging", "spec.clusterNetwork.pods.cidrBlocks[0]", "10.100.0.0/16"},
+			{"Cluster", "lagging", "spec.clusterNetwork.services.cidrBlocks[0]", "10.101.0.0/16"},
+			{"OpenStackCluster", "lagging", "spec.managedSubnets[0].cidr", "10.102.0.0/24"},
+		}},
+		{"network.existing -> network filter, no new subnet", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			c.Network.Existing = &v1alpha1.ExistingNetwork{Network: "shared", Subnet: "shared-v4"}
+		}, []where{
+			{"OpenStackCluster", "lagging", "spec.network.filter.name", "shared"},
+			{"OpenStackCluster", "lagging", "spec.subnets[0].filter.name", "shared-v4"},
+			{"OpenStackCluster", "lagging", "spec.managedSubnets", nil},
+		}},
+		{"oidc -> API server arguments", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			c.OIDC = &v1alpha1.OIDC{IssuerURL: "https://id.example.org", ClientID: "k8s", GroupsClaim: "groups"}
+		}, []where{
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.kubeadmConfigSpec.clusterConfiguration.apiServer.extraArgs[0]", map[string]any{"name": "oidc-issuer-url", "value": "https://id.example.org"}},
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.kubeadmConfigSpec.clusterConfiguration.apiServer.extraArgs[1]", map[string]any{"name": "oidc-client-id", "value": "k8s"}},
+		}},
+		{"sshKeyName overrides the site's", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {}, []where{
+			{"OpenStackMachineTemplate", "lagging-new-*", "spec.template.spec.sshKeyName", "own-key"},
+		}},
+		{"site cloud: external network, credentials, cloud name", func(s *v1alpha1.SiteSpec, _ *v1alpha1.ClusterSpec) {}, []where{
+			{"OpenStackCluster", "lagging", "spec.externalNetwork.id", "ext-net-id"},
+			{"OpenStackCluster", "lagging", "spec.identityRef.name", "t1-creds"},
+			{"OpenStackCluster", "lagging", "spec.identityRef.cloudName", "mycloud"},
+			{"OpenStackMachineTemplate", "lagging-new-*", "spec.template.spec.identityRef.name", "t1-creds"},
+		}},
+		{"release identity -> namespace and helm-controller labels", func(*v1alpha1.SiteSpec, *v1alpha1.ClusterSpec) {}, []where{
+			{"Cluster", "lagging", "metadata.namespace", "lagging"},
+			{"Cluster", "lagging", `metadata.labels."helm.toolkit.fluxcd.io/name"`, "lagging"},
+			{"Cluster", "lagging", `metadata.labels."helm.toolkit.fluxcd.io/namespace"`, "flux-system"},
+			{"Cluster", "lagging", `metadata.annotations."helm.sh/resource-policy"`, "keep"},
+			{"OpenStackCluster", "lagging", `metadata.annotations."helm.sh/resource-policy"`, "keep"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.field, func(t *testing.T) {
+			objs := expandWith(t, dir, tt.change)
+			for _, w := range tt.want {
+				o := find(objs, w.kind, w.name)
+				got, ok := get(o, w.path)
+				if w.want == nil {
+					if ok {
+						t.Errorf("%s %s: %s = %v, want it absent", w.kind, w.name, w.path, got)
+					}
+					continue
+				}
+				if o == nil {
+					t.Errorf("no %s %s among the expanded objects", w.kind, w.name)
+					continue
+				}
+				if !ok || !(reflect.DeepEqual(got, w.want) || fmt.Sprintf("%T %v", got, got) == fmt.Sprintf("%T %v", w.want, w.want) || numEqual(got, w.want)) {
+					t.Errorf("%s %s: %s = %#v, want %#v", w.kind, o.GetName(), w.path, got, w.want)
+				}
+			}
+		})
+	}
+}
+
+// numEqual compares numbers whatever their Go type (YAML gives int64,
+// JSON float64).
+func numEqual(a, b any) bool {
+	fa, okA := toFloat(a)
+	fb, okB := toFloat(b)
+	return okA && okB && fa == fb
+}
+
+func toFloat(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case float64:
+		return n, true
+	}
+	return 0, false
+}

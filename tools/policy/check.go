@@ -35,19 +35,19 @@ func cpath(p ...string) cue.Path { return cue.ParsePath(strings.Join(p, ".")) }
 func (e *engine) checkSite(head fs.FS, s *load.Site) *siteResult {
 	r := &siteResult{}
 	r.pol, r.diags = e.sitePolicy(head, s)
+	siteDef := r.pol.LookupPath(cpath("#Site"))
+	clusterDef := r.pol.LookupPath(cpath("#Cluster"))
 	siteData, err := extract(e.ctx, s.File, s.Source)
 	if err != nil {
-		r.diags = append(r.diags, cueDiags(err, s.File, "policy.schema", schemaHint)...)
+		r.diags = append(r.diags, cueDiags(err, s.File, "policy.schema", schemaHint, s.Pos.Of, siteDef)...)
 	} else {
 		r.site = siteData
-		sv := r.pol.LookupPath(cpath("#Site")).Unify(siteData)
-		if err := sv.Validate(cue.Concrete(true)); err != nil {
-			r.diags = append(r.diags, cueDiags(err, s.File, "policy.schema", schemaHint)...)
+		if err := siteDef.Unify(siteData).Validate(cue.Concrete(true), cue.All()); err != nil {
+			r.diags = append(r.diags, cueDiags(err, s.File, "policy.schema", schemaHint, s.Pos.Of, siteDef)...)
 		} else {
 			r.siteOK = true
 		}
 	}
-	clusterDef := r.pol.LookupPath(cpath("#Cluster"))
 	rules := r.pol.LookupPath(cpath("#ClusterRules"))
 	if r.siteOK {
 		rules = rules.FillPath(cpath("site"), siteData)
@@ -62,11 +62,11 @@ func (e *engine) checkSite(head fs.FS, s *load.Site) *siteResult {
 		sum := summary{Name: c.Metadata.Name}
 		data, err := extract(e.ctx, c.File, c.Source)
 		if err != nil {
-			r.diags = append(r.diags, cueDiags(err, c.File, "policy.schema", schemaHint)...)
+			r.diags = append(r.diags, cueDiags(err, c.File, "policy.schema", schemaHint, c.Pos.Of, clusterDef)...)
 		} else {
 			cr.data = data
-			if err := clusterDef.Unify(data).Validate(cue.Concrete(true)); err != nil {
-				r.diags = append(r.diags, cueDiags(err, c.File, "policy.schema", schemaHint)...)
+			if err := clusterDef.Unify(data).Validate(cue.Concrete(true), cue.All()); err != nil {
+				r.diags = append(r.diags, cueDiags(err, c.File, "policy.schema", schemaHint, c.Pos.Of, clusterDef)...)
 			} else {
 				cr.ok = true
 			}
@@ -119,7 +119,7 @@ func clusterPath(p string) (int, string, bool) {
 func mapViolations(v cue.Value, file string, at func(path string) diag.Pos) diag.List {
 	m, err := violations(v)
 	if err != nil {
-		return cueDiags(err, file, "policy.eval", "the policy could not judge this definition; fix the field or report a bug in policies/")
+		return cueDiags(err, file, "policy.eval", "the policy could not judge this definition; fix the field or report a bug in policies/", nil, cue.Value{})
 	}
 	var out diag.List
 	for _, p := range sortedKeys(m) {

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
 	"cuelang.org/go/cue"
@@ -89,12 +90,36 @@ func extract(ctx *cue.Context, file string, src []byte) (cue.Value, error) {
 }
 
 // cueDiags turns a CUE error into diagnostics, each at the position in
-// file when the error has one there, else at the first position it has in
-// a site policy or the definitions.
-func cueDiags(err error, file, rule, hint string) diag.List {
+// file when the error has one there, else at the field its path names
+// (at), else at the site policy that raised it. schema, when it exists, is
+// the definition the error's paths are in; an empty disjunction is
+// reported with the values it allows.
+func cueDiags(err error, file, rule, hint string, at func(string) diag.Pos, schema cue.Value) diag.List {
 	var out diag.List
-	for _, e := range cueerrors.Errors(err) {
+	disjunctions := map[string]bool{}
+	errs := cueerrors.Errors(err)
+	for _, e := range errs {
+		if format, _ := e.Msg(); strings.Contains(format, "errors in empty disjunction") {
+			disjunctions[fieldPath(e.Path())] = true
+		}
+	}
+	for _, e := range errs {
+		fp := fieldPath(e.Path())
+		format, args := e.Msg()
+		msg := fmt.Sprintf(format, args...)
+		disjunction := strings.Contains(format, "errors in empty disjunction")
+		if disjunctions[fp] && !disjunction {
+			continue // reported once, with the values allowed
+		}
+		if disjunction && schema.Exists() {
+			if allowed := schemaAt(schema, e.Path()); allowed.Exists() {
+				msg = fmt.Sprintf("the value is none of those allowed (%v)", allowed)
+			}
+		}
 		pos := diag.Pos{File: file, Line: 1, Col: 1}
+		if at != nil {
+			pos = at(fp)
+		}
 		var policyAt *diag.Pos
 		found := false
 		for _, p := range cueerrors.Positions(e) {
@@ -110,18 +135,60 @@ func cueDiags(err error, file, rule, hint string) diag.List {
 		if policyAt != nil && policyAt.File != file {
 			r = "policy.site-policy"
 			h = fmt.Sprintf("the site policy requires it (%s)", policyAt)
-			if !found {
+			if !found && at == nil {
 				pos = *policyAt
 			}
 		}
-		format, args := e.Msg()
-		msg := fmt.Sprintf(format, args...)
-		if p := e.Path(); len(p) > 0 {
-			msg = strings.Join(p, ".") + ": " + msg
+		if fp != "" {
+			msg = fp + ": " + msg
 		}
 		out = append(out, diag.Diagnostic{Pos: pos, Rule: r, Message: msg + ": " + h, Severity: diag.Error})
 	}
 	return out
+}
+
+// schemaAt returns the part of schema that constrains the field at a CUE
+// error path: list indices become "any element", and a field may be
+// required or optional.
+func schemaAt(schema cue.Value, p []string) cue.Value {
+	v := schema
+	for i, s := range p {
+		if i == 0 && strings.HasPrefix(s, "#") {
+			continue
+		}
+		if _, err := strconv.Atoi(s); err == nil {
+			v = v.LookupPath(cue.MakePath(cue.AnyIndex))
+			continue
+		}
+		next := v.LookupPath(cue.MakePath(cue.Str(s)))
+		for _, sel := range []cue.Selector{cue.Str(s).Required(), cue.Str(s).Optional()} {
+			if !next.Exists() {
+				next = v.LookupPath(cue.MakePath(sel))
+			}
+		}
+		v = next
+	}
+	return v
+}
+
+// fieldPath turns a CUE error path such as [#Cluster spec nodeGroups 0
+// flavor] into the loader's spec.nodeGroups[0].flavor.
+func fieldPath(p []string) string {
+	var b strings.Builder
+	for i, s := range p {
+		if i == 0 && strings.HasPrefix(s, "#") {
+			continue
+		}
+		if _, err := strconv.Atoi(s); err == nil {
+			b.WriteString("[" + s + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s)
+	}
+	return b.String()
 }
 
 // violations decodes the violations of an evaluated rule set:
@@ -129,6 +196,9 @@ func cueDiags(err error, file, rule, hint string) diag.List {
 func violations(v cue.Value) (map[string]map[string]string, error) {
 	var m map[string]map[string]string
 	vv := v.LookupPath(cue.ParsePath("violations"))
+	if !vv.Exists() {
+		return nil, fmt.Errorf("the rule set has no violations: %v", vv.Err())
+	}
 	if err := vv.Decode(&m); err != nil {
 		return nil, err
 	}

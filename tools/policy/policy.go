@@ -128,11 +128,7 @@ func (e *engine) sitePolicy(head fs.FS, s *load.Site) (cue.Value, diag.List) {
 	}
 	v, err := compile(e.ctx, &extraFile{name: file, src: src})
 	if err != nil {
-		var l diag.List
-		for _, d := range cueDiags(err, file, "policy.site-policy", "fix the site policy") {
-			l = append(l, d)
-		}
-		return e.base, l
+		return e.base, cueDiags(err, file, "policy.site-policy", "fix the site policy", nil, cue.Value{})
 	}
 	return v, nil
 }

@@ -19,6 +19,7 @@ import (
 	controlplanev1 "sigs.k8s.io/cluster-api/api/controlplane/kubeadm/v1beta2"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	clusterctlv1 "sigs.k8s.io/cluster-api/cmd/clusterctl/api/v1alpha3"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/capiform/capiform/tools/resolve"
@@ -247,6 +248,16 @@ func (r *runner) targetConfig(ctx context.Context) (*rest.Config, error) {
 		if err != nil && !apierrors.IsNotFound(err) {
 			return nil, err
 		}
+		if apierrors.IsNotFound(err) {
+			// After the move the secret lives on the target; the pivot kept
+			// a copy on the ephemeral cluster for reruns.
+			raw, err = savedTargetKubeconfig(ctx, eph.client, r.id.Cluster)
+			if err != nil && !apierrors.IsNotFound(err) {
+				return nil, err
+			}
+		} else if err := saveTargetKubeconfig(ctx, eph.client, r.id.Cluster, raw); err != nil {
+			return nil, err
+		}
 		if err == nil {
 			if r.opts.TargetKubeconfig != "" {
 				if err := writeFileAtomic(r.opts.TargetKubeconfig, raw, 0o600); err != nil {
@@ -298,4 +309,36 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+func targetKubeconfigCopy(clusterName string) ctrlclient.ObjectKey {
+	return ctrlclient.ObjectKey{Namespace: stateNamespace, Name: stateName(clusterName) + "-kubeconfig"}
+}
+
+// saveTargetKubeconfig keeps a copy of the management cluster's kubeconfig
+// on the ephemeral cluster: <cluster>-kubeconfig moves away with the
+// cluster, and a rerun still has to find the target.
+func saveTargetKubeconfig(ctx context.Context, c ctrlclient.Client, clusterName string, raw []byte) error {
+	ns := &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: stateNamespace}}
+	if err := apply(ctx, c, ns); err != nil {
+		return err
+	}
+	key := targetKubeconfigCopy(clusterName)
+	s := &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name},
+		Data:       map[string][]byte{"value": raw},
+	}
+	if err := apply(ctx, c, s); err != nil {
+		return fmt.Errorf("keeping a copy of the management cluster's kubeconfig: %w", err)
+	}
+	return nil
+}
+
+func savedTargetKubeconfig(ctx context.Context, c ctrlclient.Client, clusterName string) ([]byte, error) {
+	var s corev1.Secret
+	if err := c.Get(ctx, targetKubeconfigCopy(clusterName), &s); err != nil {
+		return nil, err
+	}
+	return s.Data["value"], nil
 }

@@ -101,8 +101,17 @@ func apply(ctx context.Context, c ctrlclient.Client, obj ctrlclient.Object) erro
 }
 
 func (r *runner) alreadyComplete(ctx context.Context) (bool, error) {
-	if r.opts.InjectTarget == nil && r.opts.TargetKubeconfig == "" {
-		return false, nil
+	if r.opts.InjectEphemeral == nil && r.opts.EphemeralKubeconfig == "" {
+		// A first run must not fail here for want of a container engine;
+		// the ephemeral step says so in its own words.
+		if _, err := r.kindProvider(); err != nil {
+			return false, nil
+		}
+	}
+	// While the ephemeral cluster holds the cluster, the pivot is not done
+	// (and the target may not even answer yet).
+	if _, onSource, err := r.source(ctx); err != nil || onSource {
+		return false, err
 	}
 	tgt, err := r.targetCluster(ctx)
 	if errors.Is(err, errNoTarget) {
@@ -214,6 +223,10 @@ func linked(o *unstructured.Unstructured, t movedType, clusters []clusterv1.Clus
 		return true
 	}
 	if len(o.GetOwnerReferences()) > 0 {
+		return true
+	}
+	// Clusters and ClusterClasses are the roots of the graph.
+	if t.gvk.Group == clusterv1.GroupVersion.Group && (t.gvk.Kind == "Cluster" || t.gvk.Kind == "ClusterClass") {
 		return true
 	}
 	if t.gvk.Kind == "Secret" && !t.crd {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime"
 	"sort"
 
 	"github.com/capiform/capiform/tools/diag"
@@ -112,25 +113,70 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 		return releases[i].Cluster < releases[j].Cluster
 	})
 	res := &Result{Fleet: fleet, Releases: releases, Sites: map[string]render.Files{}, Warnings: warn.Sorted()}
-	for _, s := range fleet.Sites {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		var rels []*resolve.Release
-		for _, r := range releases {
-			if r.Site == s.Metadata.Name {
-				rels = append(rels, r)
+	// Sites render independently: one worker a CPU, results by site name,
+	// so the output does not depend on the order they finish in.
+	type done struct {
+		site  string
+		files render.Files
+		err   error
+	}
+	jobs := make(chan *load.Site)
+	results := make(chan done)
+	workers := min(runtime.GOMAXPROCS(0), len(fleet.Sites))
+	for range workers {
+		go func() {
+			for s := range jobs {
+				var rels []*resolve.Release
+				for _, r := range releases {
+					if r.Site == s.Metadata.Name {
+						rels = append(rels, r)
+					}
+				}
+				files, err := render.Site(render.Options{Site: s, Releases: rels, Addons: addons})
+				results <- done{site: s.Metadata.Name, files: files, err: err}
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		for _, s := range fleet.Sites {
+			select {
+			case jobs <- s:
+			case <-ctx.Done():
+				return
 			}
 		}
-		files, err := render.Site(render.Options{Site: s, Releases: rels, Addons: addons})
-		if err != nil {
-			var d diag.List
-			if errors.As(err, &d) {
-				return nil, d.Sorted()
-			}
-			return nil, fmt.Errorf("rendering site %s: %w", s.Metadata.Name, err)
+	}()
+	var (
+		firstErr   error
+		sites      []string
+		renderErrs diag.List
+	)
+	for range fleet.Sites {
+		var d done
+		select {
+		case d = <-results:
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
-		res.Sites[s.Metadata.Name] = files
+		if d.err != nil {
+			var dl diag.List
+			switch {
+			case errors.As(d.err, &dl):
+				renderErrs = append(renderErrs, dl...)
+			case firstErr == nil || d.site < sites[0]:
+				firstErr = fmt.Errorf("rendering site %s: %w", d.site, d.err)
+				sites = []string{d.site}
+			}
+			continue
+		}
+		res.Sites[d.site] = d.files
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if len(renderErrs) > 0 {
+		return nil, renderErrs.Sorted()
 	}
 	return res, nil
 }

@@ -72,7 +72,7 @@ func (e *engine) checkSite(head fs.FS, s *load.Site) *siteResult {
 			}
 		}
 		if cr.ok && r.siteOK {
-			rv := rules.FillPath(cpath("cluster"), data)
+			rv := rules.FillPath(cpath("cluster"), data).FillPath(cpath("leaves"), e.ctx.Encode(leaves(data)))
 			r.diags = append(r.diags, mapViolations(rv, c.File, func(p string) diag.Pos { return c.Pos.Of(p) })...)
 			if n, err := rv.LookupPath(cpath("machines")).Int64(); err == nil {
 				sum.Machines = n
@@ -84,6 +84,7 @@ func (e *engine) checkSite(head fs.FS, s *load.Site) *siteResult {
 	if r.siteOK {
 		sr := r.pol.LookupPath(cpath("#SiteRules")).
 			FillPath(cpath("site"), siteData).
+			FillPath(cpath("leaves"), e.ctx.Encode(leaves(siteData))).
 			FillPath(cpath("clusters"), e.ctx.Encode(summaries))
 		r.diags = append(r.diags, mapViolations(sr, s.File, func(p string) diag.Pos {
 			if i, rest, ok := clusterPath(p); ok && i < len(s.Clusters) {

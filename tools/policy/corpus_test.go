@@ -214,4 +214,3 @@ func writeWant(t *testing.T, c *corpusCase, got []string) {
 		t.Fatal(err)
 	}
 }
-

@@ -41,4 +41,3 @@ func Schema() ([]byte, error) {
 	}
 	return append(out, '\n'), nil
 }
-

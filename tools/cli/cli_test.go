@@ -43,6 +43,10 @@ func TestCommands(t *testing.T) {
 	testrepo.WriteFiles(t, bad, map[string][]byte{
 		"clusters/edi/teaching.yaml": []byte("apiVersion: capiform.dev/v1alpha1\nkind: Cluster\nmetadata: {name: teaching}\nspec:\n  kubernetesVersion: v1.36.1\n  controlPlane: {flavour: standard.small}\n"),
 	})
+	quota := testrepo.New(t, true)
+	testrepo.WriteFiles(t, quota, map[string][]byte{
+		"clusters/edi/teaching.yaml": []byte("apiVersion: capiform.dev/v1alpha1\nkind: Cluster\nmetadata: {name: teaching}\nspec:\n  kubernetesVersion: v1.36.1\n  controlPlane: {flavor: standard.small, replicas: 2}\n  apiServer: {allowedCIDRs: [10.0.0.0/8]}\n  platforms: [{name: base}]\n"),
+	})
 	tests := []struct {
 		name     string
 		args     []string
@@ -54,6 +58,10 @@ func TestCommands(t *testing.T) {
 		{name: "render --check on the committed tree", args: []string{"-C", dir, "render", "--check"}, code: 0, stderr: []string{"up to date: 2 site(s), 5 cluster(s) expanded"}},
 		{name: "validate a clean fleet", args: []string{"-C", dir, "validate"}, code: 0, stderr: []string{"valid: 2 site(s), 5 cluster(s)"}},
 		{name: "validate a bad definition", args: []string{"-C", bad, "validate"}, code: 1, stderr: []string{`clusters/edi/teaching.yaml:6:18: unknown field "spec.controlPlane.flavour": did you mean "flavor"?`}},
+		{name: "validate -o github", args: []string{"-C", bad, "validate", "-o", "github"}, code: 1, stdout: []string{"::error file=clusters/edi/teaching.yaml,line=6,col=18,title=load.unknown-field::"}},
+		{name: "validate -o json", args: []string{"-C", bad, "validate", "-o", "json"}, code: 1, stdout: []string{`"file": "clusters/edi/teaching.yaml"`, `"line": 6`}},
+		{name: "validate -o json when clean", args: []string{"-C", dir, "validate", "-o", "json"}, code: 0, stdout: []string{"[]"}},
+		{name: "validate with a policy violation", args: []string{"-C", quota, "validate"}, code: 1, stderr: []string{"clusters/edi/teaching.yaml:6:", "replicas"}},
 		{name: "render refuses bad input", args: []string{"-C", bad, "render"}, code: 1, stderr: []string{"clusters/edi/teaching.yaml:6:18", "problem(s) found"}},
 		{name: "expand a cluster", args: []string{"-C", dir, "expand", "lon/research"}, code: 0, stdout: []string{"kind: KubeadmControlPlane", "name: research-gpu", "helm.toolkit.fluxcd.io/name: research"}},
 		{name: "expand an unknown cluster", args: []string{"-C", dir, "expand", "lon/nope"}, code: 1, stderr: []string{"no cluster nope in site lon"}, noStdout: true},

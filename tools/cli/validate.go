@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/capiform/capiform/tools/pipeline"
+	"github.com/capiform/capiform/tools/policy"
 	"github.com/capiform/capiform/tools/source"
 )
 
@@ -42,6 +43,12 @@ version bumps). It lists every problem at once with file:line:col.`,
 				return formatDiagnostics(s, err, f.output)
 			}
 			printWarnings(s, res)
+			if f.output == "json" {
+				s.Out.Write(policy.Format(res.Warnings, "json"))
+			}
+			if f.output == "github" {
+				s.Out.Write(policy.Format(res.Warnings, "github"))
+			}
 			fmt.Fprintf(s.Err, "valid: %d site(s), %d cluster(s)\n", len(res.Fleet.Sites), len(res.Releases))
 			return nil
 		},

@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
 	"io/fs"
 
+	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/pipeline"
+	"github.com/capiform/capiform/tools/policy"
 )
 
 // pipelineOptions are the stages every command runs over a revision.
@@ -13,10 +17,23 @@ func pipelineOptions(fsys fs.FS) pipeline.Options {
 
 // validatorWithBase adds the change rules against base.
 func validatorWithBase(head, base fs.FS) pipeline.Validator {
-	return nil
+	return pipeline.Policy(head, base)
 }
 
-// formatDiagnostics prints diagnostics in the chosen format.
+// formatDiagnostics prints diagnostics in the chosen format and turns
+// them into exit code 1; other errors pass through.
 func formatDiagnostics(s Streams, err error, format string) error {
-	return err
+	var dl diag.List
+	if !errors.As(err, &dl) {
+		return err
+	}
+	switch format {
+	case "text", "":
+		return err
+	case "json", "github":
+		s.Out.Write(policy.Format(dl, format))
+		return silent(ExitFailed)
+	default:
+		return &exitError{code: ExitCantRun, msg: fmt.Sprintf("unknown output format %q: use text, json or github", format)}
+	}
 }

@@ -41,7 +41,9 @@ type Options struct {
 	Head string
 	// Pipeline returns the pipeline options for a revision's file system,
 	// so that the caller injects validation and the platform catalogue;
-	// nil renders with FS only.
+	// nil renders with FS only, and the two revisions concurrently; with
+	// Pipeline set they render one after the other, as validators need
+	// not be safe for concurrent use.
 	Pipeline func(fsys fs.FS) pipeline.Options
 	// Workers bounds the concurrent chart expansions; 0 is GOMAXPROCS.
 	Workers int
@@ -177,16 +179,30 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 // compare fills the report from two file systems.
 func compare(ctx context.Context, rep *Report, opts Options, baseFS, headFS fs.FS) error {
 	base, head := &side{fsys: baseFS}, &side{fsys: headFS}
+	// The two revisions render concurrently, unless the caller injected
+	// validators or addon loaders, which need not be safe for concurrent
+	// use (a CUE context is not).
+	concurrent := opts.Pipeline == nil
+	var wg sync.WaitGroup
 	for _, s := range []*side{base, head} {
 		po := pipeline.Options{FS: s.fsys}
 		if opts.Pipeline != nil {
 			po = opts.Pipeline(s.fsys)
 			po.FS = s.fsys
 		}
-		s.res, s.err = pipeline.Render(ctx, po)
-		if err := ctx.Err(); err != nil {
-			return err
+		if !concurrent {
+			s.res, s.err = pipeline.Render(ctx, po)
+			continue
 		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.res, s.err = pipeline.Render(ctx, po)
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	if base.err != nil {
 		rep.Errors = append(rep.Errors, fmt.Sprintf("base %s does not render: %v", rep.Base, base.err))

@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -55,8 +56,9 @@ func compareSites(a, b *pipeline.Result) []*SiteReport {
 	var out []*SiteReport
 	for _, s := range sortedKeys(sites) {
 		sr := &SiteReport{Site: s, Dir: render.Dir(s)}
-		old, errA := fluxObjects(a.Sites[s])
-		cur, errB := fluxObjects(b.Sites[s])
+		fa, fb := changedFiles(a.Sites[s], b.Sites[s])
+		old, errA := fluxObjects(fa)
+		cur, errB := fluxObjects(fb)
 		sr.Errors = append(errA, errB...)
 		sr.Objects = compareObjects(old, cur)
 		clusterReleases := map[ObjectKey]bool{}
@@ -84,6 +86,23 @@ func compareSites(a, b *pipeline.Result) []*SiteReport {
 		}
 	}
 	return out
+}
+
+// changedFiles drops the files that are the same in both trees: only the
+// others can hold a changed object, and decoding is the cost of a diff.
+func changedFiles(a, b render.Files) (render.Files, render.Files) {
+	oa, ob := render.Files{}, render.Files{}
+	for p, da := range a {
+		if db, ok := b[p]; !ok || !bytes.Equal(da, db) {
+			oa[p] = da
+		}
+	}
+	for p, db := range b {
+		if da, ok := a[p]; !ok || !bytes.Equal(da, db) {
+			ob[p] = db
+		}
+	}
+	return oa, ob
 }
 
 // fluxObjects decodes a generated tree. Objects without a name (the

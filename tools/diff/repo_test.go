@@ -30,6 +30,15 @@ const (
 
 func newTestRepo(t testing.TB) *testRepo {
 	t.Helper()
+	tr := newChartRepo(t)
+	tr.copyTree(fleetSrc, ".")
+	tr.commit("base")
+	return tr
+}
+
+// newChartRepo is a repository holding the chart, nothing committed.
+func newChartRepo(t testing.TB) *testRepo {
+	t.Helper()
 	dir := t.TempDir()
 	r, err := git.PlainInit(dir, false)
 	if err != nil {
@@ -37,8 +46,6 @@ func newTestRepo(t testing.TB) *testRepo {
 	}
 	tr := &testRepo{t: t, dir: dir, repo: r}
 	tr.copyTree(chartSrc, "charts/openstack-cluster")
-	tr.copyTree(fleetSrc, ".")
-	tr.commit("base")
 	return tr
 }
 

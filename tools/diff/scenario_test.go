@@ -1,9 +1,14 @@
 package diff
 
 import (
+	"context"
+	"errors"
+	"io/fs"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/capiform/capiform/tools/pipeline"
 )
 
 func TestScenarioNoChange(t *testing.T) {
@@ -318,4 +323,68 @@ func hasPath(fs []FieldChange, path string) bool {
 		}
 	}
 	return false
+}
+
+func TestScenarioAddons(t *testing.T) {
+	t.Parallel()
+	r := newTestRepo(t)
+	r.copyTree("../../platforms", "platforms")
+	r.edit("clusters/s1/app.yaml", "  nodeGroups:\n", "  platforms:\n    - name: base\n  nodeGroups:\n")
+	r.commit("platforms")
+	r.edit("platforms/base/platform.yaml", "version: v3.31.3", "version: v3.31.4")
+	r.edit("clusters/s1/app.yaml", "    - name: base\n", "    - name: base\n    - name: monitoring\n")
+	r.commit("calico patch, monitoring")
+	rep, err := Run(context.Background(), Options{Repo: r.dir, Base: "HEAD~1", Head: "HEAD", Pipeline: func(fsys fs.FS) pipeline.Options {
+		return pipeline.Options{FS: fsys, Addons: pipeline.Platforms}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(textOf(t, rep))
+	if len(rep.Clusters) != 0 {
+		t.Errorf("addons do not change the cluster's own objects: %v", clusterNames(rep))
+	}
+	if len(rep.Sites) != 1 {
+		t.Fatalf("want the site's Flux tree, got %d sites", len(rep.Sites))
+	}
+	var bumped, added bool
+	for _, a := range rep.Sites[0].Addons {
+		if a.Cluster != "app" {
+			t.Errorf("addon of another cluster: %v", a)
+		}
+		if a.Action == Changed && a.VersionFrom == "v3.31.3" && a.VersionTo == "v3.31.4" {
+			bumped = true
+		}
+		if a.Action == Added {
+			added = true
+		}
+	}
+	if !bumped || !added {
+		t.Errorf("want the CNI chart bump and the monitoring addons added, got %v", rep.Sites[0].Addons)
+	}
+}
+
+func TestScenarioHeadDoesNotRender(t *testing.T) {
+	t.Parallel()
+	r := newTestRepo(t)
+	r.edit("clusters/s1/app.yaml", "  controlPlane:\n", "  flavour: typo\n  controlPlane:\n")
+	r.edit("charts/openstack-cluster/templates/_helpers.tpl", "nodeDrainTimeoutSeconds: 600", "nodeDrainTimeoutSeconds: 900")
+	bumpChart(r)
+	r.commit("broken")
+	rep, err := r.diff()
+	if !errors.Is(err, ErrIncomplete) || rep == nil {
+		t.Fatalf("want a report and ErrIncomplete, got %v, %v", rep, err)
+	}
+	if len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0], "head HEAD") {
+		t.Errorf("errors: %v", rep.Errors)
+	}
+	if rep.Chart == nil {
+		t.Errorf("the chart change is still reported")
+	}
+	if len(rep.Clusters) != 0 {
+		t.Errorf("no cluster can be compared with a revision that does not render: %v", clusterNames(rep))
+	}
+	if !strings.Contains(textOf(t, rep), "ERROR head HEAD") {
+		t.Errorf("text:\n%s", textOf(t, rep))
+	}
 }

@@ -104,7 +104,7 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	if len(hard) > 0 {
-		return nil, hard.Sorted()
+		return nil, samePlaceOnce(hard)
 	}
 	sort.Slice(releases, func(i, j int) bool {
 		if releases[i].Site != releases[j].Site {
@@ -179,4 +179,25 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 		return nil, renderErrs.Sorted()
 	}
 	return res, nil
+}
+
+// samePlaceOnce sorts diagnostics and keeps one of those that say the same
+// thing about the same place (policy and resolve both know that a flavor
+// must be offered; the reader needs to hear it once).
+func samePlaceOnce(l diag.List) diag.List {
+	type key struct {
+		pos diag.Pos
+		msg string
+	}
+	seen := map[key]bool{}
+	var out diag.List
+	for _, d := range l.Sorted() {
+		k := key{d.Pos, d.Message}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, d)
+	}
+	return out
 }

@@ -21,7 +21,6 @@ const ChartsDir = "charts"
 // checkChange applies the change rules from base to head.
 func (e *engine) checkChange(ctx context.Context, base, head *load.Fleet, checked map[*load.Site]*siteResult, opts Options) (diag.List, error) {
 	var out diag.List
-	baseDef := e.base.LookupPath(cpath("#Cluster"))
 
 	// Each cluster in both revisions.
 	for _, hs := range head.Sites {
@@ -33,13 +32,17 @@ func (e *engine) checkChange(ctx context.Context, base, head *load.Fleet, checke
 		if bs == nil || r == nil {
 			continue
 		}
+		// The site's values live in the CUE context of the engine that
+		// checked it.
+		se := r.eng
+		baseDef := se.base.LookupPath(cpath("#Cluster"))
 		rules := r.pol.LookupPath(cpath("#ClusterChange"))
 		for i, hc := range hs.Clusters {
 			bc := bs.Cluster(hc.Metadata.Name)
 			if bc == nil || !r.clusters[i].ok {
 				continue
 			}
-			bdata, err := extract(e.ctx, bc.File, bc.Source)
+			bdata, err := extract(se.ctx, bc.File, bc.Source)
 			if err != nil || baseDef.Unify(bdata).Validate(cue.Concrete(true)) != nil {
 				continue // a broken base is not this change's fault
 			}

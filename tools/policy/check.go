@@ -16,6 +16,7 @@ const schemaHint = "correct it to match the schema (policies/schema.cue)"
 
 // siteResult is a site as CUE saw it, kept for the change rules.
 type siteResult struct {
+	eng      *engine // the values below belong to its CUE context
 	pol      cue.Value
 	site     cue.Value
 	siteOK   bool
@@ -33,7 +34,7 @@ func cpath(p ...string) cue.Path { return cue.ParsePath(strings.Join(p, ".")) }
 // checkSite checks a site and its clusters against the schema and the
 // site policy.
 func (e *engine) checkSite(head fs.FS, s *load.Site) *siteResult {
-	r := &siteResult{}
+	r := &siteResult{eng: e}
 	r.pol, r.diags = e.sitePolicy(head, s)
 	siteDef := r.pol.LookupPath(cpath("#Site"))
 	clusterDef := r.pol.LookupPath(cpath("#Cluster"))

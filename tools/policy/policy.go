@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"runtime"
+	"sync"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
@@ -51,15 +53,15 @@ func Validate(ctx context.Context, fleet *load.Fleet, opts Options) (diag.List, 
 	if err != nil {
 		return nil, err
 	}
+	results, err := checkSites(ctx, e, fleet, opts.Head)
+	if err != nil {
+		return nil, err
+	}
 	var out diag.List
 	checked := map[*load.Site]*siteResult{}
-	for _, s := range fleet.Sites {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		r := e.checkSite(opts.Head, s)
-		checked[s] = r
-		out = append(out, r.diags...)
+	for i, s := range fleet.Sites {
+		checked[s] = results[i]
+		out = append(out, results[i].diags...)
 	}
 	if opts.GoChecks {
 		out = append(out, goChecks(fleet)...)
@@ -78,6 +80,53 @@ func Validate(ctx context.Context, fleet *load.Fleet, opts Options) (diag.List, 
 		out = append(out, d...)
 	}
 	return dedupe(out), nil
+}
+
+// checkSites checks the sites in parallel, one CUE context per worker (a
+// context is not safe for concurrent use), and returns their results in
+// the fleet's order.
+func checkSites(ctx context.Context, first *engine, fleet *load.Fleet, head fs.FS) ([]*siteResult, error) {
+	results := make([]*siteResult, len(fleet.Sites))
+	workers := min(runtime.GOMAXPROCS(0), len(fleet.Sites))
+	next := make(chan int)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e := first
+			if w > 0 {
+				var err error
+				if e, err = newEngine(); err != nil {
+					errs <- err
+					for range next {
+					}
+					return
+				}
+			}
+			for i := range next {
+				results[i] = e.checkSite(head, fleet.Sites[i])
+			}
+		}()
+	}
+	var err error
+	for i := range fleet.Sites {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	if err != nil {
+		return nil, err
+	}
+	for err := range errs {
+		return nil, err
+	}
+	return results, nil
 }
 
 // dedupe drops a diagnostic of a rule already reported at the same place

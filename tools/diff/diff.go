@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"testing/fstest"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -143,6 +144,9 @@ type side struct {
 	// chartSum is the digest of the chart's files, to skip expansions that
 	// cannot differ.
 	chartSum string
+	// chart holds the chart's files in memory, read once from the revision
+	// rather than once per expansion.
+	chart fstest.MapFS
 }
 
 // Run renders the base and head revisions and compares them. When a
@@ -216,6 +220,7 @@ func compare(ctx context.Context, rep *Report, opts Options, baseFS, headFS fs.F
 		rep.Errors = append(rep.Errors, err.Error())
 	}
 	base.chartSum, head.chartSum = chart.sumA, chart.sumB
+	base.chart, head.chart = chartFS(chart.filesA), chartFS(chart.filesB)
 	if chart.change != nil {
 		rep.Chart = chart.change
 		rep.Findings = append(rep.Findings, chart.findings...)
@@ -319,7 +324,7 @@ func compareCluster(ctx context.Context, id clusterID, base, head *side) *Cluste
 			*x.set = objectSet{}
 			continue
 		}
-		objs, err := pipeline.Expand(ctx, x.s.fsys, x.s.res, x.rel)
+		objs, err := pipeline.Expand(ctx, x.s.chart, x.s.res, x.rel)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", x.rev, err))
 			*x.set = objectSet{}
@@ -375,9 +380,20 @@ type FileChange struct {
 }
 
 type chartResult struct {
-	change     *ChartChange
-	findings   []Finding
-	sumA, sumB string
+	change         *ChartChange
+	findings       []Finding
+	sumA, sumB     string
+	filesA, filesB map[string][]byte
+}
+
+// chartFS is a file system holding only the chart, where pipeline.Expand
+// looks for it.
+func chartFS(files map[string][]byte) fstest.MapFS {
+	out := fstest.MapFS{}
+	for p, b := range files {
+		out[path.Join(pipeline.ChartDir, p)] = &fstest.MapFile{Data: b, Mode: 0o644}
+	}
+	return out
 }
 
 // compareChart compares the chart's files of both revisions. Flux builds a
@@ -388,6 +404,7 @@ func compareChart(a, b fs.FS) (chartResult, error) {
 	fa, errA := readTree(a, pipeline.ChartDir)
 	fb, errB := readTree(b, pipeline.ChartDir)
 	res.sumA, res.sumB = treeSum(fa), treeSum(fb)
+	res.filesA, res.filesB = fa, fb
 	if err := firstErr(errA, errB); err != nil {
 		return res, fmt.Errorf("reading %s: %w", pipeline.ChartDir, err)
 	}

@@ -83,3 +83,37 @@ func lineDiff(want, got string) string {
 	}
 	return b.String()
 }
+
+// TestMarkdownLimit cuts a report to small limits: never over, always
+// saying so, never a <details> block cut in half.
+func TestMarkdownLimit(t *testing.T) {
+	t.Parallel()
+	r := newTestRepo(t)
+	r.edit("clusters/s1/app.yaml", "flavor: m1.xlarge", "flavor: m1.large")
+	r.edit("clusters/s1/mgmt.yaml", "kubernetesVersion: v1.36.1", "kubernetesVersion: v1.36.2")
+	r.commit("change")
+	rep := r.mustDiff()
+	var full bytes.Buffer
+	if err := rep.Markdown(&full, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, limit := range []int{1200, 2000, 3000, full.Len() - 1} {
+		var b bytes.Buffer
+		if err := rep.Markdown(&b, limit); err != nil {
+			t.Fatal(err)
+		}
+		s := b.String()
+		if len(s) > limit {
+			t.Errorf("limit %d: %d characters", limit, len(s))
+		}
+		if !bytes.Contains(b.Bytes(), []byte("The report is cut to fit")) {
+			t.Errorf("limit %d: no cut note", limit)
+		}
+		if bytes.Count(b.Bytes(), []byte("<details>")) != bytes.Count(b.Bytes(), []byte("</details>")) {
+			t.Errorf("limit %d: a details block is cut", limit)
+		}
+	}
+	if bytes.Contains(full.Bytes(), []byte("The report is cut")) {
+		t.Errorf("the full report says it was cut")
+	}
+}

@@ -161,8 +161,11 @@ func TestPivot(t *testing.T) {
 		n     int64
 		crash bool
 	}{
-		{1, true}, {2, true}, {4, true}, {7, true}, {11, true}, {16, true}, {22, true}, {30, true}, {40, true},
-		{3, false}, {12, false}, {25, false},
+		// Writes 1-4 are the pivot's own bookkeeping, then clusterctl pauses
+		// the source and creates the objects on the target (about 5-40),
+		// then deletes them from the source (about 40-70).
+		{1, true}, {4, true}, {7, true}, {16, true}, {30, true}, {45, true}, {55, true}, {60, true}, {65, true}, {68, true}, {72, true},
+		{3, false}, {12, false}, {50, false},
 	} {
 		mode := "transient"
 		if tc.crash {

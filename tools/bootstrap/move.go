@@ -246,13 +246,12 @@ func ignoredUnlinked(o *unstructured.Unstructured) bool {
 }
 
 func stepPreflight(ctx context.Context, r *runner) error {
-	src, onSource, err := r.source(ctx)
-	if err != nil {
+	if skip, err := r.skipPastMove(ctx); err != nil || skip {
 		return err
 	}
-	if !onSource {
-		r.opts.logf("skipped: the cluster has moved already")
-		return nil
+	src, err := r.ephemeralCluster(ctx, false)
+	if err != nil {
+		return err
 	}
 	var problems []string
 	ns := r.id.TargetNamespace
@@ -367,13 +366,12 @@ func (r *runner) secretsToLabel(ctx context.Context, src *cluster) ([]corev1.Sec
 }
 
 func stepLabelForMove(ctx context.Context, r *runner) error {
-	src, onSource, err := r.source(ctx)
-	if err != nil {
+	if skip, err := r.skipPastMove(ctx); err != nil || skip {
 		return err
 	}
-	if !onSource {
-		r.opts.logf("skipped: the cluster has moved already")
-		return nil
+	src, err := r.ephemeralCluster(ctx, false)
+	if err != nil {
+		return err
 	}
 	secrets, err := r.secretsToLabel(ctx, src)
 	if err != nil {
@@ -414,6 +412,35 @@ func stepMove(ctx context.Context, r *runner) error {
 			return fmt.Errorf("Cluster %s/%s is neither on the ephemeral nor on the management cluster", ns, r.id.Cluster)
 		}
 		r.opts.logf("the cluster has moved already")
+		if src != nil {
+			// clusterctl deletes the Clusters together with the objects
+			// moved by label; a move interrupted there leaves some of them
+			// on the source. Finish deleting, once the target has them all.
+			st, ok, err := loadState(ctx, src.client, r.id.Cluster)
+			if err != nil {
+				return err
+			}
+			if ok && len(st.Inventory) > 0 {
+				missing, err := missingOn(ctx, tgt.client, st.Inventory)
+				if err != nil {
+					return err
+				}
+				if len(missing) > 0 {
+					return fmt.Errorf("the Cluster left the ephemeral cluster but the management cluster lacks:\n  %s", strings.Join(missing, "\n  "))
+				}
+				gone, err := missingOn(ctx, src.client, st.Inventory)
+				if err != nil {
+					return err
+				}
+				left := difference(st.Inventory, gone)
+				if len(left) > 0 {
+					r.opts.logf("finishing an interrupted move: deleting %d object(s) left on the ephemeral cluster", len(left))
+					if err := deleteFromSource(ctx, src.client, left); err != nil {
+						return err
+					}
+				}
+			}
+		}
 		// A move interrupted after the source was emptied but before the
 		// target was resumed leaves the target paused.
 		return setPaused(ctx, tgt.client, ns, false, r.opts.logf)
@@ -466,10 +493,14 @@ func stepMove(ctx context.Context, r *runner) error {
 		// a rerun moves again. Use a context that outlives a cancelled run.
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
-		if uerr := r.unpauseSourceAfterFailure(uctx, src, tgt, st.Inventory, ns); uerr != nil {
+		unpaused, uerr := r.unpauseSourceAfterFailure(uctx, src, tgt, st.Inventory, ns)
+		if uerr != nil {
 			return errors.Join(fmt.Errorf("clusterctl move: %w", err), uerr)
 		}
-		return fmt.Errorf("clusterctl move: %w (the source was unpaused; run again to retry)", err)
+		if unpaused {
+			return fmt.Errorf("clusterctl move: %w (the source was unpaused; run again to move again)", err)
+		}
+		return fmt.Errorf("clusterctl move: %w (every object is on the target; run again to finish the move)", err)
 	}
 	r.opts.logf("moved %s to %s", ns, r.id.Cluster)
 	return nil
@@ -477,20 +508,20 @@ func stepMove(ctx context.Context, r *runner) error {
 
 // unpauseSourceAfterFailure unpauses the source unless the move had
 // already begun deleting it; then the rerun finishes the move instead.
-func (r *runner) unpauseSourceAfterFailure(ctx context.Context, src, tgt *cluster, inv []string, ns string) error {
+func (r *runner) unpauseSourceAfterFailure(ctx context.Context, src, tgt *cluster, inv []string, ns string) (bool, error) {
 	missing, err := missingOn(ctx, tgt.client, inv)
 	if err != nil {
-		return fmt.Errorf("after the failed move, reading the target: %w", err)
+		return false, fmt.Errorf("after the failed move, reading the target: %w", err)
 	}
 	if len(missing) == 0 {
 		r.opts.logf("the failed move had created every object on the target; the source stays paused and a rerun finishes the move")
-		return nil
+		return false, nil
 	}
 	has, err := clusterExists(ctx, src.client, ns, r.id.Cluster)
 	if err != nil || !has {
-		return err
+		return false, err
 	}
-	return setPaused(ctx, src.client, ns, false, r.opts.logf)
+	return true, setPaused(ctx, src.client, ns, false, r.opts.logf)
 }
 
 // clusterctlMove runs clusterctl's Move between the two clusters, through

@@ -147,10 +147,7 @@ func (r *runner) ensureProviders(ctx context.Context, c *cluster) error {
 }
 
 func stepProvidersEphemeral(ctx context.Context, r *runner) error {
-	if moved, err := r.moved(ctx); err != nil || moved {
-		if moved {
-			r.opts.logf("skipped: the cluster has moved already")
-		}
+	if skip, err := r.skipPastMove(ctx); err != nil || skip {
 		return err
 	}
 	eph, err := r.ephemeralCluster(ctx, false)
@@ -161,10 +158,7 @@ func stepProvidersEphemeral(ctx context.Context, r *runner) error {
 }
 
 func stepClusterChart(ctx context.Context, r *runner) error {
-	if moved, err := r.moved(ctx); err != nil || moved {
-		if moved {
-			r.opts.logf("skipped: the release has moved with the cluster")
-		}
+	if skip, err := r.skipPastMove(ctx); err != nil || skip {
 		return err
 	}
 	eph, err := r.ephemeralCluster(ctx, false)
@@ -176,6 +170,11 @@ func stepClusterChart(ctx context.Context, r *runner) error {
 }
 
 func stepBasePlatform(ctx context.Context, r *runner) error {
+	// The move only happens after this step and wait-ready passed; after it
+	// the target's controllers rebuild the status that the waits read.
+	if skip, err := r.skipPastMove(ctx); err != nil || skip {
+		return err
+	}
 	// The kubeconfig secret exists once the first control plane node runs;
 	// the base platform cannot be installed before.
 	if _, err := waitFor(ctx, r, r.timeouts.ControlPlaneInitialized, "the control plane to be initialized", func(ctx context.Context) ([]string, error) {
@@ -222,6 +221,9 @@ func stepBasePlatform(ctx context.Context, r *runner) error {
 }
 
 func stepWaitReady(ctx context.Context, r *runner) error {
+	if skip, err := r.skipPastMove(ctx); err != nil || skip {
+		return err
+	}
 	_, err := waitFor(ctx, r, r.timeouts.Ready, "the cluster to be ready", func(ctx context.Context) ([]string, error) {
 		h, err := r.holder(ctx)
 		if err != nil {
@@ -358,4 +360,36 @@ func stepCleanup(ctx context.Context, r *runner) error {
 	}
 	r.opts.logf("deleting the kind cluster %s", r.opts.ephemeralName())
 	return kind.Delete(r.opts.ephemeralName())
+}
+
+// skipPastMove reports, and logs, whether the move has happened or has
+// begun (the source's Cluster is paused with an inventory recorded): then
+// the steps before the move must not touch the source, whose objects may
+// be half deleted; the move step resumes.
+func (r *runner) skipPastMove(ctx context.Context) (bool, error) {
+	moved, err := r.moved(ctx)
+	if err != nil {
+		return false, err
+	}
+	if moved {
+		r.opts.logf("skipped: the cluster has moved already")
+		return true, nil
+	}
+	eph, onSource, err := r.source(ctx)
+	if err != nil || !onSource {
+		return false, err
+	}
+	paused, err := anyPaused(ctx, eph.client, r.id.TargetNamespace)
+	if err != nil || !paused {
+		return false, err
+	}
+	st, ok, err := loadState(ctx, eph.client, r.id.Cluster)
+	if err != nil {
+		return false, err
+	}
+	if ok && len(st.Inventory) > 0 {
+		r.opts.logf("skipped: an earlier move was interrupted; the move step resumes it")
+		return true, nil
+	}
+	return false, nil
 }

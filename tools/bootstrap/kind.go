@@ -78,10 +78,10 @@ func (l kindLogger) printf(format string, args ...any) {
 		l.log("kind: "+format, args...)
 	}
 }
-func (l kindLogger) Warn(m string)                       { l.printf("%s", m) }
-func (l kindLogger) Warnf(f string, a ...any)            { l.printf(f, a...) }
-func (l kindLogger) Error(m string)                      { l.printf("%s", m) }
-func (l kindLogger) Errorf(f string, a ...any)           { l.printf(f, a...) }
+func (l kindLogger) Warn(m string)                        { l.printf("%s", m) }
+func (l kindLogger) Warnf(f string, a ...any)             { l.printf(f, a...) }
+func (l kindLogger) Error(m string)                       { l.printf("%s", m) }
+func (l kindLogger) Errorf(f string, a ...any)            { l.printf(f, a...) }
 func (l kindLogger) V(v kindlog.Level) kindlog.InfoLogger { return kindInfo{l, v == 0} }
 
 type kindInfo struct {

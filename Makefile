@@ -2,6 +2,7 @@
 # Nothing needs installing by hand but Go: everything else is built from the
 # Go module proxy (test control planes into a cache folder outside the repo).
 
+SHELL     := /bin/bash
 GO        ?= go
 BIN       ?= bin
 CAPIFORM  := $(BIN)/capiform

@@ -390,14 +390,17 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, p string) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
-	if n.Tag == "!!null" {
-		return
-	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if t == anyType {
 		w.walkAny(n, p)
+		return
+	}
+	if n.Tag == "!!null" {
+		// An empty key is almost always a slip (a value left out or
+		// indented wrongly); in free-form values above null is meaningful.
+		w.errs.Add(w.at(n), "load.empty", "%s is empty: give it a value or remove the key", describe(p))
 		return
 	}
 	switch t.Kind() {

@@ -149,6 +149,11 @@ func TestLoadBadInput(t *testing.T) {
 			want:  []string{`clusters/s1/c1.yaml:1:1: apiVersion is "cluster.x-k8s.io/v1beta2"`},
 		},
 		{
+			name:  "empty key",
+			files: map[string]string{"clusters/s1/c1.yaml": c("  kubernetesVersion: v1.36.1\n  controlPlane: {flavor: m1}\n  apiServer:\n")},
+			want:  []string{`clusters/s1/c1.yaml:8:13: spec.apiServer is empty: give it a value or remove the key [load.empty]`},
+		},
+		{
 			name:  "two documents in one file",
 			files: map[string]string{"clusters/s1/c1.yaml": c("  kubernetesVersion: v1.36.1\n") + "---\n" + c("  kubernetesVersion: v1.36.1\n")},
 			want:  []string{`clusters/s1/c1.yaml:1:1: found 2 YAML documents`},

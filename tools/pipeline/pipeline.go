@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"runtime"
 	"sort"
+	"strings"
 
 	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/load"
@@ -62,10 +63,14 @@ func (r *Result) Release(site, cluster string) *resolve.Release {
 // other error means the revision could not be read.
 func Render(ctx context.Context, opts Options) (*Result, error) {
 	fleet, err := load.Load(opts.FS)
-	if err != nil {
-		return nil, err
-	}
 	var errs diag.List
+	if err != nil {
+		// The loader's findings do not stop the policy: what loaded is
+		// checked too, so that every problem is reported at once.
+		if !errors.As(err, &errs) || fleet == nil {
+			return nil, err
+		}
+	}
 	if opts.Validate != nil {
 		d, err := opts.Validate(ctx, fleet)
 		if err != nil {
@@ -83,6 +88,9 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 		if check != nil {
 			errs = append(errs, check(fleet)...)
 		}
+	}
+	if len(errs) > 0 {
+		return nil, samePlaceOnce(errs)
 	}
 	releases, rerr := resolve.Fleet(fleet)
 	if rerr != nil {
@@ -181,23 +189,32 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 	return res, nil
 }
 
-// samePlaceOnce sorts diagnostics and keeps one of those that say the same
-// thing about the same place (policy and resolve both know that a flavor
-// must be offered; the reader needs to hear it once).
+// samePlaceOnce sorts diagnostics and keeps, for each place, those of the
+// earliest stage that found something there: the loader, the policy, then
+// resolve. (The loader and the policy both know that names are DNS labels,
+// the policy and resolve that a flavor must be offered; the reader needs
+// to hear it once.)
 func samePlaceOnce(l diag.List) diag.List {
-	type key struct {
-		pos diag.Pos
-		msg string
+	stage := func(rule string) int {
+		switch {
+		case strings.HasPrefix(rule, "load."):
+			return 0
+		case strings.HasPrefix(rule, "policy."):
+			return 1
+		}
+		return 2
 	}
-	seen := map[key]bool{}
+	first := map[diag.Pos]int{}
+	for _, d := range l {
+		if s, ok := first[d.Pos]; !ok || stage(d.Rule) < s {
+			first[d.Pos] = stage(d.Rule)
+		}
+	}
 	var out diag.List
 	for _, d := range l.Sorted() {
-		k := key{d.Pos, d.Message}
-		if seen[k] {
-			continue
+		if stage(d.Rule) == first[d.Pos] {
+			out = append(out, d)
 		}
-		seen[k] = true
-		out = append(out, d)
 	}
 	return out
 }

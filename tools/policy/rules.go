@@ -8,6 +8,7 @@ var Rules = []string{
 	"policy.dns-label",
 	"policy.unique-name",
 	"policy.flavor-offered",
+	"policy.image-named",
 	"policy.image-available",
 	"policy.network-offered",
 	"policy.version-format",

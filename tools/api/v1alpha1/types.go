@@ -90,8 +90,8 @@ type Cloud struct {
 type Image struct {
 	// KubernetesVersion is the version baked into the image, like v1.36.1.
 	KubernetesVersion string `json:"kubernetesVersion"`
-	// Name is the Glance image name.
-	Name string `json:"name"`
+	// Name is the Glance image name; Name or ID is required.
+	Name string `json:"name,omitempty"`
 	// ID is the Glance image ID; when set it is used instead of the name.
 	ID string `json:"id,omitempty"`
 }

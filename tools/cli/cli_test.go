@@ -114,3 +114,17 @@ func TestRenderThenCheckAfterEdit(t *testing.T) {
 		t.Fatalf("render --check after render: exit %d\n%s", code, errOut)
 	}
 }
+
+func TestSchemaCommand(t *testing.T) {
+	code, out, _ := run(t, "schema")
+	committed, err := os.ReadFile(filepath.Join(testrepo.Root(), "policies", "schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 0 || out != string(committed) {
+		t.Fatalf("capiform schema: exit %d; output equals policies/schema.json: %v", code, out == string(committed))
+	}
+	if !strings.Contains(out, `"kubernetesVersion"`) {
+		t.Errorf("schema lacks the Cluster's fields:\n%.400s", out)
+	}
+}

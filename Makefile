@@ -11,7 +11,7 @@ PKGS      := ./...
 ENVTEST_K8S_VERSION ?= 1.36
 export ENVTEST_K8S_VERSION
 
-.PHONY: all build demo test test-short bench fuzz render check validate lint fmt clean help
+.PHONY: all build demo diff-sample test test-short bench fuzz render check validate lint fmt clean help
 
 all: build
 
@@ -37,6 +37,9 @@ check: build ## is the committed generated tree up to date and sound?
 
 validate: build ## check the definitions against the schemas and site policy
 	$(CAPIFORM) validate
+
+diff-sample: build ## show the diff of a sample change to the example fleet (this checkout is not touched)
+	@hack/diff-sample.sh
 
 test: ## run every test, envtest control planes included (built on first use)
 	@assets="$$(hack/envtest-assets.sh | tail -n1)" && \

@@ -47,6 +47,11 @@ func TestCommands(t *testing.T) {
 	testrepo.WriteFiles(t, quota, map[string][]byte{
 		"clusters/edi/teaching.yaml": []byte("apiVersion: capiform.dev/v1alpha1\nkind: Cluster\nmetadata: {name: teaching}\nspec:\n  kubernetesVersion: v1.36.1\n  controlPlane: {flavor: standard.small, replicas: 2}\n  apiServer: {allowedCIDRs: [10.0.0.0/8]}\n  platforms: [{name: base}]\n"),
 	})
+	gpu := testrepo.New(t, true)
+	research, _ := os.ReadFile(filepath.Join(gpu, "clusters/lon/research.yaml"))
+	testrepo.WriteFiles(t, gpu, map[string][]byte{
+		"clusters/lon/research.yaml": []byte(strings.Replace(string(research), "- name: highmem\n      flavor: m1.xlarge", "- name: highmem\n      flavor: g1.a100x1", 1)),
+	})
 	tests := []struct {
 		name     string
 		args     []string
@@ -62,6 +67,7 @@ func TestCommands(t *testing.T) {
 		{name: "validate -o json", args: []string{"-C", bad, "validate", "-o", "json"}, code: 1, stdout: []string{`"file": "clusters/edi/teaching.yaml"`, `"line": 6`}},
 		{name: "validate -o json when clean", args: []string{"-C", dir, "validate", "-o", "json"}, code: 0, stdout: []string{"[]"}},
 		{name: "validate with a policy violation", args: []string{"-C", quota, "validate"}, code: 1, stderr: []string{"clusters/edi/teaching.yaml:6:", "replicas"}},
+		{name: "the lon site's own policy", args: []string{"-C", gpu, "validate"}, code: 1, stderr: []string{"clusters/lon/research.yaml:20:13: GPU flavor g1.a100x1 may only be used by a node group named gpu [lon.gpu-groups]"}},
 		{name: "render refuses bad input", args: []string{"-C", bad, "render"}, code: 1, stderr: []string{"clusters/edi/teaching.yaml:6:18", "problem(s) found"}},
 		{name: "expand a cluster", args: []string{"-C", dir, "expand", "lon/research"}, code: 0, stdout: []string{"kind: KubeadmControlPlane", "name: research-gpu", "helm.toolkit.fluxcd.io/name: research"}},
 		{name: "expand an unknown cluster", args: []string{"-C", dir, "expand", "lon/nope"}, code: 1, stderr: []string{"no cluster nope in site lon"}, noStdout: true},

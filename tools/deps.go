@@ -13,6 +13,7 @@ import (
 	_ "github.com/go-git/go-git/v5"
 	_ "github.com/homeport/dyff/pkg/dyff"
 	_ "github.com/spf13/cobra"
+	_ "gopkg.in/yaml.v3"
 	_ "helm.sh/helm/v4/pkg/action"
 	_ "helm.sh/helm/v4/pkg/chart/v2/loader"
 	_ "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,5 +24,4 @@ import (
 	_ "sigs.k8s.io/kind/pkg/cluster"
 	_ "sigs.k8s.io/kustomize/api/krusty"
 	_ "sigs.k8s.io/yaml"
-	_ "gopkg.in/yaml.v3"
 )

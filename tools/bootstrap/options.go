@@ -130,9 +130,30 @@ type AddonRelease struct {
 	// Namespace is its targetNamespace (and storage namespace) in the
 	// workload cluster.
 	Namespace string
-	// Chart and Values are the chart and values Flux will apply.
+	// Chart and Values are the chart and values Flux will apply. Chart is
+	// nil in a dry run (ChartRef names it).
 	Chart  *chart.Chart
 	Values map[string]any
+	// ChartRef is where the chart comes from; informational.
+	ChartRef ChartRef
+	// ValuesFrom completes Values from Secrets in the management cluster's
+	// namespace of the cluster that holds it (first the ephemeral cluster),
+	// as the HelmRelease's valuesFrom does: the cloud credentials never
+	// pass through git or the options.
+	ValuesFrom []SecretValue
+}
+
+// ChartRef names a chart at an exact version in a repository.
+type ChartRef struct {
+	Repository, Name, Version string
+}
+
+// SecretValue sets the chart value at TargetPath (Helm's --set path
+// syntax, dots in keys escaped as \.) to the content of a Secret's key.
+type SecretValue struct {
+	SecretName string
+	Key        string
+	TargetPath string
 }
 
 // FluxOptions describes the Flux installation on the new management cluster.

@@ -143,7 +143,7 @@ func (o Options) validate() error {
 		}
 	}
 	for i, a := range o.BasePlatform {
-		if a.ReleaseName == "" || a.Namespace == "" || a.Chart == nil {
+		if a.ReleaseName == "" || a.Namespace == "" || (a.Chart == nil && !o.DryRun) {
 			errs = append(errs, fmt.Errorf("base platform release %d needs a release name, a namespace and a chart", i))
 		}
 	}

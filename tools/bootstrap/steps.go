@@ -212,7 +212,15 @@ func stepBasePlatform(ctx context.Context, r *runner) error {
 	if inst == nil {
 		inst = helmInstaller{log: r.opts.Log}
 	}
+	holder, err := r.holder(ctx)
+	if err != nil {
+		return err
+	}
 	for _, a := range r.opts.BasePlatform {
+		a, err := withSecretValues(ctx, holder.client, r.id.TargetNamespace, a)
+		if err != nil {
+			return fmt.Errorf("base platform %s/%s: %w", a.Namespace, a.ReleaseName, err)
+		}
 		if err := inst.EnsureRelease(ctx, tgt.config, a); err != nil {
 			return fmt.Errorf("base platform %s/%s: %w", a.Namespace, a.ReleaseName, err)
 		}

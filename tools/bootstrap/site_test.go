@@ -1,0 +1,227 @@
+package bootstrap
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"helm.sh/helm/v4/pkg/chart/common"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	repo "helm.sh/helm/v4/pkg/repo/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/capiform/capiform/tools/resolve"
+)
+
+// repoRoot is the repository's root, holding the example fleet.
+const repoRoot = "../.."
+
+func TestSiteOptionsDryRun(t *testing.T) {
+	t.Parallel()
+	var fetches atomic.Int32
+	opts, err := SiteOptions(context.Background(), SiteInput{
+		FS:      os.DirFS(repoRoot),
+		RepoDir: "/repo",
+		Site:    "edi",
+		Charts: fetcherFunc(func(context.Context, string, string, string) (*chart.Chart, error) {
+			fetches.Add(1)
+			return nil, nil
+		}),
+		DeployKeyFile:    "key",
+		TargetKubeconfig: "edi-edi-mgmt.kubeconfig",
+		DryRun:           true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := fetches.Load(); n != 0 {
+		t.Errorf("a dry run fetched %d chart(s)", n)
+	}
+	if opts.Site != "edi" || opts.ManagementCluster != "edi-mgmt" {
+		t.Errorf("site %q cluster %q", opts.Site, opts.ManagementCluster)
+	}
+	id := identityOf(opts)
+	if id != resolve.ReleaseIdentity("edi", "edi-mgmt") || id.StorageNamespace != "edi-mgmt" || id.ReleaseName != "edi-mgmt" {
+		t.Errorf("identity %+v", id)
+	}
+	if opts.ClusterChart == nil || opts.ClusterChart.Metadata.Name != "openstack-cluster" {
+		t.Errorf("cluster chart %v", opts.ClusterChart)
+	}
+	if opts.ClusterValues["clusterName"] != "edi-mgmt" || opts.ClusterValues["cloudCredentialsSecretName"] != "edi-cloud-credentials" {
+		t.Errorf("cluster values %v", opts.ClusterValues)
+	}
+	if opts.CredentialsSecret != "edi-cloud-credentials" {
+		t.Errorf("credentials secret %q", opts.CredentialsSecret)
+	}
+	want := ProviderVersions{Core: "v1.14.2", Bootstrap: "v1.14.2", ControlPlane: "v1.14.2", Infrastructure: "v0.13.1"}
+	if opts.Providers != want {
+		t.Errorf("providers %+v, want %+v", opts.Providers, want)
+	}
+	if opts.ProviderRepository != filepath.Join("/repo", "providers") {
+		t.Errorf("provider repository %q", opts.ProviderRepository)
+	}
+	if opts.KindNodeImage != "kindest/node:v1.36.1" || opts.Flux.Version != "v2.9.5" || opts.Flux.ManifestsDir != "" {
+		t.Errorf("kind image %q, flux %q %q", opts.KindNodeImage, opts.Flux.Version, opts.Flux.ManifestsDir)
+	}
+	gen, err := os.ReadFile(filepath.Join(repoRoot, "clusters", "edi", "generated", "flux-system", "gotk-sync.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(opts.Flux.SyncManifests, gen) {
+		t.Errorf("sync manifests differ from the committed tree:\n%s", opts.Flux.SyncManifests)
+	}
+	if root, err := rootKustomization(opts.Flux.SyncManifests); err != nil || root.String() != "flux-system/flux-system" {
+		t.Errorf("root kustomization %v %v", root, err)
+	}
+	if opts.Flux.DeployKeyFile != "key" || opts.TargetKubeconfig != "edi-edi-mgmt.kubeconfig" || !opts.DryRun {
+		t.Errorf("inputs not passed through: %+v", opts.Flux)
+	}
+	var names []string
+	for _, a := range opts.BasePlatform {
+		names = append(names, a.Namespace+"/"+a.ReleaseName+" "+a.ChartRef.Name+"@"+a.ChartRef.Version)
+		if a.Chart != nil {
+			t.Errorf("%s: a dry run has a chart", a.ReleaseName)
+		}
+	}
+	if got, want := strings.Join(names, ","), "tigera-operator/cni tigera-operator@v3.31.3,kube-system/cloud-controller openstack-cloud-controller-manager@2.33.0"; got != want {
+		t.Errorf("base platform %s, want %s", got, want)
+	}
+	ccm := opts.BasePlatform[1]
+	if len(ccm.ValuesFrom) != 1 || ccm.ValuesFrom[0] != (SecretValue{SecretName: "edi-cloud-credentials", Key: "cloud.conf", TargetPath: "cloudConfigContents"}) {
+		t.Errorf("cloud controller valuesFrom %+v", ccm.ValuesFrom)
+	}
+	// The plan of a dry run runs offline.
+	var lines []string
+	opts.Log = func(f string, a ...any) { lines = append(lines, f) }
+	if err := Run(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != len(Plan(opts)) {
+		t.Errorf("dry run logged %d lines", len(lines))
+	}
+
+	// lon: its own management cluster and providers, no local repository.
+	lon, err := SiteOptions(context.Background(), SiteInput{FS: os.DirFS(repoRoot), Site: "lon", DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lon.ManagementCluster != "lon-mgmt" || lon.ProviderRepository != "" || len(lon.BasePlatform) != 2 {
+		t.Errorf("lon: %s %q %d", lon.ManagementCluster, lon.ProviderRepository, len(lon.BasePlatform))
+	}
+}
+
+func TestSiteOptionsErrors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	if _, err := SiteOptions(ctx, SiteInput{FS: os.DirFS(repoRoot), Site: "nowhere", DryRun: true}); err == nil || !strings.Contains(err.Error(), `no site "nowhere"`) {
+		t.Errorf("unknown site: %v", err)
+	}
+	// Not a dry run: the fetcher's error names the component.
+	_, err := SiteOptions(ctx, SiteInput{FS: os.DirFS(repoRoot), Site: "lon", Charts: fetcherFunc(func(_ context.Context, u, n, v string) (*chart.Chart, error) {
+		return nil, os.ErrNotExist
+	})})
+	if err == nil || !strings.Contains(err.Error(), "base platform component cni") {
+		t.Errorf("fetch error: %v", err)
+	}
+}
+
+type fetcherFunc func(ctx context.Context, repoURL, name, version string) (*chart.Chart, error)
+
+func (f fetcherFunc) Fetch(ctx context.Context, repoURL, name, version string) (*chart.Chart, error) {
+	return f(ctx, repoURL, name, version)
+}
+
+// TestHelmRepositoryFetcher serves a Helm repository (index.yaml and a chart
+// archive packaged with the Helm SDK) from memory.
+func TestHelmRepositoryFetcher(t *testing.T) {
+	t.Parallel()
+	ch := &chart.Chart{
+		Metadata: &chart.Metadata{APIVersion: chart.APIVersionV2, Name: "cni", Version: "v1.2.3", Type: "application"},
+		Templates: []*common.File{{Name: "templates/cm.yaml", Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cni\n")}},
+	}
+	dir := t.TempDir()
+	tgz, err := chartutil.Save(ch, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive, err := os.ReadFile(tgz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(archive)
+	idx := repo.NewIndexFile()
+	if err := idx.MustAdd(ch.Metadata, "charts/"+filepath.Base(tgz), "", hex.EncodeToString(sum[:])); err != nil {
+		t.Fatal(err)
+	}
+	// An older version the fetcher must not fall back to.
+	old := *ch.Metadata
+	old.Version = "v1.2.0"
+	if err := idx.MustAdd(&old, "charts/cni-v1.2.0.tgz", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	index, err := yaml.Marshal(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		switch r.URL.Path {
+		case "/repo/index.yaml":
+			_, _ = w.Write(index)
+		case "/repo/charts/" + filepath.Base(tgz):
+			_, _ = w.Write(archive)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+
+	f := HelmRepositoryFetcher{CacheDir: t.TempDir()}
+	ctx := context.Background()
+	got, err := f.Fetch(ctx, srv.URL+"/repo/", "cni", "v1.2.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Metadata.Name != "cni" || got.Metadata.Version != "v1.2.3" || len(got.Templates) != 1 {
+		t.Errorf("fetched %v with %d templates", got.Metadata, len(got.Templates))
+	}
+	if n := requests.Load(); n != 2 {
+		t.Errorf("%d requests, want 2 (index and archive)", n)
+	}
+	// A second fetch is served from the cache.
+	if _, err := f.Fetch(ctx, srv.URL+"/repo", "cni", "v1.2.3"); err != nil {
+		t.Fatal(err)
+	}
+	if n := requests.Load(); n != 2 {
+		t.Errorf("the cached chart was downloaded again (%d requests)", n)
+	}
+	for _, tc := range []struct{ name, version, want string }{
+		{"cni", "v1.2.4", "no version v1.2.4"},
+		{"cni", "v1.2.0", "404"},
+		{"other", "v1.0.0", "no such chart"},
+	} {
+		if _, err := f.Fetch(ctx, srv.URL+"/repo", tc.name, tc.version); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %s: %v, want %q", tc.name, tc.version, err, tc.want)
+		}
+	}
+	// A tampered archive fails the index's digest.
+	bad := HelmRepositoryFetcher{Client: &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+		if strings.HasSuffix(r.URL.Path, ".tgz") {
+			return &http.Response{StatusCode: 200, Status: "200 OK", Body: http.NoBody, Request: r}, nil
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})}}
+	if _, err := bad.Fetch(ctx, srv.URL+"/repo", "cni", "v1.2.3"); err == nil || !strings.Contains(err.Error(), "digest") {
+		t.Errorf("tampered archive: %v", err)
+	}
+}

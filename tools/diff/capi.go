@@ -97,6 +97,9 @@ type Rollout struct {
 	// (a rollout); Reasons say why, in Cluster API's terms.
 	Replace bool     `json:"replace"`
 	Reasons []string `json:"reasons,omitempty"`
+	// Replaced is the number of existing machines replaced by a rollout:
+	// the count before the change.
+	Replaced int `json:"replaced,omitempty"`
 	// Version is the Kubernetes version from -> to, when it changes.
 	VersionFrom string `json:"versionFrom,omitempty"`
 	VersionTo   string `json:"versionTo,omitempty"`
@@ -277,6 +280,9 @@ func controlPlaneImpact(old, cur objectSet) *Rollout {
 			continue
 		}
 		r.InPlace = append(r.InPlace, f)
+	}
+	if r.Replace {
+		r.Replaced = deref(nestedInt(a, "spec", "replicas"))
 	}
 	if r.Replace || r.Scale != nil || len(r.InPlace) > 0 {
 		return r
@@ -522,6 +528,9 @@ func machineDeploymentImpact(old, cur objectSet, a, b *unstructured.Unstructured
 		}
 		f := compareFields(kind+".spec", nestedMap(ta, "spec"), nestedMap(tb, "spec"))
 		r.InPlace = append(r.InPlace, f...)
+	}
+	if r.Replace {
+		r.Replaced = mdMachines(a)
 	}
 	if r.Replace || r.Scale != nil || r.Autoscale != nil || len(r.InPlace) > 0 {
 		return r

@@ -34,7 +34,7 @@ func (r *Report) counts() counts {
 		if cp := cl.ControlPlane; cp != nil && cp.Action == Changed {
 			if cp.Replace {
 				c.cpRolls++
-				c.replaced += cp.Machines
+				c.replaced += cp.Replaced
 			}
 			if cp.Scale != nil {
 				c.scaled++
@@ -49,7 +49,7 @@ func (r *Report) counts() counts {
 			}
 			if g.Replace {
 				c.groupRolls++
-				c.replaced += g.Machines
+				c.replaced += g.Replaced
 			}
 			if g.Scale != nil || g.Autoscale != nil {
 				c.scaled++
@@ -140,7 +140,7 @@ func (g Rollout) headline() string {
 	}
 	var parts []string
 	if g.Replace {
-		parts = append(parts, fmt.Sprintf("rolls %d machine(s): %s", g.Machines, strings.Join(g.Reasons, "; ")))
+		parts = append(parts, fmt.Sprintf("rolls, replacing %d machine(s): %s", g.Replaced, strings.Join(g.Reasons, "; ")))
 	}
 	if g.Scale != nil {
 		parts = append(parts, fmt.Sprintf("scales %s -> %s", intText(g.Scale.From), intText(g.Scale.To)))
@@ -459,7 +459,7 @@ func (g Rollout) short() string {
 		if g.VersionTo != "" && g.VersionFrom != g.VersionTo {
 			why = g.VersionFrom + " → " + g.VersionTo
 		}
-		parts = append(parts, fmt.Sprintf("**rolls %d** (%s)", g.Machines, why))
+		parts = append(parts, fmt.Sprintf("**rolls %d** (%s)", g.Replaced, why))
 	}
 	if g.Scale != nil {
 		parts = append(parts, fmt.Sprintf("scale %s → %s", intText(g.Scale.From), intText(g.Scale.To)))

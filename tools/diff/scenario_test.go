@@ -39,7 +39,7 @@ func TestScenarioFlavorChangeRollsOneGroup(t *testing.T) {
 		t.Fatalf("want only group big, got %+v", c.NodeGroups)
 	}
 	g := c.NodeGroups[0]
-	if g.Name != "big" || !g.Replace || g.Machines != 2 {
+	if g.Name != "big" || !g.Replace || g.Replaced != 2 {
 		t.Errorf("want big rolling 2 machines, got %+v", g)
 	}
 	if !hasField(g.TemplateFields, "OpenStackMachineTemplate.spec.template.spec.flavor", "m1.xlarge", "m1.large") {
@@ -84,7 +84,7 @@ func TestScenarioControlPlaneUpgradeRollsControlPlaneOnly(t *testing.T) {
 	rep := r.mustDiff()
 	c := cluster(t, rep, "s1", "app")
 	cp := c.ControlPlane
-	if cp == nil || !cp.Replace || cp.VersionFrom != "v1.36.1" || cp.VersionTo != "v1.36.2" || cp.Machines != 3 {
+	if cp == nil || !cp.Replace || cp.VersionFrom != "v1.36.1" || cp.VersionTo != "v1.36.2" || cp.Replaced != 3 {
 		t.Fatalf("want the control plane's 3 machines rolling to v1.36.2, got %+v", cp)
 	}
 	if !strings.Contains(strings.Join(cp.Reasons, ";"), "version v1.36.1 -> v1.36.2") {

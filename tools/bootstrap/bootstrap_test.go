@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
@@ -61,19 +62,37 @@ func newClient(t *testing.T, cfg *rest.Config) ctrlclient.Client {
 	return c
 }
 
-// testOptions are the options of a site "test" whose management cluster
-// is name.
+// The management cluster's options come from the example site edi
+// (SiteOptions in dry-run mode: the real charts/openstack-cluster with the
+// values resolve gives edi-mgmt). Each case pivots its own cluster on the
+// same two API servers, so the resolved values are kept but the cluster is
+// renamed (clusterName, and with it the release identity). The base
+// platform keeps the resolved names' shape and values but installs a small
+// stand-in chart: the real CNI and cloud controller charts come from the
+// network.
+var (
+	ediOnce sync.Once
+	ediOpts Options
+	ediErr  error
+)
+
+func exampleSite(t *testing.T) Options {
+	t.Helper()
+	ediOnce.Do(func() {
+		ediOpts, ediErr = SiteOptions(context.Background(), SiteInput{FS: os.DirFS(repoRoot), Site: "edi", DryRun: true})
+	})
+	if ediErr != nil {
+		t.Fatal(ediErr)
+	}
+	return ediOpts
+}
+
+// testOptions are the options of site edi whose management cluster is
+// renamed name.
 func testOptions(t *testing.T, e testEnvs, name string) Options {
 	t.Helper()
-	mgmt, err := loader.Load(filepath.Join("testdata", "charts", "management"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	site := exampleSite(t)
 	addon, err := loader.Load(filepath.Join("testdata", "charts", "addon"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sync, err := os.ReadFile(filepath.Join("testdata", "flux-sync.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,20 +100,25 @@ func testOptions(t *testing.T, e testEnvs, name string) Options {
 	if err := os.WriteFile(key, []byte("-----BEGIN OPENSSH PRIVATE KEY-----\ntest\n-----END OPENSSH PRIVATE KEY-----\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	values := normalize(site.ClusterValues)
+	values["clusterName"] = name
+	var base []AddonRelease
+	for _, a := range site.BasePlatform {
+		a.ReleaseName = name + "-" + a.ReleaseName
+		a.Chart = addon
+		base = append(base, a)
+	}
 	return Options{
-		Site:              "test",
+		Site:              site.Site,
 		ManagementCluster: name,
-		Providers:         ProviderVersions{Core: "v1.14.2", Bootstrap: "v1.14.2", ControlPlane: "v1.14.2", Infrastructure: "v0.14.0"},
-		ClusterChart:      mgmt,
-		ClusterValues:     map[string]any{"workers": 1, "kubernetesVersion": "v1.36.5"},
-		CredentialsSecret: "cloud-credentials",
-		BasePlatform: []AddonRelease{
-			{ReleaseName: name + "-cni", Namespace: "kube-system", Chart: addon, Values: map[string]any{"setting": "cni"}},
-			{ReleaseName: name + "-ccm", Namespace: "kube-system", Chart: addon},
-		},
+		Providers:         site.Providers,
+		ClusterChart:      site.ClusterChart,
+		ClusterValues:     values,
+		CredentialsSecret: site.CredentialsSecret,
+		BasePlatform:      base,
 		Flux: FluxOptions{
 			ManifestsDir:  filepath.Join("testdata", "flux-manifests"),
-			SyncManifests: sync,
+			SyncManifests: site.Flux.SyncManifests,
 			DeployKeyFile: key,
 		},
 		InjectEphemeral:         e.eph.Config,
@@ -111,7 +135,7 @@ func TestPivot(t *testing.T) {
 
 	t.Run("end to end, then a second run changes nothing", func(t *testing.T) {
 		opts := testOptions(t, e, "mgmt-a")
-		stop := fakeCAPI(ctx, t, e, "mgmt-a")
+		stop := fakeCAPI(ctx, t, e, opts)
 		defer stop()
 		start := time.Now()
 		if err := Run(ctx, opts); err != nil {
@@ -130,7 +154,7 @@ func TestPivot(t *testing.T) {
 
 	t.Run("stop after each step, then resume", func(t *testing.T) {
 		opts := testOptions(t, e, "mgmt-b")
-		stop := fakeCAPI(ctx, t, e, "mgmt-b")
+		stop := fakeCAPI(ctx, t, e, opts)
 		defer stop()
 		for _, s := range Plan(opts) {
 			o := opts
@@ -174,7 +198,7 @@ func TestPivot(t *testing.T) {
 		name := fmt.Sprintf("mgmt-f%d%s", tc.n, mode[:1])
 		t.Run(fmt.Sprintf("move write %d fails (%s)", tc.n, mode), func(t *testing.T) {
 			opts := testOptions(t, e, name)
-			stop := fakeCAPI(ctx, t, e, name)
+			stop := fakeCAPI(ctx, t, e, opts)
 			defer stop()
 			o := opts
 			o.StopAfter = StepLabelForMove
@@ -278,14 +302,14 @@ func (fakeProviders) Init(ctx context.Context, kubeconfig string, providers []Pr
 
 // fakeCAPI plays Cluster API's controllers for one cluster on the
 // ephemeral API server, and Flux's kustomize-controller on the target.
-func fakeCAPI(ctx context.Context, t *testing.T, e testEnvs, name string) (stop func()) {
+func fakeCAPI(ctx context.Context, t *testing.T, e testEnvs, opts Options) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	eph, tgt := newClient(t, e.eph.Config), newClient(t, e.tgt.Config)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for {
-			if err := provision(ctx, eph, name, e.tgt.Kubeconfig); err != nil && ctx.Err() == nil {
+			if err := provision(ctx, eph, opts.ManagementCluster, opts.CredentialsSecret, e.tgt.Kubeconfig); err != nil && ctx.Err() == nil {
 				t.Logf("fake CAPI: %v", err)
 			}
 			if err := fluxReady(ctx, tgt); err != nil && ctx.Err() == nil {
@@ -301,8 +325,28 @@ func fakeCAPI(ctx context.Context, t *testing.T, e testEnvs, name string) (stop 
 	return func() { cancel(); <-done }
 }
 
-// provision does what the providers do once the chart's objects exist.
-func provision(ctx context.Context, c ctrlclient.Client, name string, kubeconfig []byte) error {
+// The kinds of charts/openstack-cluster that Cluster API's controllers
+// give an owner reference to the Cluster: the infrastructure cluster, the
+// control plane, the MachineDeployments, and the templates and health
+// checks (the MachineDeployment, KubeadmControlPlane and MachineHealthCheck
+// controllers adopt them). clusterctl's move follows these references.
+var ownedByCluster = []schema.GroupVersionKind{
+	{Group: "infrastructure.cluster.x-k8s.io", Version: "v1beta1", Kind: "OpenStackCluster"},
+	{Group: "infrastructure.cluster.x-k8s.io", Version: "v1beta1", Kind: "OpenStackMachineTemplate"},
+	{Group: "bootstrap.cluster.x-k8s.io", Version: "v1beta2", Kind: "KubeadmConfigTemplate"},
+	{Group: "controlplane.cluster.x-k8s.io", Version: "v1beta2", Kind: "KubeadmControlPlane"},
+	{Group: "cluster.x-k8s.io", Version: "v1beta2", Kind: "MachineDeployment"},
+	{Group: "cluster.x-k8s.io", Version: "v1beta2", Kind: "MachineHealthCheck"},
+}
+
+// provision does what the providers do once the chart's objects exist:
+// owner references, one Machine (and OpenStackMachine) per control plane
+// and MachineDeployment, the kubeconfig and CA secrets, and status written
+// through the status subresource so that the cluster looks provisioned
+// (OpenStackCluster ready, MachineDeployments available, Machines with a
+// node, the Cluster's initialization and conditions). No controller
+// runs; the chart's objects themselves are as Helm created them.
+func provision(ctx context.Context, c ctrlclient.Client, name, credentials string, kubeconfig []byte) error {
 	ns := resolve.ClusterNamespace(name)
 	var cl clusterv1.Cluster
 	if err := c.Get(ctx, ctrlclient.ObjectKey{Namespace: ns, Name: name}, &cl); err != nil {
@@ -315,41 +359,42 @@ func provision(ctx context.Context, c ctrlclient.Client, name string, kubeconfig
 		return nil
 	}
 	clusterOwner := metav1.OwnerReference{APIVersion: clusterv1.GroupVersion.String(), Kind: "Cluster", Name: name, UID: cl.UID}
-	own := func(apiVersion, kind, objName string, owner metav1.OwnerReference) (types.UID, error) {
-		u := &unstructured.Unstructured{}
-		u.SetAPIVersion(apiVersion)
-		u.SetKind(kind)
-		if err := c.Get(ctx, ctrlclient.ObjectKey{Namespace: ns, Name: objName}, u); err != nil {
-			return "", err
-		}
-		if len(u.GetOwnerReferences()) == 0 {
-			base := u.DeepCopy()
-			u.SetOwnerReferences([]metav1.OwnerReference{owner})
-			if err := c.Patch(ctx, u, ctrlclient.MergeFrom(base)); err != nil {
-				return "", err
-			}
-		}
-		return u.GetUID(), nil
-	}
-	kcpUID, err := own("controlplane.cluster.x-k8s.io/v1beta2", "KubeadmControlPlane", name+"-control-plane", clusterOwner)
-	if err != nil {
-		return err
-	}
-	kcpOwner := metav1.OwnerReference{APIVersion: "controlplane.cluster.x-k8s.io/v1beta2", Kind: "KubeadmControlPlane", Name: name + "-control-plane", UID: kcpUID}
-	mdUID, err := own(clusterv1.GroupVersion.String(), "MachineDeployment", name+"-workers", clusterOwner)
-	if err != nil {
-		return err
-	}
-	mdOwner := metav1.OwnerReference{APIVersion: clusterv1.GroupVersion.String(), Kind: "MachineDeployment", Name: name + "-workers", UID: mdUID}
-	for _, o := range []struct{ apiVersion, kind, name string }{
-		{"infrastructure.cluster.x-k8s.io/v1beta1", "OpenStackCluster", name},
-		{"infrastructure.cluster.x-k8s.io/v1beta1", "OpenStackMachineTemplate", name + "-control-plane"},
-		{"infrastructure.cluster.x-k8s.io/v1beta1", "OpenStackMachineTemplate", name + "-workers"},
-		{"bootstrap.cluster.x-k8s.io/v1beta2", "KubeadmConfigTemplate", name + "-workers"},
-	} {
-		if _, err := own(o.apiVersion, o.kind, o.name, clusterOwner); err != nil {
+	var kcps, mds []metav1.OwnerReference
+	for _, gvk := range ownedByCluster {
+		var list unstructured.UnstructuredList
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := c.List(ctx, &list, ctrlclient.InNamespace(ns)); err != nil {
 			return err
 		}
+		for i := range list.Items {
+			u := &list.Items[i]
+			if len(u.GetOwnerReferences()) == 0 {
+				base := u.DeepCopy()
+				u.SetOwnerReferences([]metav1.OwnerReference{clusterOwner})
+				if err := c.Patch(ctx, u, ctrlclient.MergeFrom(base)); err != nil {
+					return err
+				}
+			}
+			ref := metav1.OwnerReference{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind, Name: u.GetName(), UID: u.GetUID()}
+			switch gvk.Kind {
+			case "KubeadmControlPlane":
+				kcps = append(kcps, ref)
+			case "MachineDeployment":
+				mds = append(mds, ref)
+			case "OpenStackCluster":
+				// CAPO reports the network and the API server's load
+				// balancer through status; ready is what Cluster API reads.
+				base := u.DeepCopy()
+				_ = unstructured.SetNestedField(u.Object, true, "status", "ready")
+				_ = unstructured.SetNestedField(u.Object, true, "status", "initialization", "provisioned")
+				if err := c.Status().Patch(ctx, u, ctrlclient.MergeFrom(base)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if len(kcps) != 1 || len(mds) == 0 {
+		return fmt.Errorf("the chart made %d KubeadmControlPlane(s) and %d MachineDeployment(s)", len(kcps), len(mds))
 	}
 	create := func(obj ctrlclient.Object) error {
 		if err := c.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -359,33 +404,31 @@ func provision(ctx context.Context, c ctrlclient.Client, name string, kubeconfig
 	}
 	secrets := []*corev1.Secret{
 		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resolve.KubeconfigSecretName(name), OwnerReferences: []metav1.OwnerReference{clusterOwner}}, Data: map[string][]byte{"value": kubeconfig}},
-		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-ca", OwnerReferences: []metav1.OwnerReference{kcpOwner}}, Data: map[string][]byte{"tls.crt": []byte("ca")}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-ca", OwnerReferences: []metav1.OwnerReference{kcps[0]}}, Data: map[string][]byte{"tls.crt": []byte("ca")}},
 		// Created by the operator before bootstrap: linked to nothing, so the
 		// pivot labels it for move.
-		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "cloud-credentials"}, Data: map[string][]byte{"clouds.yaml": []byte("clouds: {}")}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: credentials}, Data: map[string][]byte{"clouds.yaml": []byte("clouds: {}"), "cloud.conf": []byte(testCloudConf)}},
 	}
 	for _, s := range secrets {
 		if err := create(s); err != nil {
 			return err
 		}
 	}
-	machines := []struct {
-		name  string
-		owner metav1.OwnerReference
-		cp    bool
-	}{{name + "-control-plane-0", kcpOwner, true}, {name + "-workers-0", mdOwner, false}}
-	for _, m := range machines {
+	for _, owner := range append(kcps, mds...) {
+		mname := owner.Name + "-0"
 		labels := map[string]string{clusterv1.ClusterNameLabel: name}
-		if m.cp {
+		if owner.Kind == "KubeadmControlPlane" {
 			labels[clusterv1.MachineControlPlaneLabel] = ""
+		} else {
+			labels[clusterv1.MachineDeploymentNameLabel] = owner.Name
 		}
 		machine := &clusterv1.Machine{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: m.name, Labels: labels, OwnerReferences: []metav1.OwnerReference{m.owner}},
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: mname, Labels: labels, OwnerReferences: []metav1.OwnerReference{owner}},
 			Spec: clusterv1.MachineSpec{
 				ClusterName:       name,
-				Version:           "v1.36.5",
-				Bootstrap:         clusterv1.Bootstrap{DataSecretName: ptr.To(m.name + "-bootstrap")},
-				InfrastructureRef: clusterv1.ContractVersionedObjectReference{APIGroup: "infrastructure.cluster.x-k8s.io", Kind: "OpenStackMachine", Name: m.name},
+				Version:           "v1.36.1",
+				Bootstrap:         clusterv1.Bootstrap{DataSecretName: ptr.To(mname + "-bootstrap")},
+				InfrastructureRef: clusterv1.ContractVersionedObjectReference{APIGroup: "infrastructure.cluster.x-k8s.io", Kind: "OpenStackMachine", Name: mname},
 			},
 		}
 		if err := create(machine); err != nil {
@@ -398,14 +441,14 @@ func provision(ctx context.Context, c ctrlclient.Client, name string, kubeconfig
 		osm.SetAPIVersion("infrastructure.cluster.x-k8s.io/v1beta1")
 		osm.SetKind("OpenStackMachine")
 		osm.SetNamespace(ns)
-		osm.SetName(m.name)
-		osm.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: clusterv1.GroupVersion.String(), Kind: "Machine", Name: m.name, UID: machine.UID}})
-		osm.Object["spec"] = map[string]any{"flavor": "m1.large"}
+		osm.SetName(mname)
+		osm.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: clusterv1.GroupVersion.String(), Kind: "Machine", Name: mname, UID: machine.UID}})
+		osm.Object["spec"] = map[string]any{"flavor": "standard.large"}
 		if err := create(osm); err != nil {
 			return err
 		}
 		base := machine.DeepCopy()
-		machine.Status.NodeRef = clusterv1.MachineNodeReference{Name: m.name}
+		machine.Status.NodeRef = clusterv1.MachineNodeReference{Name: mname}
 		if err := c.Status().Patch(ctx, machine, ctrlclient.MergeFrom(base)); err != nil {
 			return err
 		}
@@ -414,15 +457,17 @@ func provision(ctx context.Context, c ctrlclient.Client, name string, kubeconfig
 	cond := func(t string) metav1.Condition {
 		return metav1.Condition{Type: t, Status: metav1.ConditionTrue, Reason: "Fake", LastTransitionTime: now}
 	}
-	var md clusterv1.MachineDeployment
-	if err := c.Get(ctx, ctrlclient.ObjectKey{Namespace: ns, Name: name + "-workers"}, &md); err != nil {
-		return err
-	}
-	mdBase := md.DeepCopy()
-	md.Status.ReadyReplicas = md.Spec.Replicas
-	md.Status.Conditions = []metav1.Condition{cond(clusterv1.MachineDeploymentAvailableCondition)}
-	if err := c.Status().Patch(ctx, &md, ctrlclient.MergeFrom(mdBase)); err != nil {
-		return err
+	for _, ref := range mds {
+		var md clusterv1.MachineDeployment
+		if err := c.Get(ctx, ctrlclient.ObjectKey{Namespace: ns, Name: ref.Name}, &md); err != nil {
+			return err
+		}
+		mdBase := md.DeepCopy()
+		md.Status.ReadyReplicas = md.Spec.Replicas
+		md.Status.Conditions = []metav1.Condition{cond(clusterv1.MachineDeploymentAvailableCondition)}
+		if err := c.Status().Patch(ctx, &md, ctrlclient.MergeFrom(mdBase)); err != nil {
+			return err
+		}
 	}
 	// The Cluster last: its status is what says "provisioned".
 	clBase := cl.DeepCopy()
@@ -435,6 +480,8 @@ func provision(ctx context.Context, c ctrlclient.Client, name string, kubeconfig
 	}
 	return c.Status().Patch(ctx, &cl, ctrlclient.MergeFrom(clBase))
 }
+
+const testCloudConf = "[Global]\nauth-url=https://keystone.example.org:5000\n"
 
 // fluxReady marks the root Kustomization Ready, as kustomize-controller
 // would once it has applied the tree.
@@ -481,6 +528,57 @@ func diffSnapshots(a, b snapshot) string {
 	return strings.Join(out, "\n")
 }
 
+// expectedInventory lists what must move for cluster name: the objects of
+// the chart's release manifest (on the target) that clusterctl moves, the
+// Machines and OpenStackMachines the fake made for the control plane and
+// each MachineDeployment, the kubeconfig, CA and credentials Secrets and the
+// release's first storage Secret.
+func expectedInventory(t *testing.T, e testEnvs, name string) []string {
+	t.Helper()
+	ns := resolve.ClusterNamespace(name)
+	ac, err := helmConfig(e.tgt.Config, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := lastRelease(ac, name)
+	if err != nil || rel == nil {
+		t.Fatalf("release %s on the target: %v", name, err)
+	}
+	objs, err := decodeObjects([]byte(rel.Manifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"Secret " + ns + "/" + exampleSite(t).CredentialsSecret,
+		"Secret " + ns + "/" + name + "-ca",
+		"Secret " + ns + "/" + name + "-kubeconfig",
+		"Secret " + ns + "/sh.helm.release.v1." + name + ".v1",
+	}
+	kinds := map[string]int{}
+	for _, o := range objs {
+		gk := o.GroupVersionKind().GroupKind()
+		if !strings.HasSuffix(gk.Group, "cluster.x-k8s.io") {
+			t.Errorf("the chart renders %s %s, which clusterctl does not move", gk, o.GetName())
+			continue
+		}
+		kinds[gk.Kind]++
+		want = append(want, inventoryEntry(gk, ns, o.GetName()))
+		if gk.Kind == "KubeadmControlPlane" || gk.Kind == "MachineDeployment" {
+			want = append(want,
+				"Machine.cluster.x-k8s.io "+ns+"/"+o.GetName()+"-0",
+				"OpenStackMachine.infrastructure.cluster.x-k8s.io "+ns+"/"+o.GetName()+"-0")
+		}
+	}
+	// edi-mgmt: one node group, autohealing on.
+	for kind, n := range map[string]int{"Cluster": 1, "OpenStackCluster": 1, "KubeadmControlPlane": 1, "OpenStackMachineTemplate": 2, "KubeadmConfigTemplate": 1, "MachineDeployment": 1, "MachineHealthCheck": 2} {
+		if kinds[kind] != n {
+			t.Errorf("the chart made %d %s, want %d", kinds[kind], kind, n)
+		}
+	}
+	sort.Strings(want)
+	return want
+}
+
 // assertPivoted checks the end state of a pivot of cluster name and
 // returns a snapshot of the target.
 func assertPivoted(t *testing.T, e testEnvs, name string) snapshot {
@@ -498,25 +596,9 @@ func assertPivoted(t *testing.T, e testEnvs, name string) snapshot {
 		t.Errorf("phase %q, want %q", st.Phase, phaseComplete)
 	}
 	// Every object the chart and the fake providers made must have moved:
-	// the inventory is compared against an independent expectation.
-	want := []string{
-		"Cluster.cluster.x-k8s.io " + ns + "/" + name,
-		"ConfigMap " + ns + "/" + name + "-settings",
-		"KubeadmConfigTemplate.bootstrap.cluster.x-k8s.io " + ns + "/" + name + "-workers",
-		"KubeadmControlPlane.controlplane.cluster.x-k8s.io " + ns + "/" + name + "-control-plane",
-		"Machine.cluster.x-k8s.io " + ns + "/" + name + "-control-plane-0",
-		"Machine.cluster.x-k8s.io " + ns + "/" + name + "-workers-0",
-		"MachineDeployment.cluster.x-k8s.io " + ns + "/" + name + "-workers",
-		"OpenStackCluster.infrastructure.cluster.x-k8s.io " + ns + "/" + name,
-		"OpenStackMachine.infrastructure.cluster.x-k8s.io " + ns + "/" + name + "-control-plane-0",
-		"OpenStackMachine.infrastructure.cluster.x-k8s.io " + ns + "/" + name + "-workers-0",
-		"OpenStackMachineTemplate.infrastructure.cluster.x-k8s.io " + ns + "/" + name + "-control-plane",
-		"OpenStackMachineTemplate.infrastructure.cluster.x-k8s.io " + ns + "/" + name + "-workers",
-		"Secret " + ns + "/cloud-credentials",
-		"Secret " + ns + "/" + name + "-ca",
-		"Secret " + ns + "/" + name + "-kubeconfig",
-		"Secret " + ns + "/sh.helm.release.v1." + name + ".v1",
-	}
+	// the inventory is compared against an independent expectation, read
+	// from the release's manifest.
+	want := expectedInventory(t, e, name)
 	if missing := difference(want, st.Inventory); len(missing) > 0 {
 		t.Errorf("the recorded inventory lacks %v", missing)
 	}
@@ -580,18 +662,27 @@ func assertPivoted(t *testing.T, e testEnvs, name string) snapshot {
 		t.Errorf("%d Clusters named %s on the target, want 1", n, name)
 	}
 
-	// Base platform under the addon releases' identities.
-	for _, rel := range []string{name + "-cni", name + "-ccm"} {
-		ac, err := helmConfig(e.tgt.Config, "kube-system")
+	// Base platform under the addon releases' identities (the resolved
+	// namespaces, release names prefixed by the cluster's for the test).
+	for _, a := range exampleSite(t).BasePlatform {
+		rel := name + "-" + a.ReleaseName
+		ac, err := helmConfig(e.tgt.Config, a.Namespace)
 		if err != nil {
 			t.Fatal(err)
 		}
 		r, err := lastRelease(ac, rel)
 		if err != nil || r == nil {
-			t.Errorf("addon release kube-system/%s: %v", rel, err)
+			t.Errorf("addon release %s/%s: %v", a.Namespace, rel, err)
 			continue
 		}
 		snap["addon "+rel] = fmt.Sprint(r.Version)
+		// The cloud controller's cloud.conf came from the credentials
+		// Secret (valuesFrom), not from the options.
+		for _, vf := range a.ValuesFrom {
+			if got := r.Config[vf.TargetPath]; got != testCloudConf {
+				t.Errorf("addon release %s: value %s = %q, want the Secret's %s", rel, vf.TargetPath, got, vf.Key)
+			}
+		}
 	}
 	// Flux: its CRDs, the deploy key and the site's objects.
 	var key corev1.Secret
@@ -649,7 +740,9 @@ func testPreflight(ctx context.Context, t *testing.T, e testEnvs) {
 		"Secret " + name + "/stray is linked to no Cluster",
 		"Cluster " + name + "/" + name + " is still provisioning its infrastructure",
 		"Cluster " + name + "/" + name + ": the control plane is not initialized",
-		"OpenStackMachineTemplate.infrastructure.cluster.x-k8s.io " + name + "/" + name + "-workers is linked to no Cluster",
+		// The real chart's templates are named after a hash of their content.
+		"OpenStackMachineTemplate.infrastructure.cluster.x-k8s.io " + name + "/" + name + "-md-0-",
+		"MachineHealthCheck.cluster.x-k8s.io " + name + "/" + name + "-control-plane is linked to no Cluster",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("preflight error lacks %q:\n%v", want, err)

@@ -12,12 +12,12 @@ import (
 	clusterctl "sigs.k8s.io/cluster-api/cmd/clusterctl/client"
 	"sigs.k8s.io/yaml"
 
-	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	"github.com/capiform/capiform/tools/expand"
 )
 
 func TestPlanAndDryRun(t *testing.T) {
 	t.Parallel()
-	ch, err := loader.Load(filepath.Join("testdata", "charts", "management"))
+	ch, err := expand.LoadChart(os.DirFS(filepath.Join(repoRoot, ClusterChartDir)))
 	if err != nil {
 		t.Fatal(err)
 	}

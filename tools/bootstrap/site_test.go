@@ -145,7 +145,7 @@ func (f fetcherFunc) Fetch(ctx context.Context, repoURL, name, version string) (
 func TestHelmRepositoryFetcher(t *testing.T) {
 	t.Parallel()
 	ch := &chart.Chart{
-		Metadata: &chart.Metadata{APIVersion: chart.APIVersionV2, Name: "cni", Version: "v1.2.3", Type: "application"},
+		Metadata:  &chart.Metadata{APIVersion: chart.APIVersionV2, Name: "cni", Version: "v1.2.3", Type: "application"},
 		Templates: []*common.File{{Name: "templates/cm.yaml", Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cni\n")}},
 	}
 	dir := t.TempDir()

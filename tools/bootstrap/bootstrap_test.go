@@ -358,6 +358,15 @@ func provision(ctx context.Context, c ctrlclient.Client, name, credentials strin
 	if ptr.Deref(cl.Spec.Paused, false) || ptr.Deref(cl.Status.Initialization.InfrastructureProvisioned, false) {
 		return nil
 	}
+	// Helm applies the chart's objects one by one; the controllers here act
+	// once, so they wait until the release is deployed (all objects exist).
+	var storage corev1.SecretList
+	if err := c.List(ctx, &storage, ctrlclient.InNamespace(ns), ctrlclient.MatchingLabels{"owner": "helm", "name": name, "status": "deployed"}); err != nil {
+		return err
+	}
+	if len(storage.Items) == 0 {
+		return nil
+	}
 	clusterOwner := metav1.OwnerReference{APIVersion: clusterv1.GroupVersion.String(), Kind: "Cluster", Name: name, UID: cl.UID}
 	var kcps, mds []metav1.OwnerReference
 	for _, gvk := range ownedByCluster {

@@ -55,12 +55,13 @@ const (
 )
 
 // ClusterAvailable is the health check of a cluster's Kustomization: the
-// Cluster API Cluster's Available condition.
+// Cluster API Cluster's Available condition is True. Until the Cluster has
+// conditions, or while Available is False or Unknown, it is in progress;
+// the Kustomization's timeout bounds how long that may last. Optional field
+// access keeps the expression from failing on a Cluster without status.
 var ClusterAvailable = kustomize.HealthCheckExpressions{
-	Current: "status.conditions.filter(e, e.type == 'Available').all(e, e.status == 'True')",
-	// While provisioning, Available is False or Unknown; the Kustomization's
-	// timeout bounds how long that may last.
-	InProgress: "!status.conditions.filter(e, e.type == 'Available').all(e, e.status == 'True')",
+	Current:    "status.?conditions.orValue([]).exists(e, e.type == 'Available' && e.status == 'True')",
+	InProgress: "!status.?conditions.orValue([]).exists(e, e.type == 'Available' && e.status == 'True')",
 }
 
 // Object is a typed Kubernetes object.
@@ -254,7 +255,7 @@ func clusterKustomization(site string, rel *resolve.Release) Object {
 }
 
 func addonsKustomization(site string, rel *resolve.Release) Object {
-	return &kustomizev1.Kustomization{
+	ks := &kustomizev1.Kustomization{
 		TypeMeta: metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
 		ObjectMeta: metav1.ObjectMeta{
 			Name: AddonsKustomizationName(rel.Cluster), Namespace: resolve.FluxNamespace, Labels: labels(rel),
@@ -268,6 +269,10 @@ func addonsKustomization(site string, rel *resolve.Release) Object {
 			Wait:      true,
 		},
 	}
+	// Pruning the management cluster's addons would uninstall the CNI and
+	// the cloud controller of the cluster that runs Flux.
+	protect(rel, &ks.ObjectMeta)
+	return ks
 }
 
 // HelmRelease is the Flux HelmRelease of a cluster's openstack-cluster

@@ -73,7 +73,7 @@ func TestCommands(t *testing.T) {
 		{name: "expand an unknown cluster", args: []string{"-C", dir, "expand", "lon/nope"}, code: 1, stderr: []string{"no cluster nope in site lon"}, noStdout: true},
 		{name: "expand a malformed argument", args: []string{"-C", dir, "expand", "research"}, code: 2, stderr: []string{"expand takes SITE/CLUSTER"}},
 		{name: "summary", args: []string{"-C", dir, "summary"}, code: 0, stdout: []string{"research", "general=4 highmem=2 gpu=0-4", "2 site(s), 5 cluster(s)"}},
-		{name: "not a repository", args: []string{"-C", t.TempDir(), "validate"}, code: 1, stderr: []string{"no clusters/ folder"}},
+		{name: "not a repository", args: []string{"-C", t.TempDir(), "validate"}, code: 2, stderr: []string{"no clusters/ folder here"}},
 		{name: "unknown command", args: []string{"frobnicate"}, code: 2, stderr: []string{"unknown command"}},
 	}
 	for _, tt := range tests {

@@ -113,6 +113,10 @@ func (p Positions) Of(fieldPath string) diag.Pos {
 	return diag.Pos{File: p.File, Line: 1, Col: 1}
 }
 
+// ErrNoRepository means there is no clusters/ folder: capiform was not run
+// on a repository of this kind.
+var ErrNoRepository = errors.New("no clusters/ folder here: run capiform from the repository's root, or pass -C DIR")
+
 // Load reads every site under clusters/ of the repository fsys.
 // The error, when not nil, is a diag.List of every problem found, unless
 // the repository itself could not be read.
@@ -120,7 +124,7 @@ func Load(fsys fs.FS) (*Fleet, error) {
 	entries, err := fs.ReadDir(fsys, ClustersDir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, diag.List{{Pos: diag.Pos{File: ClustersDir}, Rule: "load.no-sites", Message: "no clusters/ folder: run capiform from the repository root, or pass --root", Severity: diag.Error}}
+			return nil, ErrNoRepository
 		}
 		return nil, fmt.Errorf("reading %s: %w", ClustersDir, err)
 	}

@@ -240,3 +240,47 @@ func BenchmarkLoadRender1000(b *testing.B) {
 		}
 	}
 }
+
+// TestRemovedSite: the generated tree of a site whose definitions are gone
+// is extra for the check, and render removes it.
+func TestRemovedSite(t *testing.T) {
+	dir := testrepo.New(t, true)
+	if err := render.Write(dir, renderDir(t, dir).Sites); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "clusters/edi"))
+	for _, e := range entries {
+		if !e.IsDir() {
+			os.Remove(filepath.Join(dir, "clusters/edi", e.Name()))
+		}
+	}
+	res := renderDir(t, dir)
+	cr, err := pipeline.Check(context.Background(), res, source.Worktree(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cr.Drift) == 0 {
+		t.Fatal("the tree of a removed site is not reported")
+	}
+	for _, d := range cr.Drift {
+		if d.State != "extra" || !strings.HasPrefix(d.Path, "clusters/edi/generated/") {
+			t.Errorf("unexpected drift %v", d)
+		}
+	}
+	if err := render.Write(dir, res.Sites); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "clusters/edi/generated")); !os.IsNotExist(err) {
+		t.Errorf("the removed site's tree is still there: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "clusters/lon/generated/kustomization.yaml")); err != nil {
+		t.Errorf("the remaining site's tree is gone: %v", err)
+	}
+
+	// A hand-written file in an orphaned tree stops render from removing it.
+	os.MkdirAll(filepath.Join(dir, "clusters/old/generated"), 0o755)
+	os.WriteFile(filepath.Join(dir, "clusters/old/generated/notes.yaml"), []byte("mine: true\n"), 0o644)
+	if err := render.Write(dir, res.Sites); err == nil || !strings.Contains(err.Error(), "clusters/old/generated/notes.yaml") {
+		t.Errorf("render removed or ignored a hand-written file: %v", err)
+	}
+}

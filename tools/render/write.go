@@ -14,8 +14,70 @@ import (
 // Write replaces the generated trees of the given sites under the
 // repository at root. Every tree is first written in full into a temporary
 // folder beside its target; only when all are written are they renamed into
-// place, so a failure leaves the old trees as they were.
+// place, so a failure leaves the old trees as they were. The generated
+// trees of sites that no longer exist are removed last, unless they hold a
+// file that capiform did not write.
 func Write(root string, sites map[string]Files) error {
+	orphans, err := Orphans(os.DirFS(root), sites)
+	if err != nil {
+		return err
+	}
+	if err := write(root, sites); err != nil {
+		return err
+	}
+	for _, dir := range orphans {
+		if err := os.RemoveAll(filepath.Join(root, filepath.FromSlash(dir))); err != nil {
+			return fmt.Errorf("removing %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// Orphans returns the generated folders of sites that are not rendered any
+// more (their site.yaml is gone). It refuses to name a folder that holds a
+// file without the generated header, so that nothing hand-written is lost.
+func Orphans(fsys fs.FS, sites map[string]Files) ([]string, error) {
+	entries, err := fs.ReadDir(fsys, "clusters")
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if _, ok := sites[e.Name()]; ok {
+			continue
+		}
+		dir := Dir(e.Name())
+		if _, err := fs.Stat(fsys, dir); err != nil {
+			continue
+		}
+		err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return err
+			}
+			if !IsGenerated(data) {
+				return fmt.Errorf("%s belongs to no site and was not written by capiform: move it or remove it by hand", p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, dir)
+	}
+	return out, nil
+}
+
+func write(root string, sites map[string]Files) error {
 	names := make([]string, 0, len(sites))
 	for s := range sites {
 		names = append(names, s)
@@ -92,7 +154,8 @@ func (d Drift) String() string {
 }
 
 // Check compares the generated trees in fsys with fresh renders, changing
-// nothing. It also reports generated folders of sites that no longer exist.
+// nothing. The files of generated folders of sites that no longer exist are
+// extra.
 func Check(fsys fs.FS, sites map[string]Files) ([]Drift, error) {
 	var out []Drift
 	for s, files := range sites {
@@ -132,6 +195,29 @@ func Check(fsys fs.FS, sites map[string]Files) ([]Drift, error) {
 			if _, ok := files[p]; !ok {
 				out = append(out, Drift{Path: path.Join(dir, p), State: "extra"})
 			}
+		}
+	}
+	// The trees of sites that are gone are extra, file by file.
+	entries, err := fs.ReadDir(fsys, "clusters")
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	for _, e := range entries {
+		if _, ok := sites[e.Name()]; ok || !e.IsDir() {
+			continue
+		}
+		dir := Dir(e.Name())
+		if _, err := fs.Stat(fsys, dir); err != nil {
+			continue
+		}
+		err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				out = append(out, Drift{Path: p, State: "extra"})
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })

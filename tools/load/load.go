@@ -312,6 +312,9 @@ func decodeFile(file string, data []byte, kind string, out any, errs *diag.List)
 	}
 	w.walk(root, reflect.TypeOf(out).Elem(), "")
 	if len(*errs) > before {
+		// The file is not used further, but its names are still checked so
+		// that every problem is reported at once.
+		w.checkNodeNames(root, kind)
 		return Positions{}
 	}
 	var generic any
@@ -474,6 +477,38 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, p string) {
 			w.errs.Add(w.at(n), "load.type", "%s must be true or false, not %q", describe(p), n.Value)
 		}
 	}
+}
+
+// checkNodeNames checks the names of a definition that failed to decode,
+// straight from its YAML nodes.
+func (w *walker) checkNodeNames(root *yaml.Node, kind string) {
+	what := "cluster"
+	if kind == v1alpha1.KindSite {
+		what = "site"
+	}
+	if n := child(child(root, "metadata"), "name"); n != nil && n.Kind == yaml.ScalarNode && !IsDNSLabel(n.Value) {
+		w.errs.Add(w.at(n), "load.dns-label", "%s name %q is not a DNS label: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit", what, n.Value)
+	}
+	if groups := child(child(root, "spec"), "nodeGroups"); groups != nil && groups.Kind == yaml.SequenceNode {
+		for _, g := range groups.Content {
+			if n := child(g, "name"); n != nil && n.Kind == yaml.ScalarNode && !IsDNSLabel(n.Value) {
+				w.errs.Add(w.at(n), "load.dns-label", "node group name %q is not a DNS label: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit", n.Value)
+			}
+		}
+	}
+}
+
+// child returns the value of key in a mapping node, or nil.
+func child(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
 }
 
 // walkAny records positions inside free-form values and rejects duplicate

@@ -149,6 +149,15 @@ func TestLoadBadInput(t *testing.T) {
 			want:  []string{`clusters/s1/c1.yaml:1:1: apiVersion is "cluster.x-k8s.io/v1beta2"`},
 		},
 		{
+			name:  "names are checked in a file with other problems",
+			files: map[string]string{"clusters/s1/c1.yaml": strings.Replace(c("  kubernetesVersion: v1.36.1\n  bogus: 1\n  nodeGroups: [{name: Bad_Group, flavor: m1}]\n"), "name: c1", "name: Bad_Name", 1)},
+			want: []string{
+				`clusters/s1/c1.yaml:4:9: cluster name "Bad_Name" is not a DNS label`,
+				`clusters/s1/c1.yaml:7:3: unknown field "spec.bogus"`,
+				`clusters/s1/c1.yaml:8:23: node group name "Bad_Group" is not a DNS label`,
+			},
+		},
+		{
 			name:  "empty key",
 			files: map[string]string{"clusters/s1/c1.yaml": c("  kubernetesVersion: v1.36.1\n  controlPlane: {flavor: m1}\n  apiServer:\n")},
 			want:  []string{`clusters/s1/c1.yaml:8:13: spec.apiServer is empty: give it a value or remove the key [load.empty]`},

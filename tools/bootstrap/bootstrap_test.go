@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -154,6 +155,12 @@ func TestPivot(t *testing.T) {
 
 	t.Run("stop after each step, then resume", func(t *testing.T) {
 		opts := testOptions(t, e, "mgmt-b")
+		// An autoscaled node group: the chart adds the cluster autoscaler
+		// (ServiceAccount, Role, RoleBinding, Deployment), kinds clusterctl
+		// does not move.
+		group := opts.ClusterValues["nodeGroups"].([]any)[0].(map[string]any)
+		delete(group, "machineCount")
+		group["autoscale"] = map[string]any{"min": 1, "max": 3}
 		stop := fakeCAPI(ctx, t, e, opts)
 		defer stop()
 		for _, s := range Plan(opts) {
@@ -175,6 +182,10 @@ func TestPivot(t *testing.T) {
 			t.Fatalf("final Run: %v", err)
 		}
 		assertPivoted(t, e, "mgmt-b")
+		var d appsv1.Deployment
+		if err := newClient(t, e.tgt.Config).Get(ctx, ctrlclient.ObjectKey{Namespace: "mgmt-b", Name: "mgmt-b-autoscaler"}, &d); err != nil {
+			t.Errorf("the autoscaler on the target: %v", err)
+		}
 	})
 
 	// The Nth API write of a run (counted from the move step on) fails and
@@ -557,6 +568,7 @@ func expectedInventory(t *testing.T, e testEnvs, name string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ephClient, tgtClient := newClient(t, e.eph.Config), newClient(t, e.tgt.Config)
 	want := []string{
 		"Secret " + ns + "/" + exampleSite(t).CredentialsSecret,
 		"Secret " + ns + "/" + name + "-ca",
@@ -567,7 +579,17 @@ func expectedInventory(t *testing.T, e testEnvs, name string) []string {
 	for _, o := range objs {
 		gk := o.GroupVersionKind().GroupKind()
 		if !strings.HasSuffix(gk.Group, "cluster.x-k8s.io") {
-			t.Errorf("the chart renders %s %s, which clusterctl does not move", gk, o.GetName())
+			// Not moved by clusterctl (the autoscaler's Deployment and
+			// RBAC): verify's upgrade makes them on the target and they
+			// are deleted from the ephemeral cluster.
+			u := o.DeepCopy()
+			u.SetNamespace(ns)
+			if err := tgtClient.Get(context.Background(), ctrlclient.ObjectKeyFromObject(u), u); err != nil {
+				t.Errorf("on the target: %s %s: %v", gk, u.GetName(), err)
+			}
+			if err := ephClient.Get(context.Background(), ctrlclient.ObjectKeyFromObject(u), u); !apierrors.IsNotFound(err) {
+				t.Errorf("left on the ephemeral cluster: %s %s (%v)", gk, u.GetName(), err)
+			}
 			continue
 		}
 		kinds[gk.Kind]++

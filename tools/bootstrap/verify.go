@@ -11,7 +11,9 @@ import (
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
@@ -93,6 +95,12 @@ func stepVerify(ctx context.Context, r *runner) error {
 		}
 	} else {
 		r.opts.logf("helm: adoption was verified at revision %d", st.VerifiedRevision)
+	}
+
+	if eph != nil {
+		if err := r.removeUnmovedReleaseObjects(ctx, eph, tgt); err != nil {
+			return fmt.Errorf("%w; the ephemeral cluster is kept", err)
+		}
 	}
 
 	if r.opts.SkipFluxReady {
@@ -270,4 +278,80 @@ func rootKustomization(sync []byte) (types.NamespacedName, error) {
 		}
 	}
 	return types.NamespacedName{}, errors.New("the site's flux-system objects hold no Flux Kustomization")
+}
+
+// removeUnmovedReleaseObjects deals with the objects of the cluster's
+// release that clusterctl does not move: kinds that are neither Secrets,
+// ConfigMaps nor CRDs labelled for clusterctl (the chart's cluster
+// autoscaler: ServiceAccount, Role, RoleBinding, Deployment). The adoption
+// upgrade on the target created them there; they must exist on the target,
+// and their copies on the ephemeral cluster (Helm's annotations naming this
+// release) are deleted, so that no autoscaler keeps running against the
+// ephemeral cluster. It reads everything it needs, so reruns repeat it.
+func (r *runner) removeUnmovedReleaseObjects(ctx context.Context, eph, tgt *cluster) error {
+	ac, err := helmConfig(tgt.config, r.id.StorageNamespace)
+	if err != nil {
+		return err
+	}
+	last, err := lastRelease(ac, r.id.ReleaseName)
+	if err != nil || last == nil {
+		return err
+	}
+	types, err := moveTypes(ctx, eph.client)
+	if err != nil {
+		return err
+	}
+	moved := map[schema.GroupKind]bool{}
+	for _, t := range types {
+		moved[t.gvk.GroupKind()] = true
+	}
+	objs, err := decodeObjects([]byte(last.Manifest))
+	if err != nil {
+		return fmt.Errorf("release manifest: %w", err)
+	}
+	var problems []string
+	n := 0
+	for _, o := range objs {
+		gvk := o.GroupVersionKind()
+		if moved[gvk.GroupKind()] {
+			continue
+		}
+		if o.GetNamespace() == "" {
+			o.SetNamespace(last.Namespace)
+		}
+		entry := inventoryEntry(gvk.GroupKind(), o.GetNamespace(), o.GetName())
+		onTarget := &unstructured.Unstructured{}
+		onTarget.SetGroupVersionKind(gvk)
+		if err := tgt.client.Get(ctx, ctrlclient.ObjectKeyFromObject(o), onTarget); err != nil {
+			if !apierrors.IsNotFound(err) {
+				return err
+			}
+			problems = append(problems, "missing on the management cluster (not moved, not made by the upgrade): "+entry)
+			continue
+		}
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(gvk)
+		err := eph.client.Get(ctx, ctrlclient.ObjectKeyFromObject(o), u)
+		if apierrors.IsNotFound(err) || isNoMatch(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		a := u.GetAnnotations()
+		if a["meta.helm.sh/release-name"] != r.id.ReleaseName || a["meta.helm.sh/release-namespace"] != r.id.StorageNamespace {
+			continue
+		}
+		if err := eph.client.Delete(ctx, u, ctrlclient.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting %s from the ephemeral cluster: %w", entry, err)
+		}
+		n++
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("verification failed:\n  %s", strings.Join(problems, "\n  "))
+	}
+	if n > 0 {
+		r.opts.logf("deleted %d object(s) of the release that clusterctl does not move from the ephemeral cluster; the upgrade made them on %s", n, r.id.Cluster)
+	}
+	return nil
 }

@@ -35,6 +35,8 @@ type Release struct {
 	Machines int
 	// PodCIDRs are the cluster's pod networks (the CNI's IP pools).
 	PodCIDRs []string
+	// Warnings are what does not stop the render but should be read.
+	Warnings diag.List
 }
 
 // Image is the chart's machineImage value.
@@ -149,6 +151,9 @@ func Fleet(f *load.Fleet) ([]*Release, error) {
 		for _, c := range s.Clusters {
 			r, d := Cluster(s, c)
 			errs = append(errs, d...)
+			if r != nil {
+				errs = append(errs, r.Warnings...)
+			}
 			if r != nil {
 				out = append(out, r)
 			}
@@ -304,6 +309,7 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 		Values:            values,
 		Machines:          machines,
 		PodCIDRs:          v.ClusterNetworking.PodCIDRs,
+		Warnings:          labelWarnings(s, c),
 	}, nil
 }
 

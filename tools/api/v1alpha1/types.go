@@ -58,6 +58,10 @@ type SiteSpec struct {
 	Quotas *Quotas `json:"quotas,omitempty"`
 	// RequiredPlatforms are the platforms every cluster must have.
 	RequiredPlatforms []string `json:"requiredPlatforms,omitempty"`
+	// SyncMachineLabels are regular expressions of node labels that the
+	// site's Cluster API controller copies from Machines to Nodes on top of
+	// its default domains (its --additional-sync-machine-labels flag).
+	SyncMachineLabels []string `json:"syncMachineLabels,omitempty"`
 	// Git is the repository the site's Flux syncs.
 	Git GitSource `json:"git"`
 	// Bootstrap pins what the pivot installs.

@@ -111,6 +111,7 @@ func LoadCatalogue(fsys fs.FS) (*Catalogue, error) {
 	}
 	sort.Slice(c.Platforms, func(i, j int) bool { return c.Platforms[i].Metadata.Name < c.Platforms[j].Metadata.Name })
 	c.check(&errs)
+	c.checkManifests(fsys, &errs)
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
@@ -167,6 +168,8 @@ func (c *Catalogue) check(errs *diag.List) {
 				errs.Add(ref.pos(fmt.Sprintf("dependsOn[%d]", j)), "platform.depends-on", "component %s depends on itself", name)
 			case c.components[d].platform == nil:
 				errs.Add(ref.pos(fmt.Sprintf("dependsOn[%d]", j)), "platform.depends-on", "component %s depends on %q, which no platform has: use one of %s", name, d, strings.Join(c.componentNames(), ", "))
+			case !ref.component().Manifests && c.components[d].component().Manifests:
+				errs.Add(ref.pos(fmt.Sprintf("dependsOn[%d]", j)), "platform.depends-on-manifests", "chart component %s depends on %s, a component of plain manifests: manifests are applied after every chart of the cluster is ready, so a chart cannot wait for them; package %s as a chart or drop the dependency", name, d, d)
 			}
 		}
 	}
@@ -185,6 +188,10 @@ func (c *Catalogue) componentNames() []string {
 
 func (c *Catalogue) checkComponent(ref componentRef, errs *diag.List) {
 	comp := ref.component()
+	if comp.Manifests {
+		checkManifestsComponent(ref, errs)
+		return
+	}
 	hasRelease := comp.Chart != nil || comp.Namespace != "" || comp.Values != nil || comp.Facts != nil || comp.CloudCredentials != nil
 	switch {
 	case comp.Select == "" && len(comp.Variants) == 0:

@@ -75,6 +75,10 @@ func (c *Catalogue) checkCluster(site *load.Site, cl *load.Cluster) diag.List {
 				errs.Add(cl.Pos.Of(vat), "platform.unknown-component", "platform %s has no component %q: override one of %s", ref.Name, k, strings.Join(names, ", "))
 				continue
 			}
+			if comp.Manifests {
+				errs.Add(cl.Pos.Of(vat), "platform.manifests-values", "component %s of platform %s is plain manifests and takes no values: remove values.%s", k, ref.Name, k)
+				continue
+			}
 			if comp.Select == "" {
 				continue
 			}

@@ -75,8 +75,15 @@ type Addon struct {
 	Variant   string
 	// Identity is where the release lives (AddonIdentity).
 	Identity resolve.Identity
-	// Chart is the chart at its exact version.
+	// Chart is the chart at its exact version; empty for a component of
+	// plain manifests.
 	Chart Chart
+	// Path is the folder of a component of plain manifests, as Flux's
+	// GitRepository source sees it (./platforms/<platform>/<component>);
+	// empty for a chart. For such a component Identity names its Flux
+	// Kustomization (HelmReleaseName, HelmReleaseNamespace) and the
+	// namespace it is applied into (TargetNamespace, maybe empty).
+	Path string
 	// Values are the computed values: defaults, then facts, then the
 	// cluster's overrides.
 	Values map[string]any
@@ -142,6 +149,15 @@ func installOrder(byName map[string]Addon) []Addon {
 }
 
 func (c *Catalogue) resolveComponent(site *load.Site, cluster *load.Cluster, p *LoadedPlatform, comp *Component, override map[string]any, facts Facts) (Addon, error) {
+	if comp.Manifests {
+		return Addon{
+			Platform:  p.Metadata.Name,
+			Component: comp.Name,
+			Identity:  AddonIdentity(site.Metadata.Name, cluster.Metadata.Name, comp.Name, comp.Namespace),
+			Path:      ManifestsPath(p.Metadata.Name, comp.Name),
+			DependsOn: c.dependencies(comp.Name),
+		}, nil
+	}
 	r := &comp.Release
 	variant := ""
 	override = copyMap(override)
@@ -191,9 +207,11 @@ func (c *Catalogue) resolveComponent(site *load.Site, cluster *load.Cluster, p *
 }
 
 // Addons renders the addon objects of a cluster, all in its namespace:
-// one source per distinct repository and one HelmRelease per component. It
-// matches render.AddonsFunc; the error is a diag.List pointing at the
-// cluster's definition.
+// one source per distinct repository and one HelmRelease per chart
+// component; for components of plain manifests one GitRepository of this
+// repository and one Flux Kustomization each (render syncs these after
+// the HelmReleases are ready). It matches render.AddonsFunc; the error is a
+// diag.List pointing at the cluster's definition.
 func (c *Catalogue) Addons(site *load.Site, cluster *load.Cluster, rel *resolve.Release) ([]render.Object, error) {
 	addons, err := c.Resolve(site, cluster, rel)
 	if err != nil {
@@ -203,7 +221,26 @@ func (c *Catalogue) Addons(site *load.Site, cluster *load.Cluster, rel *resolve.
 	management := rel != nil && rel.Management || site.Spec.ManagementCluster == cluster.Metadata.Name
 	sources := map[string]render.Object{}
 	var out []render.Object
+	manifests := map[string]bool{}
 	for _, a := range addons {
+		if a.Path != "" {
+			manifests[a.Component] = true
+		}
+	}
+	for _, a := range addons {
+		if a.Path != "" {
+			key := sourcev1.GitRepositoryKind + "/" + ManifestsSourceName
+			if _, ok := sources[key]; !ok {
+				repo := manifestsSource(site, ns)
+				repo.Labels[render.ClusterLabel] = cluster.Metadata.Name
+				protect(management, repo)
+				sources[key] = repo
+			}
+			ks := manifestsKustomization(cluster.Metadata.Name, a, manifests)
+			protect(management, ks)
+			out = append(out, ks)
+			continue
+		}
 		src := sourceFor(&a.Chart)
 		key := src.kind + "/" + src.name
 		if _, ok := sources[key]; !ok {

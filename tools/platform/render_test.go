@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
@@ -194,6 +195,48 @@ func TestAddonsDecodeStrictly(t *testing.T) {
 				for _, d := range s.DependsOn {
 					if d.Namespace != "" {
 						t.Errorf("%s/%s: dependsOn %+v refers across namespaces", cl, hr.Name, d)
+					}
+				}
+			case sourcev1.GitRepositoryKind:
+				var repo sourcev1.GitRepository
+				strictDecode(t, o, &repo)
+				g := fc.site.Spec.Git
+				if repo.Name != ManifestsSourceName || repo.Spec.URL != g.URL || repo.Spec.Reference == nil || repo.Spec.Reference.Branch != or(g.Branch, "main") {
+					t.Errorf("%s: GitRepository %s = %+v, want %s of the site's git %+v", cl, repo.Name, repo.Spec, ManifestsSourceName, g)
+				}
+				if (g.SecretName == "") != (repo.Spec.SecretRef == nil) || (repo.Spec.SecretRef != nil && repo.Spec.SecretRef.Name != g.SecretName) {
+					t.Errorf("%s: GitRepository secretRef %+v, want the site's %q", cl, repo.Spec.SecretRef, g.SecretName)
+				}
+				if sources[kind+"/"+repo.Name] {
+					t.Errorf("%s: GitRepository %s rendered twice", cl, repo.Name)
+				}
+				sources[kind+"/"+repo.Name] = true
+			case kustomizev1.KustomizationKind:
+				var ks kustomizev1.Kustomization
+				strictDecode(t, o, &ks)
+				s := ks.Spec
+				if s.KubeConfig == nil || s.KubeConfig.SecretRef == nil || s.KubeConfig.SecretRef.Name != cl+"-kubeconfig" || s.KubeConfig.SecretRef.Key != "value" {
+					t.Errorf("%s/%s: kubeConfig = %+v, want secretRef {%s-kubeconfig, value}", cl, ks.Name, s.KubeConfig, cl)
+				}
+				ref := cat.components[ks.Name]
+				if ref.platform == nil || !ref.component().Manifests {
+					t.Fatalf("%s: Kustomization %s is no manifests component", cl, ks.Name)
+				}
+				if want := "./platforms/" + ref.platform.Metadata.Name + "/" + ks.Name; s.Path != want {
+					t.Errorf("%s/%s: path %q, want %q", cl, ks.Name, s.Path, want)
+				}
+				if st, err := os.Stat(filepath.Join(repoRoot, s.Path)); err != nil || !st.IsDir() {
+					t.Errorf("%s/%s: path %s is not a folder of the repository", cl, ks.Name, s.Path)
+				}
+				if !s.Prune || !s.Wait || s.TargetNamespace != ref.component().Namespace {
+					t.Errorf("%s/%s: prune %v, wait %v, targetNamespace %q", cl, ks.Name, s.Prune, s.Wait, s.TargetNamespace)
+				}
+				if sr := s.SourceRef; sr.Namespace != "" || sr.Kind != sourcev1.GitRepositoryKind || !sources[sr.Kind+"/"+sr.Name] {
+					t.Errorf("%s/%s: sourceRef %+v is not a source rendered before it in the namespace", cl, ks.Name, sr)
+				}
+				for _, d := range s.DependsOn {
+					if d.Namespace != "" || !cat.components[d.Name].component().Manifests {
+						t.Errorf("%s/%s: dependsOn %+v is not a manifests component of the namespace", cl, ks.Name, d)
 					}
 				}
 			default:

@@ -1,9 +1,11 @@
 // Package platform reads the catalogue of addon platforms under platforms/
 // and renders, for one cluster, the Flux objects that install the platforms
 // the cluster opts into inside the workload cluster: one HelmRepository per
-// chart repository and one HelmRelease per component, all in the cluster's
-// namespace on the management cluster, each reaching the workload cluster
-// through the cluster's Cluster API kubeconfig secret.
+// chart repository and one HelmRelease per chart component; for components
+// of plain manifests, one GitRepository of this repository and one Flux
+// Kustomization per component. All are in the cluster's namespace on the
+// management cluster, each reaching the workload cluster through the
+// cluster's Cluster API kubeconfig secret.
 package platform
 
 // KindPlatform is the kind of a platform definition.
@@ -42,7 +44,8 @@ type PlatformSpec struct {
 
 // Component is one Helm release of a platform. Either it names its chart
 // itself (Release inline), or it offers Variants of which the cluster
-// chooses one through the override value named by Select.
+// chooses one through the override value named by Select; or it is a folder
+// of plain manifests (Manifests), with at most a Namespace.
 type Component struct {
 	// Name is unique in the whole catalogue: it names the HelmRelease in
 	// the cluster's namespace and the Helm release in the workload cluster.
@@ -55,6 +58,13 @@ type Component struct {
 	// DependsOn names the components (of this platform or another) that
 	// must be ready first.
 	DependsOn []string `yaml:"dependsOn,omitempty" json:"dependsOn,omitempty"`
+
+	// Manifests marks a component of plain manifests: the YAML files under
+	// platforms/<platform>/<component>/, applied into the workload cluster
+	// by a Flux Kustomization (into Namespace, when set). It has no chart,
+	// values, facts, cloud credentials or variants, and no chart component
+	// may depend on it.
+	Manifests bool `yaml:"manifests,omitempty" json:"manifests,omitempty"`
 
 	Release `yaml:",inline" json:",inline"`
 

@@ -71,7 +71,8 @@ type Object interface {
 }
 
 // AddonsFunc renders the addon objects of one cluster (sources and
-// HelmReleases, all in the cluster's namespace). It returns none when the
+// HelmReleases; for plain manifests, Flux Kustomizations and their
+// GitRepository), all in the cluster's namespace. It returns none when the
 // cluster uses no platform.
 type AddonsFunc func(site *load.Site, cluster *load.Cluster, rel *resolve.Release) ([]Object, error)
 
@@ -126,9 +127,13 @@ func Site(opts Options) (Files, error) {
 				return nil, fmt.Errorf("cluster %s/%s: %w", name, rel.Cluster, err)
 			}
 		}
+		addons, manifests := splitManifests(addons)
 		ks := []Object{clusterKustomization(name, rel)}
 		if len(addons) > 0 {
 			ks = append(ks, addonsKustomization(name, rel))
+		}
+		if len(manifests) > 0 {
+			ks = append(ks, manifestsKustomization(name, rel, len(addons) > 0))
 		}
 		b, err := marshal(ks...)
 		if err != nil {
@@ -154,6 +159,13 @@ func Site(opts Options) (Files, error) {
 			}
 			files["addons/"+rel.Cluster+"/addons.yaml"] = b
 			files["addons/"+rel.Cluster+"/kustomization.yaml"] = kustomizationFile("addons.yaml")
+		}
+		if len(manifests) > 0 {
+			if b, err = marshal(manifests...); err != nil {
+				return nil, err
+			}
+			files["addons/"+rel.Cluster+"/manifests/manifests.yaml"] = b
+			files["addons/"+rel.Cluster+"/manifests/kustomization.yaml"] = kustomizationFile("manifests.yaml")
 		}
 	}
 	files["kustomization.yaml"] = kustomizationFile(root...)
@@ -271,6 +283,56 @@ func addonsKustomization(site string, rel *resolve.Release) Object {
 	}
 	// Pruning the management cluster's addons would uninstall the CNI and
 	// the cloud controller of the cluster that runs Flux.
+	protect(rel, &ks.ObjectMeta)
+	return ks
+}
+
+// ManifestsKustomizationName names the Flux Kustomization that syncs the
+// Kustomizations of a cluster's plain-manifests addons.
+func ManifestsKustomizationName(cluster string) string { return cluster + "-manifests" }
+
+// splitManifests separates the addon objects of plain-manifests components
+// (Flux Kustomizations that apply a folder into the workload cluster, and
+// their GitRepository) from the HelmReleases and their sources. A Flux
+// Kustomization cannot depend on a HelmRelease, so the former go to a
+// second folder, addons/<cluster>/manifests/, synced only once every
+// HelmRelease of the cluster is ready.
+func splitManifests(objs []Object) (addons, manifests []Object) {
+	for _, o := range objs {
+		gvk := o.GetObjectKind().GroupVersionKind()
+		if (gvk.Group == kustomizev1.GroupVersion.Group && gvk.Kind == kustomizev1.KustomizationKind) ||
+			(gvk.Group == sourcev1.GroupVersion.Group && gvk.Kind == sourcev1.GitRepositoryKind) {
+			manifests = append(manifests, o)
+		} else {
+			addons = append(addons, o)
+		}
+	}
+	return addons, manifests
+}
+
+// manifestsKustomization syncs addons/<cluster>/manifests/ after
+// <cluster>-addons, which waits for all the cluster's HelmReleases (the CNI
+// first of all) to be ready; without chart addons, after the cluster. It
+// waits in turn for the manifests Kustomizations to be ready.
+func manifestsKustomization(site string, rel *resolve.Release, afterAddons bool) Object {
+	after := ClusterKustomizationName(rel.Cluster)
+	if afterAddons {
+		after = AddonsKustomizationName(rel.Cluster)
+	}
+	ks := &kustomizev1.Kustomization{
+		TypeMeta: metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: ManifestsKustomizationName(rel.Cluster), Namespace: resolve.FluxNamespace, Labels: labels(rel),
+		},
+		Spec: kustomizev1.KustomizationSpec{
+			Interval:  duration(KustomizationInterval),
+			Path:      "./" + path.Join(Dir(site), "addons", rel.Cluster, "manifests"),
+			Prune:     true,
+			DependsOn: []kustomizev1.DependencyReference{{Name: after}},
+			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: "flux-system"},
+			Wait:      true,
+		},
+	}
 	protect(rel, &ks.ObjectMeta)
 	return ks
 }

@@ -33,6 +33,17 @@ type HelmRepositoryFetcher struct {
 	Client *http.Client
 }
 
+// DefaultChartCache is the cache folder of fetched charts:
+// <user cache dir>/capiform/charts (for example ~/.cache/capiform/charts),
+// or "" when the system has no cache folder.
+func DefaultChartCache() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "capiform", "charts")
+}
+
 // Fetch implements ChartFetcher.
 func (f HelmRepositoryFetcher) Fetch(ctx context.Context, repoURL, name, version string) (*chart.Chart, error) {
 	if name == "" || version == "" {

@@ -61,7 +61,9 @@ type SiteInput struct {
 	DeployKeyFile, KnownHostsFile string
 	// EphemeralKubeconfig is an existing cluster to use instead of kind.
 	EphemeralKubeconfig string
-	// TargetKubeconfig is where the new cluster's kubeconfig is written.
+	// TargetKubeconfig is where the new cluster's kubeconfig is written
+	// (mode 0600) and read back by a rerun. Empty: DefaultKubeconfigOut,
+	// in the working directory.
 	TargetKubeconfig string
 	// KeepEphemeral keeps the kind cluster after a successful run.
 	KeepEphemeral bool
@@ -154,7 +156,7 @@ func SiteOptions(ctx context.Context, in SiteInput) (Options, error) {
 		EphemeralKubeconfig: in.EphemeralKubeconfig,
 		KindNodeImage:       bs.KindNodeImage,
 		KeepEphemeral:       in.KeepEphemeral,
-		TargetKubeconfig:    in.TargetKubeconfig,
+		TargetKubeconfig:    or(in.TargetKubeconfig, DefaultKubeconfigOut(site.Metadata.Name, mgmt.Metadata.Name)),
 		DryRun:              in.DryRun,
 		Log:                 in.Log,
 	}
@@ -220,4 +222,17 @@ func (in SiteInput) repoPath(p string) string {
 		return p
 	}
 	return filepath.Join(in.RepoDir, filepath.FromSlash(p))
+}
+
+// DefaultKubeconfigOut is the file the new management cluster's kubeconfig
+// is written to when none is named: <site>-<cluster>.kubeconfig.
+func DefaultKubeconfigOut(site, cluster string) string {
+	return site + "-" + cluster + ".kubeconfig"
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

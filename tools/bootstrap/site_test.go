@@ -117,6 +117,9 @@ func TestSiteOptionsDryRun(t *testing.T) {
 	if lon.ManagementCluster != "lon-mgmt" || lon.ProviderRepository != "" || len(lon.BasePlatform) != 2 {
 		t.Errorf("lon: %s %q %d", lon.ManagementCluster, lon.ProviderRepository, len(lon.BasePlatform))
 	}
+	if lon.TargetKubeconfig != "lon-lon-mgmt.kubeconfig" {
+		t.Errorf("lon: default kubeconfig file %q", lon.TargetKubeconfig)
+	}
 }
 
 func TestSiteOptionsErrors(t *testing.T) {

@@ -97,9 +97,14 @@ type Rollout struct {
 	// (a rollout); Reasons say why, in Cluster API's terms.
 	Replace bool     `json:"replace"`
 	Reasons []string `json:"reasons,omitempty"`
+	// MachinesMax is an autoscaled group's maximum (Machines is then its
+	// minimum): the autoscaler decides how many run between the two.
+	MachinesMax int `json:"machinesMax,omitempty"`
 	// Replaced is the number of existing machines replaced by a rollout:
-	// the count before the change.
-	Replaced int `json:"replaced,omitempty"`
+	// the count before the change; for an autoscaled group its minimum,
+	// with ReplacedMax its maximum (every machine it runs is replaced).
+	Replaced    int `json:"replaced,omitempty"`
+	ReplacedMax int `json:"replacedMax,omitempty"`
 	// Version is the Kubernetes version from -> to, when it changes.
 	VersionFrom string `json:"versionFrom,omitempty"`
 	VersionTo   string `json:"versionTo,omitempty"`
@@ -129,12 +134,19 @@ func impact(cr *ClusterReport, old, cur objectSet) {
 		cr.Action = Added
 		cr.Machines = cr.machines()
 		cr.Findings = append(cr.Findings, Finding{Info, fmt.Sprintf("cluster created with %d machine(s)", cr.Machines)})
+		if oscs := cur.ofKind("OpenStackCluster"); len(oscs) > 0 {
+			osc := oscs[0]
+			if secret := nestedString(osc, "spec", "identityRef", "name"); secret != "" {
+				cr.Findings = append(cr.Findings, Finding{Info, fmt.Sprintf("the cluster provisions once the Secret %s (keys clouds.yaml and cloud.conf) exists in namespace %s of the management cluster: create it (see the README)", secret, osc.GetNamespace())})
+			}
+		}
 	case len(cur) == 0:
 		cr.Action = Removed
 		cr.Machines = cr.machines()
 		cr.Findings = append(cr.Findings,
 			Finding{Warning, fmt.Sprintf("cluster deleted: its %d machine(s) are deleted with the control plane and node groups", cr.Machines)},
 			Finding{Warning, "the OpenStack load balancers and volumes that the cluster's cloud controller and CSI driver created are left behind: clean them up (see the README) before deleting the project or network"},
+			Finding{Warning, "its addons go with it: Flux uninstalls them through the cluster's kubeconfig, and once the API server is gone their HelmReleases can hang on finalizers; delete LoadBalancer Services and PersistentVolumeClaims first, while the cloud controller and CSI still run"},
 		)
 		if old.get("Cluster", "", cr.Cluster) != nil && old.get("Cluster", "", cr.Cluster).GetAnnotations()[ResourcePolicyAnnotation] == ResourcePolicyKeep {
 			cr.Findings = append(cr.Findings, Finding{Info, "the Cluster and OpenStackCluster are kept (helm.sh/resource-policy: keep): delete them by hand to release the network and API load balancer"})
@@ -415,6 +427,25 @@ func mdMachines(md *unstructured.Unstructured) int {
 	return 0
 }
 
+// mdMachinesMax is an autoscaled MachineDeployment's maximum, 0 for a
+// fixed one.
+func mdMachinesMax(md *unstructured.Unstructured) int {
+	if nestedInt(md, "spec", "replicas") == nil {
+		if b := autoscaleBounds(md); b != nil {
+			return b.Max
+		}
+	}
+	return 0
+}
+
+// countText is "N", or "MIN-MAX" for an autoscaled group.
+func countText(n, max int) string {
+	if max > n {
+		return fmt.Sprintf("%d-%d", n, max)
+	}
+	return fmt.Sprint(n)
+}
+
 func machineTemplateSpec(md *unstructured.Unstructured) (*clusterv1.MachineTemplateSpec, error) {
 	m := nestedMap(md, "spec", "template")
 	out := &clusterv1.MachineTemplateSpec{}
@@ -445,14 +476,14 @@ func nodeGroupsImpact(old, cur objectSet) []Rollout {
 		p := groups[name]
 		switch {
 		case p.a == nil:
-			r := Rollout{Name: groupName(p.b), Object: name, Action: Added, Machines: mdMachines(p.b)}
+			r := Rollout{Name: groupName(p.b), Object: name, Action: Added, Machines: mdMachines(p.b), MachinesMax: mdMachinesMax(p.b)}
 			r.VersionTo = nestedString(p.b, "spec", "template", "spec", "version")
 			if b := autoscaleBounds(p.b); b != nil {
 				r.Autoscale = &AutoscaleChange{To: b}
 			}
 			out = append(out, r)
 		case p.b == nil:
-			r := Rollout{Name: groupName(p.a), Object: name, Action: Removed, Machines: mdMachines(p.a)}
+			r := Rollout{Name: groupName(p.a), Object: name, Action: Removed, Machines: mdMachines(p.a), MachinesMax: mdMachinesMax(p.a)}
 			r.VersionFrom = nestedString(p.a, "spec", "template", "spec", "version")
 			out = append(out, r)
 		default:
@@ -465,7 +496,7 @@ func nodeGroupsImpact(old, cur objectSet) []Rollout {
 }
 
 func machineDeploymentImpact(old, cur objectSet, a, b *unstructured.Unstructured) *Rollout {
-	r := &Rollout{Name: groupName(b), Object: b.GetName(), Action: Changed, Machines: mdMachines(b)}
+	r := &Rollout{Name: groupName(b), Object: b.GetName(), Action: Changed, Machines: mdMachines(b), MachinesMax: mdMachinesMax(b)}
 	ta, errA := machineTemplateSpec(a)
 	tb, errB := machineTemplateSpec(b)
 	if errA != nil || errB != nil {
@@ -530,7 +561,7 @@ func machineDeploymentImpact(old, cur objectSet, a, b *unstructured.Unstructured
 		r.InPlace = append(r.InPlace, f...)
 	}
 	if r.Replace {
-		r.Replaced = mdMachines(a)
+		r.Replaced, r.ReplacedMax = mdMachines(a), mdMachinesMax(a)
 	}
 	if r.Replace || r.Scale != nil || r.Autoscale != nil || len(r.InPlace) > 0 {
 		return r

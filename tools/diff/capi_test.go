@@ -374,3 +374,30 @@ func TestCompareFieldsKeyedLists(t *testing.T) {
 		}
 	}
 }
+
+// TestAutoscaledGroupRolloutCountsEveryMachine: a rollout of an autoscaled
+// group replaces every machine it runs, between its bounds, and says so.
+func TestAutoscaledGroupRolloutCountsEveryMachine(t *testing.T) {
+	t.Parallel()
+	old := expandApp(t, nil)
+	cur := expandApp(t, func(v map[string]any) { ng(v, "burst")["machineFlavor"] = "m1.large" })
+	cr := &ClusterReport{Site: "s1", Cluster: "app"}
+	impact(cr, old, cur)
+	if len(cr.NodeGroups) != 1 {
+		t.Fatalf("groups: %+v", cr.NodeGroups)
+	}
+	g := cr.NodeGroups[0]
+	if !g.Replace || g.Replaced != 1 || g.ReplacedMax != 5 {
+		t.Fatalf("rollout of burst (autoscale 1..5) = %+v", g)
+	}
+	if got := g.headline(); !strings.Contains(got, "rolls, replacing all 1-5 machine(s)") {
+		t.Errorf("headline = %q", got)
+	}
+	if got := g.short(); !strings.Contains(got, "**rolls all 1-5**") {
+		t.Errorf("table cell = %q", got)
+	}
+	rep := &Report{Clusters: []*ClusterReport{cr}}
+	if got := rep.Summary(); !strings.Contains(got, "(1-5 machine(s) replaced)") {
+		t.Errorf("summary = %q", got)
+	}
+}

@@ -18,7 +18,7 @@ const Marker = "<!-- capiform-diff -->"
 const maxValue = 200
 
 type counts struct {
-	clusters, added, removed, cpRolls, groupRolls, replaced, scaled, inPlace, unsafe, warnings, addons int
+	clusters, added, removed, cpRolls, groupRolls, replaced, replacedMax, scaled, inPlace, unsafe, warnings, addons int
 }
 
 func (r *Report) counts() counts {
@@ -35,6 +35,7 @@ func (r *Report) counts() counts {
 			if cp.Replace {
 				c.cpRolls++
 				c.replaced += cp.Replaced
+				c.replacedMax += max(cp.Replaced, cp.ReplacedMax)
 			}
 			if cp.Scale != nil {
 				c.scaled++
@@ -50,6 +51,7 @@ func (r *Report) counts() counts {
 			if g.Replace {
 				c.groupRolls++
 				c.replaced += g.Replaced
+				c.replacedMax += max(g.Replaced, g.ReplacedMax)
 			}
 			if g.Scale != nil || g.Autoscale != nil {
 				c.scaled++
@@ -92,7 +94,7 @@ func (r *Report) Summary() string {
 	c := r.counts()
 	parts := []string{fmt.Sprintf("%d cluster(s) changed (%d created, %d deleted)", c.clusters, c.added, c.removed)}
 	parts = append(parts,
-		fmt.Sprintf("%d control plane(s) and %d node group(s) roll (%d machine(s) replaced)", c.cpRolls, c.groupRolls, c.replaced),
+		fmt.Sprintf("%d control plane(s) and %d node group(s) roll (%s machine(s) replaced)", c.cpRolls, c.groupRolls, countText(c.replaced, c.replacedMax)),
 		fmt.Sprintf("%d scaled", c.scaled),
 		fmt.Sprintf("%d changed in place", c.inPlace),
 		fmt.Sprintf("%d addon change(s)", c.addons),
@@ -130,17 +132,26 @@ func boundsText(b *Bounds) string {
 	return fmt.Sprintf("%d..%d", b.Min, b.Max)
 }
 
+// replacedText is how many machines a rollout replaces: every machine an
+// autoscaled group runs, between its bounds.
+func replacedText(g Rollout) string {
+	if g.ReplacedMax > g.Replaced {
+		return fmt.Sprintf("all %d-%d", g.Replaced, g.ReplacedMax)
+	}
+	return fmt.Sprint(g.Replaced)
+}
+
 // headline says in a few words what happens to a control plane or group.
 func (g Rollout) headline() string {
 	switch g.Action {
 	case Added:
-		return fmt.Sprintf("created with %d machine(s)", g.Machines)
+		return fmt.Sprintf("created with %s machine(s)", countText(g.Machines, g.MachinesMax))
 	case Removed:
-		return fmt.Sprintf("deleted with its %d machine(s)", g.Machines)
+		return fmt.Sprintf("deleted with its %s machine(s)", countText(g.Machines, g.MachinesMax))
 	}
 	var parts []string
 	if g.Replace {
-		parts = append(parts, fmt.Sprintf("rolls, replacing %d machine(s): %s", g.Replaced, strings.Join(g.Reasons, "; ")))
+		parts = append(parts, fmt.Sprintf("rolls, replacing %s machine(s): %s", replacedText(g), strings.Join(g.Reasons, "; ")))
 	}
 	if g.Scale != nil {
 		parts = append(parts, fmt.Sprintf("scales %s -> %s", intText(g.Scale.From), intText(g.Scale.To)))
@@ -449,9 +460,9 @@ func (c *ClusterReport) row() string {
 func (g Rollout) short() string {
 	switch g.Action {
 	case Added:
-		return fmt.Sprintf("created (%d)", g.Machines)
+		return fmt.Sprintf("created (%s)", countText(g.Machines, g.MachinesMax))
 	case Removed:
-		return fmt.Sprintf("deleted (%d)", g.Machines)
+		return fmt.Sprintf("deleted (%s)", countText(g.Machines, g.MachinesMax))
 	}
 	var parts []string
 	if g.Replace {
@@ -459,7 +470,7 @@ func (g Rollout) short() string {
 		if g.VersionTo != "" && g.VersionFrom != g.VersionTo {
 			why = g.VersionFrom + " → " + g.VersionTo
 		}
-		parts = append(parts, fmt.Sprintf("**rolls %d** (%s)", g.Replaced, why))
+		parts = append(parts, fmt.Sprintf("**rolls %s** (%s)", replacedText(g), why))
 	}
 	if g.Scale != nil {
 		parts = append(parts, fmt.Sprintf("scale %s → %s", intText(g.Scale.From), intText(g.Scale.To)))

@@ -184,6 +184,9 @@ spec:
 	if len(rep.Sites) != 1 || len(rep.Sites[0].Objects) == 0 {
 		t.Errorf("want the Flux tree change of s1, got %+v", rep.Sites)
 	}
+	if !hasFinding(c.Findings, Info, "the Secret s1-cloud-credentials (keys clouds.yaml and cloud.conf) exists in namespace extra") {
+		t.Errorf("want the credentials reminder, got %v", c.Findings)
+	}
 }
 
 func TestScenarioClusterDeletedWarns(t *testing.T) {
@@ -198,6 +201,9 @@ func TestScenarioClusterDeletedWarns(t *testing.T) {
 	}
 	if !hasFinding(c.Findings, Warning, "load balancers and volumes") {
 		t.Errorf("want the debris warning, got %v", c.Findings)
+	}
+	if !hasFinding(c.Findings, Warning, "its addons go with it") {
+		t.Errorf("want the addons warning, got %v", c.Findings)
 	}
 	for _, o := range c.Objects {
 		if (o.Kind == "Cluster" || o.Kind == "OpenStackCluster") && o.Action != Kept {

@@ -30,7 +30,7 @@ func TestSiteOptionsDryRun(t *testing.T) {
 	var fetches atomic.Int32
 	opts, err := SiteOptions(context.Background(), SiteInput{
 		FS:      os.DirFS(repoRoot),
-		RepoDir: "/repo",
+		RepoDir: "checkout",
 		Site:    "edi",
 		Charts: fetcherFunc(func(context.Context, string, string, string) (*chart.Chart, error) {
 			fetches.Add(1)
@@ -66,7 +66,7 @@ func TestSiteOptionsDryRun(t *testing.T) {
 	if opts.Providers != want {
 		t.Errorf("providers %+v, want %+v", opts.Providers, want)
 	}
-	if opts.ProviderRepository != filepath.Join("/repo", "providers") {
+	if opts.ProviderRepository != filepath.Join("checkout", "providers") {
 		t.Errorf("provider repository %q", opts.ProviderRepository)
 	}
 	if opts.KindNodeImage != "kindest/node:v1.36.1" || opts.Flux.Version != "v2.9.5" || opts.Flux.ManifestsDir != "" {

@@ -46,6 +46,11 @@ including a revision that failed to render (the rest is still printed).`,
 			if f.base == "" {
 				return &exitError{code: ExitCantRun, msg: "diff needs --base REV, for example --base origin/main"}
 			}
+			switch f.output {
+			case "text", "", "markdown", "md", "json":
+			default:
+				return &exitError{code: ExitCantRun, msg: fmt.Sprintf("unknown output format %q: use text, markdown or json", f.output)}
+			}
 			rep, err := diff.Run(cmd.Context(), diff.Options{
 				Repo: rootDir(cmd),
 				Base: f.base,

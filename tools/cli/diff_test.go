@@ -64,6 +64,9 @@ func TestDiffCommand(t *testing.T) {
 	if code, _, errOut := run(t, "-C", dir, "diff", "--base", "no-such-rev"); code != 2 || !strings.Contains(errOut, "no-such-rev") {
 		t.Errorf("unknown base: exit %d\n%s", code, errOut)
 	}
+	if code, _, errOut := run(t, "-C", dir, "diff", "--base", "HEAD", "-o", "yaml"); code != 2 || !strings.Contains(errOut, `unknown output format "yaml"`) {
+		t.Errorf("unknown format: exit %d\n%s", code, errOut)
+	}
 	if code, _, errOut := run(t, "-C", dir, "diff"); code != 2 || !strings.Contains(errOut, "--base") {
 		t.Errorf("no base: exit %d\n%s", code, errOut)
 	}

@@ -34,7 +34,11 @@ func Revision(dir, rev string) (fs.FS, plumbing.Hash, error) {
 	}
 	h, err := repo.ResolveRevision(plumbing.Revision(rev))
 	if err != nil {
-		return nil, plumbing.ZeroHash, fmt.Errorf("resolving revision %q: %w (a shallow clone lacks older commits: fetch with full history)", rev, err)
+		hint := ""
+		if shallow, _ := repo.Storer.Shallow(); len(shallow) > 0 {
+			hint = " (this clone is shallow and lacks older commits: fetch with full history, e.g. git fetch --unshallow)"
+		}
+		return nil, plumbing.ZeroHash, fmt.Errorf("resolving revision %q: %w%s", rev, err, hint)
 	}
 	commit, err := repo.CommitObject(*h)
 	if err != nil {
@@ -137,9 +141,11 @@ func (f *regFile) Stat() (fs.FileInfo, error) { return f.info, nil }
 func (f *regFile) Close() error               { return nil }
 
 type dirFile struct {
-	info fileInfo
-	tree *object.Tree
-	read bool
+	info    fileInfo
+	tree    *object.Tree
+	entries []fs.DirEntry // sorted, read on first use
+	read    bool
+	offset  int
 }
 
 func (d *dirFile) Stat() (fs.FileInfo, error) { return d.info, nil }
@@ -148,21 +154,34 @@ func (d *dirFile) Read([]byte) (int, error) {
 }
 func (d *dirFile) Close() error { return nil }
 
+// ReadDir follows fs.ReadDirFile: n <= 0 returns the rest at once; n > 0
+// at most n entries, and io.EOF at the end.
 func (d *dirFile) ReadDir(n int) ([]fs.DirEntry, error) {
-	if d.read {
-		if n > 0 {
-			return nil, io.EOF
+	if !d.read {
+		d.read = true
+		for i := range d.tree.Entries {
+			if d.tree.Entries[i].Mode == filemode.Submodule {
+				continue
+			}
+			info := entryInfo(&d.tree.Entries[i])
+			if !info.IsDir() {
+				if f, err := d.tree.TreeEntryFile(&d.tree.Entries[i]); err == nil {
+					info.size = f.Size
+				}
+			}
+			d.entries = append(d.entries, info)
 		}
-		return nil, nil
+		sort.Slice(d.entries, func(i, j int) bool { return strings.Compare(d.entries[i].Name(), d.entries[j].Name()) < 0 })
 	}
-	d.read = true
-	out := make([]fs.DirEntry, 0, len(d.tree.Entries))
-	for i := range d.tree.Entries {
-		if d.tree.Entries[i].Mode == filemode.Submodule {
-			continue
-		}
-		out = append(out, entryInfo(&d.tree.Entries[i]))
+	rest := d.entries[d.offset:]
+	if n <= 0 {
+		d.offset = len(d.entries)
+		return append([]fs.DirEntry(nil), rest...), nil
 	}
-	sort.Slice(out, func(i, j int) bool { return strings.Compare(out[i].Name(), out[j].Name()) < 0 })
-	return out, nil
+	if len(rest) == 0 {
+		return nil, io.EOF
+	}
+	n = min(n, len(rest))
+	d.offset += n
+	return append([]fs.DirEntry(nil), rest[:n]...), nil
 }

@@ -1,0 +1,76 @@
+package source
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// TestRevisionReadsTheObjectStore: a revision reads as an fs.FS the same
+// as the work tree did when it was committed, whatever the work tree holds
+// now.
+func TestRevisionReadsTheObjectStore(t *testing.T) {
+	dir := t.TempDir()
+	repo, err := git.PlainInit(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, content string) {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("clusters/s1/site.yaml", "site: 1\n")
+	write("clusters/s1/b.yaml", "b: 1\n")
+	write("charts/c/Chart.yaml", "version: 0.1.0\n")
+	wt, _ := repo.Worktree()
+	wt.AddGlob(".")
+	sig := &object.Signature{Name: "t", Email: "t@example.org", When: time.Unix(0, 0)}
+	if _, err := wt.Commit("one", &git.CommitOptions{Author: sig}); err != nil {
+		t.Fatal(err)
+	}
+	// The work tree moves on; the revision does not.
+	write("clusters/s1/b.yaml", "b: 2\n")
+	write("clusters/s1/new.yaml", "new: 1\n")
+
+	fsys, hash, err := Revision(dir, "HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hash.IsZero() {
+		t.Error("no commit hash")
+	}
+	if err := fstest.TestFS(fsys, "clusters/s1/site.yaml", "clusters/s1/b.yaml", "charts/c/Chart.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := fs.ReadFile(fsys, "clusters/s1/b.yaml"); string(b) != "b: 1\n" {
+		t.Errorf("b.yaml at HEAD = %q", b)
+	}
+	if _, err := fs.Stat(fsys, "clusters/s1/new.yaml"); err == nil {
+		t.Error("an uncommitted file is in the revision")
+	}
+	if b, _ := fs.ReadFile(Worktree(dir), "clusters/s1/b.yaml"); string(b) != "b: 2\n" {
+		t.Errorf("b.yaml in the work tree = %q", b)
+	}
+	entries, _ := fs.ReadDir(fsys, "clusters/s1")
+	if len(entries) != 2 || entries[0].Name() != "b.yaml" || entries[1].Name() != "site.yaml" {
+		t.Errorf("entries = %v", entries)
+	}
+
+	_, _, err = Revision(dir, "no-such-branch")
+	if err == nil || !strings.Contains(err.Error(), `"no-such-branch"`) || strings.Contains(err.Error(), "shallow") {
+		t.Errorf("unknown revision: %v", err)
+	}
+	if _, _, err := Revision(t.TempDir(), "HEAD"); err == nil {
+		t.Error("a folder that is no repository gives no error")
+	}
+}

@@ -46,7 +46,7 @@ func (e *engine) checkChange(ctx context.Context, base, head *load.Fleet, checke
 			if err != nil || baseDef.Unify(bdata).Validate(cue.Concrete(true)) != nil {
 				continue // a broken base is not this change's fault
 			}
-			v := rules.FillPath(cpath("base"), bdata).FillPath(cpath("head"), r.clusters[i].data)
+			v := rules.Unify(e.ctx.CompileString("{}").FillPath(cpath("base"), bdata).FillPath(cpath("head"), r.clusters[i].data))
 			out = append(out, mapViolations(v, hc.File, func(p string) diag.Pos { return hc.Pos.Of(p) })...)
 		}
 	}

@@ -73,7 +73,10 @@ func (e *engine) checkSite(head fs.FS, s *load.Site) *siteResult {
 			}
 		}
 		if cr.ok && r.siteOK {
-			rv := rules.FillPath(cpath("cluster"), data).FillPath(cpath("leaves"), e.ctx.Encode(leaves(data)))
+			// One unification of the rules with both inputs: each FillPath
+			// of the rules would evaluate them all again.
+			in := e.ctx.CompileString("{}").FillPath(cpath("cluster"), data).FillPath(cpath("leaves"), e.ctx.Encode(leaves(data)))
+			rv := rules.Unify(in)
 			r.diags = append(r.diags, mapViolations(rv, c.File, func(p string) diag.Pos { return c.Pos.Of(p) })...)
 			if n, err := rv.LookupPath(cpath("machines")).Int64(); err == nil {
 				sum.Machines = n
@@ -83,10 +86,11 @@ func (e *engine) checkSite(head fs.FS, s *load.Site) *siteResult {
 		summaries = append(summaries, sum)
 	}
 	if r.siteOK {
-		sr := r.pol.LookupPath(cpath("#SiteRules")).
+		in := e.ctx.CompileString("{}").
 			FillPath(cpath("site"), siteData).
 			FillPath(cpath("leaves"), e.ctx.Encode(leaves(siteData))).
 			FillPath(cpath("clusters"), e.ctx.Encode(summaries))
+		sr := r.pol.LookupPath(cpath("#SiteRules")).Unify(in)
 		r.diags = append(r.diags, mapViolations(sr, s.File, func(p string) diag.Pos {
 			if i, rest, ok := clusterPath(p); ok && i < len(s.Clusters) {
 				return s.Clusters[i].Pos.Of(rest)

@@ -74,6 +74,9 @@ func TestCommands(t *testing.T) {
 		{name: "expand a malformed argument", args: []string{"-C", dir, "expand", "research"}, code: 2, stderr: []string{"expand takes SITE/CLUSTER"}},
 		{name: "summary", args: []string{"-C", dir, "summary"}, code: 0, stdout: []string{"research", "general=4 highmem=2 gpu=0-4", "2 site(s), 5 cluster(s)"}},
 		{name: "not a repository", args: []string{"-C", t.TempDir(), "validate"}, code: 2, stderr: []string{"no clusters/ folder here"}},
+		{name: "bootstrap --dry-run prints the plan", args: []string{"-C", dir, "bootstrap", "lon", "--dry-run"}, code: 0, stdout: []string{"bootstrap plan for site lon (management cluster lon-mgmt)", "move", "install the chart as Helm release lon-mgmt/lon-mgmt", "cleanup"}},
+		{name: "bootstrap of an unknown site", args: []string{"-C", dir, "bootstrap", "nope", "--dry-run"}, code: 2, stderr: []string{`no site "nope"`}},
+		{name: "bootstrap without a deploy key", args: []string{"-C", dir, "bootstrap", "lon", "--chart-cache", t.TempDir()}, code: 2, stderr: []string{"--deploy-key"}},
 		{name: "unknown command", args: []string{"frobnicate"}, code: 2, stderr: []string{"unknown command"}},
 	}
 	for _, tt := range tests {

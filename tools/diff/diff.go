@@ -245,6 +245,7 @@ func compare(ctx context.Context, rep *Report, opts Options, baseFS, headFS fs.F
 		}
 	}
 	rep.Sites = compareSites(base.res, head.res)
+	manifestChanges(rep, base, head)
 	sortFindings(rep.Findings)
 	return nil
 }

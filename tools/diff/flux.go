@@ -41,6 +41,9 @@ type AddonChange struct {
 	VersionTo   string `json:"versionTo,omitempty"`
 	// ValuesChanged is true when spec.values or spec.valuesFrom changed.
 	ValuesChanged bool `json:"valuesChanged,omitempty"`
+	// ManifestsChanged is the folder of a manifests component whose files
+	// changed (the component's Kustomization itself may be unchanged).
+	ManifestsChanged string `json:"manifestsChanged,omitempty"`
 }
 
 // compareSites compares the generated trees of every site of either
@@ -173,6 +176,9 @@ func (a AddonChange) String() string {
 		}
 		if a.ValuesChanged {
 			parts = append(parts, "values changed")
+		}
+		if a.ManifestsChanged != "" {
+			parts = append(parts, fmt.Sprintf("manifests in %s changed: re-applied into the cluster", a.ManifestsChanged))
 		}
 		if len(parts) == 0 {
 			parts = append(parts, "changed")

@@ -394,3 +394,32 @@ func TestScenarioHeadDoesNotRender(t *testing.T) {
 		t.Errorf("text:\n%s", textOf(t, rep))
 	}
 }
+
+// TestScenarioManifestsChanged: a change to the files of a manifests
+// component reaches every cluster that uses it, though the generated tree
+// (which holds only the component's path) does not change.
+func TestScenarioManifestsChanged(t *testing.T) {
+	t.Parallel()
+	r := newTestRepo(t)
+	r.copyTree("../../platforms", "platforms")
+	r.edit("clusters/s1/app.yaml", "  nodeGroups:\n", "  platforms:\n    - name: base\n    - name: monitoring\n  nodeGroups:\n")
+	r.commit("platforms")
+	r.edit("platforms/monitoring/openstack-alerts/prometheusrule.yaml", "for: 15m", "for: 20m")
+	r.commit("slower alert")
+	rep, err := Run(context.Background(), Options{Repo: r.dir, Base: "HEAD~1", Head: "HEAD", Pipeline: func(fsys fs.FS) pipeline.Options {
+		return pipeline.Options{FS: fsys, Addons: pipeline.Platforms}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Changed() || len(rep.Sites) != 1 || len(rep.Sites[0].Addons) != 1 {
+		t.Fatalf("want one addon change, got %s", textOf(t, rep))
+	}
+	a := rep.Sites[0].Addons[0]
+	if a.Cluster != "app" || a.Name != "openstack-alerts" || a.ManifestsChanged != "platforms/monitoring/openstack-alerts" {
+		t.Errorf("addon change = %+v", a)
+	}
+	if !strings.Contains(textOf(t, rep), "app/openstack-alerts: manifests in platforms/monitoring/openstack-alerts changed") {
+		t.Errorf("text:\n%s", textOf(t, rep))
+	}
+}

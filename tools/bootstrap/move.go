@@ -113,11 +113,8 @@ func (r *runner) alreadyComplete(ctx context.Context) (bool, error) {
 	if _, onSource, err := r.source(ctx); err != nil || onSource {
 		return false, err
 	}
-	tgt, err := r.targetCluster(ctx)
-	if errors.Is(err, errNoTarget) {
-		return false, nil
-	}
-	if err != nil {
+	tgt, err := r.reachableTarget(ctx)
+	if err != nil || tgt == nil {
 		return false, err
 	}
 	s, ok, err := loadState(ctx, tgt.client, r.id.Cluster)

@@ -50,14 +50,21 @@ func (r *runner) movedWithoutEphemeral(ctx context.Context) (bool, error) {
 	if r.opts.InjectTarget == nil && r.opts.TargetKubeconfig == "" {
 		return false, nil
 	}
-	tgt, err := r.targetCluster(ctx)
-	if errors.Is(err, errNoTarget) {
-		return false, nil
-	}
-	if err != nil {
+	tgt, err := r.reachableTarget(ctx)
+	if err != nil || tgt == nil {
 		return false, err
 	}
 	return clusterExists(ctx, tgt.client, r.id.TargetNamespace, r.id.Cluster)
+}
+
+// reachableTarget is the new management cluster, or nil when there is none
+// yet (Cluster API has not made its kubeconfig).
+func (r *runner) reachableTarget(ctx context.Context) (*cluster, error) {
+	tgt, err := r.targetCluster(ctx)
+	if errors.Is(err, errNoTarget) {
+		return nil, nil
+	}
+	return tgt, err
 }
 
 // source is the ephemeral cluster when it still holds the Cluster object.
@@ -76,11 +83,8 @@ func (r *runner) moved(ctx context.Context) (bool, error) {
 	if err != nil || onSource {
 		return false, err
 	}
-	tgt, err := r.targetCluster(ctx)
-	if errors.Is(err, errNoTarget) {
-		return false, nil
-	}
-	if err != nil {
+	tgt, err := r.reachableTarget(ctx)
+	if err != nil || tgt == nil {
 		return false, err
 	}
 	return clusterExists(ctx, tgt.client, r.id.TargetNamespace, r.id.Cluster)

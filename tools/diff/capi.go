@@ -265,10 +265,43 @@ func controlPlaneImpact(old, cur objectSet) *Rollout {
 		r.Reasons = append(r.Reasons, fmt.Sprintf("infrastructure template %s -> %s", refName(refA), refName(refB)))
 		r.TemplateFields = append(r.TemplateFields, templateFields(old, cur, refA, refB)...)
 	}
+	// KCP compares a joined machine's KubeadmConfig with its
+	// joinConfiguration, and the machine kubeadm init made first as if it
+	// had joined, then with its initConfiguration (controlplane/kubeadm/pkg
+	// matchesKubeadmConfig). So a change to initConfiguration alone rolls
+	// no machine, and one to joinConfiguration alone rolls the machines that
+	// joined: all of them, or all but the init machine while it lives.
+	joinOnly := false
 	if f := compareFields("KubeadmControlPlane.spec.kubeadmConfigSpec", kubeadmForDiff(nestedMap(a, "spec", "kubeadmConfigSpec")), kubeadmForDiff(nestedMap(b, "spec", "kubeadmConfigSpec"))); len(f) > 0 {
-		r.Replace = true
-		r.Reasons = append(r.Reasons, "kubeadm config spec changed")
-		r.TemplateFields = append(r.TemplateFields, f...)
+		const prefix = "KubeadmControlPlane.spec.kubeadmConfigSpec."
+		var initFields, joinFields, otherFields []FieldChange
+		for _, c := range f {
+			switch {
+			case strings.HasPrefix(c.Path, prefix+"initConfiguration"):
+				// In place, named like the other in-place fields.
+				c.Path = strings.TrimPrefix(c.Path, "KubeadmControlPlane.")
+				initFields = append(initFields, c)
+			case strings.HasPrefix(c.Path, prefix+"joinConfiguration"):
+				joinFields = append(joinFields, c)
+			default:
+				otherFields = append(otherFields, c)
+			}
+		}
+		switch {
+		case len(otherFields) > 0:
+			r.Replace = true
+			r.Reasons = append(r.Reasons, "kubeadm config spec changed")
+			r.TemplateFields = append(r.TemplateFields, f...)
+		case len(joinFields) > 0:
+			r.Replace = true
+			joinOnly = true
+			r.Reasons = append(r.Reasons, "kubeadm joinConfiguration changed: the machines that joined are replaced (the one kubeadm init made only once nothing else rolls it)")
+			r.TemplateFields = append(r.TemplateFields, joinFields...)
+			r.InPlace = append(r.InPlace, initFields...)
+		default:
+			// Used only to initialise a cluster: no existing machine rolls.
+			r.InPlace = append(r.InPlace, initFields...)
+		}
 	}
 	if ra, rb := nestedString(a, "spec", "rollout", "after"), nestedString(b, "spec", "rollout", "after"); ra != rb && rb != "" {
 		r.Replace = true
@@ -295,6 +328,9 @@ func controlPlaneImpact(old, cur objectSet) *Rollout {
 	}
 	if r.Replace {
 		r.Replaced = deref(nestedInt(a, "spec", "replicas"))
+		if joinOnly && len(r.Reasons) == 1 && r.Replaced > 0 {
+			r.Replaced, r.ReplacedMax = r.Replaced-1, r.Replaced
+		}
 	}
 	if r.Replace || r.Scale != nil || len(r.InPlace) > 0 {
 		return r

@@ -141,6 +141,18 @@ func TestImpactFromChartObjects(t *testing.T) {
 		},
 		want: want{cpReplace: true, cpReason: "kubeadm config spec changed"},
 	}, {
+		name: "control plane joinConfiguration only: the joined machines roll",
+		objs: func(s objectSet) {
+			setField(s, "KubeadmControlPlane", "", []any{map[string]any{"name": "max-pods", "value": "200"}}, "spec", "kubeadmConfigSpec", "joinConfiguration", "nodeRegistration", "kubeletExtraArgs")
+		},
+		want: want{cpReplace: true, cpReason: "kubeadm joinConfiguration changed"},
+	}, {
+		name: "control plane initConfiguration only: nothing rolls",
+		objs: func(s objectSet) {
+			setField(s, "KubeadmControlPlane", "", []any{map[string]any{"name": "max-pods", "value": "200"}}, "spec", "kubeadmConfigSpec", "initConfiguration", "nodeRegistration", "kubeletExtraArgs")
+		},
+		want: want{cpInPlace: "spec.kubeadmConfigSpec.initConfiguration.nodeRegistration.kubeletExtraArgs"},
+	}, {
 		name: "control plane kubeadm DNS is ignored by KCP",
 		objs: func(s objectSet) {
 			setField(s, "KubeadmControlPlane", "", "registry.example.org/coredns", "spec", "kubeadmConfigSpec", "clusterConfiguration", "dns", "imageRepository")
@@ -282,7 +294,7 @@ func TestImpactFromChartObjects(t *testing.T) {
 				if w.cpScale != (cp.Scale != nil) {
 					t.Errorf("control plane scale %+v", cp.Scale)
 				}
-				if w.cpInPlace != "" && !hasPath(cp.InPlace, w.cpInPlace) {
+				if w.cpInPlace != "" && !hasPathPrefix(cp.InPlace, w.cpInPlace) {
 					t.Errorf("control plane in place %v, want %s", cp.InPlace, w.cpInPlace)
 				}
 			case cp != nil:
@@ -390,14 +402,34 @@ func TestAutoscaledGroupRolloutCountsEveryMachine(t *testing.T) {
 	if !g.Replace || g.Replaced != 1 || g.ReplacedMax != 5 {
 		t.Fatalf("rollout of burst (autoscale 1..5) = %+v", g)
 	}
-	if got := g.headline(); !strings.Contains(got, "rolls, replacing all 1-5 machine(s)") {
+	if got := g.headline(); !strings.Contains(got, "rolls, replacing 1-5 machine(s)") {
 		t.Errorf("headline = %q", got)
 	}
-	if got := g.short(); !strings.Contains(got, "**rolls all 1-5**") {
+	if got := g.short(); !strings.Contains(got, "**rolls 1-5**") {
 		t.Errorf("table cell = %q", got)
 	}
 	rep := &Report{Clusters: []*ClusterReport{cr}}
 	if got := rep.Summary(); !strings.Contains(got, "(1-5 machine(s) replaced)") {
 		t.Errorf("summary = %q", got)
+	}
+}
+
+// TestJoinConfigurationRollsJoinedMachines: a change to the control plane's
+// joinConfiguration alone replaces the machines that joined: all but the
+// one kubeadm init made, while it lives.
+func TestJoinConfigurationRollsJoinedMachines(t *testing.T) {
+	t.Parallel()
+	old := expandApp(t, nil)
+	cur := expandApp(t, nil)
+	setField(cur, "KubeadmControlPlane", "", []any{map[string]any{"name": "max-pods", "value": "200"}}, "spec", "kubeadmConfigSpec", "joinConfiguration", "nodeRegistration", "kubeletExtraArgs")
+	cr := &ClusterReport{Site: "s1", Cluster: "app"}
+	impact(cr, old, cur)
+	cp := cr.ControlPlane
+	if cp == nil || !cp.Replace {
+		t.Fatalf("control plane = %+v", cp)
+	}
+	n := deref(nestedInt(old.ofKind("KubeadmControlPlane")[0], "spec", "replicas"))
+	if cp.Replaced != n-1 || cp.ReplacedMax != n {
+		t.Errorf("replaced %d-%d, want %d-%d", cp.Replaced, cp.ReplacedMax, n-1, n)
 	}
 }

@@ -132,11 +132,12 @@ func boundsText(b *Bounds) string {
 	return fmt.Sprintf("%d..%d", b.Min, b.Max)
 }
 
-// replacedText is how many machines a rollout replaces: every machine an
-// autoscaled group runs, between its bounds.
+// replacedText is how many machines a rollout replaces: a range for an
+// autoscaled group (every machine it runs, between its bounds) and for a
+// control plane whose joined machines alone roll.
 func replacedText(g Rollout) string {
 	if g.ReplacedMax > g.Replaced {
-		return fmt.Sprintf("all %d-%d", g.Replaced, g.ReplacedMax)
+		return fmt.Sprintf("%d-%d", g.Replaced, g.ReplacedMax)
 	}
 	return fmt.Sprint(g.Replaced)
 }

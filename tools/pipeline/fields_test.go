@@ -175,6 +175,12 @@ func TestDefinitionFieldsLand(t *testing.T) {
 		{"nodeGroups[] without replicas defaults to one machine", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {}, []where{
 			{"MachineDeployment", "lagging-new", "spec.replicas", int64(1)},
 		}},
+		{"nodeGroups[].availabilityZone -> failure domain; unset, none", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			c.NodeGroups[0].AvailabilityZone = "az-2"
+		}, []where{
+			{"MachineDeployment", "lagging-old", "spec.template.spec.failureDomain", "az-2"},
+			{"MachineDeployment", "lagging-new", "spec.template.spec.failureDomain", nil},
+		}},
 		{"GPU node group -> autoscaler bounds, no replicas, capacity annotations", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
 			c.NodeGroups[2].Labels = map[string]string{"nvidia.com/gpu.present": "true"}
 			c.NodeGroups[2].Taints = []v1alpha1.Taint{{Key: "nvidia.com/gpu", Value: "present", Effect: "NoSchedule"}}

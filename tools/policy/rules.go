@@ -11,6 +11,7 @@ var Rules = []string{
 	"policy.image-named",
 	"policy.image-available",
 	"policy.network-offered",
+	"policy.zone-offered",
 	"policy.version-format",
 	"policy.version-window",
 	"policy.version-skew",

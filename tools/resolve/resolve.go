@@ -120,6 +120,7 @@ type NodeGroupValues struct {
 	RootVolume        *Volume           `json:"rootVolume,omitempty"`
 	KubernetesVersion string            `json:"kubernetesVersion,omitempty"`
 	MachineImage      *Image            `json:"machineImage,omitempty"`
+	AvailabilityZone  string            `json:"availabilityZone,omitempty"`
 }
 
 // Autoscale is the chart's nodeGroups[].autoscale value.
@@ -273,6 +274,8 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 			Labels:        g.Labels,
 			Taints:        g.Taints,
 			RootVolume:    volume(g.RootVolume),
+			// The group's failure domain; unset, Nova places the machines.
+			AvailabilityZone: g.AvailabilityZone,
 		}
 		switch {
 		case g.Autoscale != nil:

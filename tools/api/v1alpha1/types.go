@@ -218,6 +218,11 @@ type NodeGroup struct {
 	RootVolume *Volume `json:"rootVolume,omitempty"`
 	// KubernetesVersion lets a group lag the control plane during an upgrade.
 	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+	// AvailabilityZone places the group's machines in one of the site's
+	// availability zones (the MachineDeployment's failure domain). Unset,
+	// Nova places them; to spread a workload over zones, give it one group
+	// a zone.
+	AvailabilityZone string `json:"availabilityZone,omitempty"`
 }
 
 // Autoscale bounds an autoscaled group; Min may be 0.

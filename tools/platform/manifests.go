@@ -22,7 +22,6 @@ import (
 	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/load"
 	"github.com/capiform/capiform/tools/render"
-	"github.com/capiform/capiform/tools/resolve"
 )
 
 // Components of plain manifests.
@@ -383,18 +382,10 @@ func manifestsKustomization(cluster string, a Addon, manifests map[string]bool) 
 	id := a.Identity
 	ks := &kustomizev1.Kustomization{
 		TypeMeta: metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
-		ObjectMeta: metav1.ObjectMeta{
-			Name: id.HelmReleaseName, Namespace: id.HelmReleaseNamespace,
-			Labels: map[string]string{
-				render.SiteLabel: id.Site, render.ClusterLabel: id.Cluster,
-				PlatformLabel: a.Platform, ComponentLabel: a.Component,
-			},
-		},
+		ObjectMeta: addonMeta(a),
 		Spec: kustomizev1.KustomizationSpec{
 			Interval: metav1.Duration{Duration: ManifestsInterval},
-			KubeConfig: &meta.KubeConfigReference{SecretRef: &meta.SecretKeyReference{
-				Name: resolve.KubeconfigSecretName(cluster), Key: KubeconfigKey,
-			}},
+			KubeConfig: kubeConfig(cluster),
 			Path:            a.Path,
 			Prune:           true,
 			Wait:            true,

@@ -278,22 +278,35 @@ func protect(management bool, o metav1.Object) {
 	}
 }
 
+// addonMeta names an addon's object after its identity, labelled with its
+// site, cluster, platform and component.
+func addonMeta(a Addon) metav1.ObjectMeta {
+	id := a.Identity
+	return metav1.ObjectMeta{
+		Name: id.HelmReleaseName, Namespace: id.HelmReleaseNamespace,
+		Labels: map[string]string{
+			render.SiteLabel: id.Site, render.ClusterLabel: id.Cluster,
+			PlatformLabel: a.Platform, ComponentLabel: a.Component,
+		},
+	}
+}
+
+// kubeConfig is how Flux reaches the workload cluster: the kubeconfig
+// Secret Cluster API writes in the cluster's namespace.
+func kubeConfig(cluster string) *meta.KubeConfigReference {
+	return &meta.KubeConfigReference{SecretRef: &meta.SecretKeyReference{
+		Name: resolve.KubeconfigSecretName(cluster), Key: KubeconfigKey,
+	}}
+}
+
 func helmRelease(cluster string, a Addon, src source) (*helmv2.HelmRelease, error) {
 	id := a.Identity
 	hr := &helmv2.HelmRelease{
 		TypeMeta: metav1.TypeMeta{APIVersion: helmv2.GroupVersion.String(), Kind: helmv2.HelmReleaseKind},
-		ObjectMeta: metav1.ObjectMeta{
-			Name: id.HelmReleaseName, Namespace: id.HelmReleaseNamespace,
-			Labels: map[string]string{
-				render.SiteLabel: id.Site, render.ClusterLabel: id.Cluster,
-				PlatformLabel: a.Platform, ComponentLabel: a.Component,
-			},
-		},
+		ObjectMeta: addonMeta(a),
 		Spec: helmv2.HelmReleaseSpec{
 			Interval: metav1.Duration{Duration: ReleaseInterval},
-			KubeConfig: &meta.KubeConfigReference{SecretRef: &meta.SecretKeyReference{
-				Name: resolve.KubeconfigSecretName(cluster), Key: KubeconfigKey,
-			}},
+			KubeConfig: kubeConfig(cluster),
 			ReleaseName:      id.ReleaseName,
 			TargetNamespace:  id.TargetNamespace,
 			StorageNamespace: id.StorageNamespace,

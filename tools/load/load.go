@@ -417,39 +417,24 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, p string) {
 			return
 		}
 		fields := jsonFields(t)
-		seen := map[string]int{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			key := k.Value
-			if line, dup := seen[key]; dup {
-				w.errs.Add(w.at(k), "load.duplicate-key", "key %q is already set at line %d: remove one", join(p, key), line)
-				continue
-			}
-			seen[key] = k.Line
-			ft, ok := fields[key]
+		w.entries(n, p, func(k, v *yaml.Node) {
+			ft, ok := fields[k.Value]
 			if !ok {
-				w.errs.Add(w.at(k), "load.unknown-field", "unknown field %q%s", join(p, key), suggest(key, fields))
-				continue
+				w.errs.Add(w.at(k), "load.unknown-field", "unknown field %q%s", join(p, k.Value), suggest(k.Value, fields))
+				return
 			}
-			w.pos[join(p, key)] = w.fieldAt(k, v)
-			w.walk(v, ft, join(p, key))
-		}
+			w.pos[join(p, k.Value)] = w.fieldAt(k, v)
+			w.walk(v, ft, join(p, k.Value))
+		})
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
 			w.errs.Add(w.at(n), "load.type", "%s must be a mapping", describe(p))
 			return
 		}
-		seen := map[string]int{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if line, dup := seen[k.Value]; dup {
-				w.errs.Add(w.at(k), "load.duplicate-key", "key %q is already set at line %d: remove one", join(p, k.Value), line)
-				continue
-			}
-			seen[k.Value] = k.Line
+		w.entries(n, p, func(k, v *yaml.Node) {
 			w.pos[join(p, k.Value)] = w.fieldAt(k, v)
 			w.walk(v, t.Elem(), join(p, k.Value))
-		}
+		})
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			w.errs.Add(w.at(n), "load.type", "%s must be a list", describe(p))
@@ -511,22 +496,30 @@ func child(n *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
+// entries calls f for each key and value of a mapping node, reporting and
+// skipping a key that is set twice.
+func (w *walker) entries(n *yaml.Node, p string, f func(k, v *yaml.Node)) {
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if line, dup := seen[k.Value]; dup {
+			w.errs.Add(w.at(k), "load.duplicate-key", "key %q is already set at line %d: remove one", join(p, k.Value), line)
+			continue
+		}
+		seen[k.Value] = k.Line
+		f(k, v)
+	}
+}
+
 // walkAny records positions inside free-form values and rejects duplicate
 // keys there too.
 func (w *walker) walkAny(n *yaml.Node, p string) {
 	switch n.Kind {
 	case yaml.MappingNode:
-		seen := map[string]int{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if line, dup := seen[k.Value]; dup {
-				w.errs.Add(w.at(k), "load.duplicate-key", "key %q is already set at line %d: remove one", join(p, k.Value), line)
-				continue
-			}
-			seen[k.Value] = k.Line
+		w.entries(n, p, func(k, v *yaml.Node) {
 			w.pos[join(p, k.Value)] = w.fieldAt(k, v)
 			w.walkAny(v, join(p, k.Value))
-		}
+		})
 	case yaml.SequenceNode:
 		for i, item := range n.Content {
 			ip := fmt.Sprintf("%s[%d]", p, i)

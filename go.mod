@@ -12,6 +12,7 @@ require (
 	github.com/go-git/go-git/v5 v5.19.3
 	github.com/homeport/dyff v1.12.0
 	github.com/spf13/cobra v1.10.2
+	golang.org/x/tools v0.48.0
 	gopkg.in/yaml.v3 v3.0.1
 	helm.sh/helm/v4 v4.2.4
 	k8s.io/apimachinery v0.36.4

@@ -381,11 +381,11 @@ func manifestsSource(site *load.Site, ns string) *sourcev1.GitRepository {
 func manifestsKustomization(cluster string, a Addon, manifests map[string]bool) *kustomizev1.Kustomization {
 	id := a.Identity
 	ks := &kustomizev1.Kustomization{
-		TypeMeta: metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
+		TypeMeta:   metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
 		ObjectMeta: addonMeta(a),
 		Spec: kustomizev1.KustomizationSpec{
-			Interval: metav1.Duration{Duration: ManifestsInterval},
-			KubeConfig: kubeConfig(cluster),
+			Interval:        metav1.Duration{Duration: ManifestsInterval},
+			KubeConfig:      kubeConfig(cluster),
 			Path:            a.Path,
 			Prune:           true,
 			Wait:            true,

@@ -302,11 +302,11 @@ func kubeConfig(cluster string) *meta.KubeConfigReference {
 func helmRelease(cluster string, a Addon, src source) (*helmv2.HelmRelease, error) {
 	id := a.Identity
 	hr := &helmv2.HelmRelease{
-		TypeMeta: metav1.TypeMeta{APIVersion: helmv2.GroupVersion.String(), Kind: helmv2.HelmReleaseKind},
+		TypeMeta:   metav1.TypeMeta{APIVersion: helmv2.GroupVersion.String(), Kind: helmv2.HelmReleaseKind},
 		ObjectMeta: addonMeta(a),
 		Spec: helmv2.HelmReleaseSpec{
-			Interval: metav1.Duration{Duration: ReleaseInterval},
-			KubeConfig: kubeConfig(cluster),
+			Interval:         metav1.Duration{Duration: ReleaseInterval},
+			KubeConfig:       kubeConfig(cluster),
 			ReleaseName:      id.ReleaseName,
 			TargetNamespace:  id.TargetNamespace,
 			StorageNamespace: id.StorageNamespace,

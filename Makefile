@@ -7,8 +7,9 @@ GO        ?= go
 BIN       ?= bin
 CAPIFORM  := $(BIN)/capiform
 PKGS      := ./...
-# Where the envtest kube-apiserver and etcd are cached (outside the repo).
-ENVTEST_K8S_VERSION ?= 1.36
+# The envtest kube-apiserver and etcd: an exact version, so that a new
+# upstream patch never starts a rebuild by surprise (cached outside the repo).
+ENVTEST_K8S_VERSION ?= v1.36.5
 export ENVTEST_K8S_VERSION
 
 .PHONY: all build demo diff-sample test test-short bench fuzz render check validate lint fmt clean help

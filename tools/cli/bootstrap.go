@@ -3,6 +3,8 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -48,10 +50,11 @@ resumes); 2 could not run.`,
   capiform bootstrap lon --dry-run
 
   # do it, with Flux reading the repository through a deploy key
+  ssh-keyscan git.example.org > known_hosts
   capiform bootstrap lon --deploy-key ~/.ssh/fleet-deploy --known-hosts known_hosts
 
   # stop after the management cluster is ready, to look around
-  capiform bootstrap lon --deploy-key key --until wait-ready --keep-ephemeral`,
+  capiform bootstrap lon --deploy-key key --known-hosts known_hosts --until wait-ready --keep-ephemeral`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			site := args[0]
@@ -82,6 +85,15 @@ resumes); 2 could not run.`,
 			opts, err := bootstrap.SiteOptions(cmd.Context(), in)
 			if err != nil {
 				return err
+			}
+			if f.until != "" {
+				var names []string
+				for _, step := range bootstrap.Plan(opts) {
+					names = append(names, step.Name)
+				}
+				if !slices.Contains(names, f.until) {
+					return &exitError{code: ExitCantRun, msg: fmt.Sprintf("--until %s: no such step; the steps are %s", f.until, strings.Join(names, ", "))}
+				}
 			}
 			opts.StopAfter = f.until
 			if f.dryRun {

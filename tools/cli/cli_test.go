@@ -77,6 +77,7 @@ func TestCommands(t *testing.T) {
 		{name: "bootstrap --dry-run prints the plan", args: []string{"-C", dir, "bootstrap", "lon", "--dry-run"}, code: 0, stdout: []string{"bootstrap plan for site lon (management cluster lon-mgmt)", "move", "install the chart as Helm release lon-mgmt/lon-mgmt", "cleanup"}},
 		{name: "bootstrap of an unknown site", args: []string{"-C", dir, "bootstrap", "nope", "--dry-run"}, code: 2, stderr: []string{`no site "nope"`}},
 		{name: "bootstrap without a deploy key", args: []string{"-C", dir, "bootstrap", "lon", "--chart-cache", t.TempDir()}, code: 2, stderr: []string{"--deploy-key"}},
+		{name: "bootstrap --until an unknown step", args: []string{"-C", dir, "bootstrap", "lon", "--dry-run", "--until", "teatime"}, code: 2, stderr: []string{"--until teatime: no such step; the steps are ephemeral, providers-ephemeral"}},
 		{name: "unknown command", args: []string{"frobnicate"}, code: 2, stderr: []string{"unknown command"}},
 	}
 	for _, tt := range tests {

@@ -237,6 +237,10 @@ func TestPivot(t *testing.T) {
 		})
 	}
 
+	t.Run("kind path: kubeconfig file, marker, cleanup, reruns", func(t *testing.T) {
+		testKindPath(ctx, t, e)
+	})
+
 	t.Run("preflight lists every problem", func(t *testing.T) {
 		testPreflight(ctx, t, e)
 	})

@@ -259,12 +259,19 @@ func (r *runner) targetConfig(ctx context.Context) (*rest.Config, error) {
 			return nil, err
 		}
 		if err == nil {
+			cfg, err := clientcmd.RESTConfigFromKubeConfig(raw)
+			if err != nil {
+				return nil, fmt.Errorf("the management cluster's kubeconfig: %w", err)
+			}
 			if r.opts.TargetKubeconfig != "" {
 				if err := writeFileAtomic(r.opts.TargetKubeconfig, raw, 0o600); err != nil {
 					return nil, fmt.Errorf("writing the management cluster's kubeconfig: %w", err)
 				}
+				if err := r.mark(markerStarted, cfg.Host); err != nil {
+					return nil, err
+				}
 			}
-			return clientcmd.RESTConfigFromKubeConfig(raw)
+			return cfg, nil
 		}
 	}
 	if r.opts.TargetKubeconfig != "" {

@@ -127,7 +127,7 @@ func (r *runner) alreadyComplete(ctx context.Context) (bool, error) {
 	}
 	if ok && s.Phase == phaseComplete {
 		r.opts.logf("%s is bootstrapped already (verified at Helm revision %d); nothing to do", r.id.Cluster, s.VerifiedRevision)
-		return true, nil
+		return true, r.mark(markerComplete, tgt.config.Host)
 	}
 	return false, nil
 }
@@ -440,7 +440,10 @@ func stepMove(ctx context.Context, r *runner) error {
 		}
 		// A move interrupted after the source was emptied but before the
 		// target was resumed leaves the target paused.
-		return setPaused(ctx, tgt.client, ns, false, r.opts.logf)
+		if err := setPaused(ctx, tgt.client, ns, false, r.opts.logf); err != nil {
+			return err
+		}
+		return r.mark(markerMoved, tgt.config.Host)
 	}
 
 	// Record what must arrive, before anything moves. A rerun adds to the
@@ -477,7 +480,10 @@ func stepMove(ctx context.Context, r *runner) error {
 			if err := deleteFromSource(ctx, src.client, st.Inventory); err != nil {
 				return err
 			}
-			return setPaused(ctx, tgt.client, ns, false, r.opts.logf)
+			if err := setPaused(ctx, tgt.client, ns, false, r.opts.logf); err != nil {
+				return err
+			}
+			return r.mark(markerMoved, tgt.config.Host)
 		}
 		r.opts.logf("an earlier move was interrupted before the target was complete (%d object(s) missing there); unpausing the source to move again", len(missing))
 		if err := setPaused(ctx, src.client, ns, false, r.opts.logf); err != nil {
@@ -500,7 +506,7 @@ func stepMove(ctx context.Context, r *runner) error {
 		return fmt.Errorf("clusterctl move: %w (every object is on the target; run again to finish the move)", err)
 	}
 	r.opts.logf("moved %s to %s", ns, r.id.Cluster)
-	return nil
+	return r.mark(markerMoved, tgt.config.Host)
 }
 
 // unpauseSourceAfterFailure unpauses the source unless the move had

@@ -27,6 +27,9 @@ func stepEphemeral(ctx context.Context, r *runner) error {
 			r.opts.logf("the kind cluster is gone and the cluster already lives on %s: nothing to create", r.id.Cluster)
 			return nil
 		}
+		if err := r.refuseSecondPivot("create the kind cluster " + r.opts.ephemeralName()); err != nil {
+			return err
+		}
 		if eph, err = r.ephemeralCluster(ctx, true); err != nil {
 			return err
 		}
@@ -41,7 +44,7 @@ func stepEphemeral(ctx context.Context, r *runner) error {
 		return err
 	}
 	r.opts.logf("ephemeral cluster at %s", eph.config.Host)
-	return nil
+	return r.mark(markerStarted, "")
 }
 
 // movedWithoutEphemeral reports whether the ephemeral cluster is gone
@@ -163,6 +166,9 @@ func stepProvidersEphemeral(ctx context.Context, r *runner) error {
 
 func stepClusterChart(ctx context.Context, r *runner) error {
 	if skip, err := r.skipPastMove(ctx); err != nil || skip {
+		return err
+	}
+	if err := r.refuseSecondPivot("install the cluster chart"); err != nil {
 		return err
 	}
 	eph, err := r.ephemeralCluster(ctx, false)

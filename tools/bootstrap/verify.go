@@ -110,7 +110,10 @@ func stepVerify(ctx context.Context, r *runner) error {
 	}
 
 	st.Phase = phaseComplete
-	return saveState(ctx, tgt.client, r.id.Cluster, st)
+	if err := saveState(ctx, tgt.client, r.id.Cluster, st); err != nil {
+		return err
+	}
+	return r.mark(markerComplete, tgt.config.Host)
 }
 
 func difference(a, b []string) []string {

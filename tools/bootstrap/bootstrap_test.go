@@ -21,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
@@ -239,6 +240,10 @@ func TestPivot(t *testing.T) {
 
 	t.Run("kind path: kubeconfig file, marker, cleanup, reruns", func(t *testing.T) {
 		testKindPath(ctx, t, e)
+	})
+
+	t.Run("no unpause once the move began deleting the source", func(t *testing.T) {
+		testNoUnpauseAfterDeletion(ctx, t, e)
 	})
 
 	t.Run("preflight lists every problem", func(t *testing.T) {
@@ -750,9 +755,14 @@ func testPreflight(ctx context.Context, t *testing.T, e testEnvs) {
 	// No fake CAPI here: the cluster stays unprovisioned. Add a secret
 	// nothing links to and a provider CRD without clusterctl's label.
 	eph := newClient(t, e.eph.Config)
-	stray := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: "stray"}}
-	if err := eph.Create(ctx, stray); err != nil {
-		t.Fatal(err)
+	// <cluster>-foo is named after the Cluster but with a purpose
+	// clusterctl does not know: it stays behind like any stray secret;
+	// <cluster>-etcd is linked by name.
+	for _, n := range []string{"stray", name + "-foo", name + "-etcd"} {
+		stray := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: n}}
+		if err := eph.Create(ctx, stray); err != nil {
+			t.Fatal(err)
+		}
 	}
 	crd := envtestutil.ReadCRDs(t, filepath.Join("testdata", "crds", "openstack.yaml"), nil)[0].DeepCopy()
 	crd.Name = "widgets.infrastructure.cluster.x-k8s.io"
@@ -773,6 +783,7 @@ func testPreflight(ctx context.Context, t *testing.T, e testEnvs) {
 	for _, want := range []string{
 		"CustomResourceDefinition widgets.infrastructure.cluster.x-k8s.io lacks the label",
 		"Secret " + name + "/stray is linked to no Cluster",
+		"Secret " + name + "/" + name + "-foo is linked to no Cluster",
 		"Cluster " + name + "/" + name + " is still provisioning its infrastructure",
 		"Cluster " + name + "/" + name + ": the control plane is not initialized",
 		// The real chart's templates are named after a hash of their content.
@@ -783,7 +794,85 @@ func testPreflight(ctx context.Context, t *testing.T, e testEnvs) {
 			t.Errorf("preflight error lacks %q:\n%v", want, err)
 		}
 	}
+	if strings.Contains(err.Error(), name+"-etcd") {
+		t.Errorf("preflight flags %s-etcd, which clusterctl links to the Cluster by name:\n%v", name, err)
+	}
 	if strings.Contains(err.Error(), "cloud-credentials") || strings.Contains(err.Error(), "sh.helm.release") {
 		t.Errorf("preflight flags secrets the next step labels:\n%v", err)
+	}
+}
+
+// testNoUnpauseAfterDeletion: a failed move whose target lacks objects
+// unpauses the source only when nothing was deleted from it yet.
+func testNoUnpauseAfterDeletion(ctx context.Context, t *testing.T, e testEnvs) {
+	name := "mgmt-u"
+	opts := testOptions(t, e, name)
+	opts.InjectTarget = e.tgt.Config
+	eph := newClient(t, e.eph.Config)
+	if err := eph.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		t.Fatal(err)
+	}
+	cl := &clusterv1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: name}, Spec: clusterv1.ClusterSpec{Paused: ptr.To(true), ClusterNetwork: clusterv1.ClusterNetwork{ServiceDomain: "cluster.local"}}}
+	if err := eph.Create(ctx, cl); err != nil {
+		t.Fatal(err)
+	}
+	marked := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: "marked", Annotations: map[string]string{clusterctlv1.DeleteForMoveAnnotation: ""}}}
+	if err := eph.Create(ctx, marked); err != nil {
+		t.Fatal(err)
+	}
+	inv := []string{
+		"Cluster.cluster.x-k8s.io " + name + "/" + name,
+		"ConfigMap " + name + "/marked",
+		"ConfigMap " + name + "/gone",
+	}
+	r := &runner{opts: opts, id: identityOf(opts), timeouts: opts.Timeouts.withDefaults()}
+	defer r.close()
+	src, err := r.ephemeralCluster(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt, err := r.targetCluster(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paused := func() bool {
+		var got clusterv1.Cluster
+		if err := eph.Get(ctx, ctrlclient.ObjectKeyFromObject(cl), &got); err != nil {
+			t.Fatal(err)
+		}
+		return ptr.Deref(got.Spec.Paused, false)
+	}
+
+	unpaused, err := r.unpauseSourceAfterFailure(ctx, src, tgt, inv, name)
+	if err == nil || unpaused {
+		t.Fatalf("after deletions began: unpaused %t, err %v; want an error", unpaused, err)
+	}
+	for _, want := range []string{
+		"missing on the management cluster (3)",
+		"deleted from the ephemeral cluster (1):\n  ConfigMap " + name + "/gone",
+		"on the ephemeral cluster (1):\n  ConfigMap " + name + "/marked",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if !paused() {
+		t.Errorf("the source was unpaused after the move had begun deleting it")
+	}
+
+	// Nothing deleted yet (every object there, none marked): unpause.
+	gone := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: "gone"}}
+	if err := eph.Create(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	if err := eph.Patch(ctx, marked, ctrlclient.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":null}}`))); err != nil {
+		t.Fatal(err)
+	}
+	unpaused, err = r.unpauseSourceAfterFailure(ctx, src, tgt, inv, name)
+	if err != nil || !unpaused {
+		t.Fatalf("nothing deleted yet: unpaused %t, err %v; want unpaused", unpaused, err)
+	}
+	if paused() {
+		t.Errorf("the source is still paused")
 	}
 }

@@ -25,6 +25,7 @@ import (
 	clusterctlcluster "sigs.k8s.io/cluster-api/cmd/clusterctl/client/cluster"
 	"sigs.k8s.io/cluster-api/cmd/clusterctl/client/config"
 	"sigs.k8s.io/cluster-api/util/conditions"
+	secretutil "sigs.k8s.io/cluster-api/util/secret"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 )
@@ -226,9 +227,17 @@ func linked(o *unstructured.Unstructured, t movedType, clusters []clusterv1.Clus
 	if t.gvk.Group == clusterv1.GroupVersion.Group && (t.gvk.Kind == "Cluster" || t.gvk.Kind == "ClusterClass") {
 		return true
 	}
+	// clusterctl links a Secret without owners to a Cluster only by Cluster
+	// API's naming convention, <cluster>-<purpose> with a purpose it knows
+	// (kubeconfig, ca, etcd, sa, proxy, apiserver-etcd-client); any other
+	// <cluster>-* Secret stays behind.
 	if t.gvk.Kind == "Secret" && !t.crd {
+		clusterName, _, err := secretutil.ParseSecretName(o.GetName())
+		if err != nil {
+			return false
+		}
 		for _, cl := range clusters {
-			if strings.HasPrefix(o.GetName(), cl.Name+"-") {
+			if cl.Name == clusterName && cl.Namespace == o.GetNamespace() {
 				return true
 			}
 		}
@@ -485,6 +494,9 @@ func stepMove(ctx context.Context, r *runner) error {
 			}
 			return r.mark(markerMoved, tgt.config.Host)
 		}
+		if err := deletionBegun(ctx, src.client, missing, st.Inventory); err != nil {
+			return err
+		}
 		r.opts.logf("an earlier move was interrupted before the target was complete (%d object(s) missing there); unpausing the source to move again", len(missing))
 		if err := setPaused(ctx, src.client, ns, false, r.opts.logf); err != nil {
 			return err
@@ -509,12 +521,19 @@ func stepMove(ctx context.Context, r *runner) error {
 	return r.mark(markerMoved, tgt.config.Host)
 }
 
-// unpauseSourceAfterFailure unpauses the source unless the move had
-// already begun deleting it; then the rerun finishes the move instead.
+// unpauseSourceAfterFailure unpauses the source only when the move had
+// deleted nothing from it yet. Once clusterctl's deletion phase has begun
+// the source stays paused: with every object on the target the rerun
+// finishes the move; otherwise the error lists what is where.
 func (r *runner) unpauseSourceAfterFailure(ctx context.Context, src, tgt *cluster, inv []string, ns string) (bool, error) {
 	missing, err := missingOn(ctx, tgt.client, inv)
 	if err != nil {
 		return false, fmt.Errorf("after the failed move, reading the target: %w", err)
+	}
+	if len(missing) > 0 {
+		if err := deletionBegun(ctx, src.client, missing, inv); err != nil {
+			return false, err
+		}
 	}
 	if len(missing) == 0 {
 		r.opts.logf("the failed move had created every object on the target; the source stays paused and a rerun finishes the move")
@@ -525,6 +544,52 @@ func (r *runner) unpauseSourceAfterFailure(ctx context.Context, src, tgt *cluste
 		return false, err
 	}
 	return true, setPaused(ctx, src.client, ns, false, r.opts.logf)
+}
+
+// deletionBegun fails, listing what is where, when clusterctl's deletion
+// phase has begun on the source (an inventoried object is gone from it, or
+// carries clusterctl's delete-for-move annotation) although the target
+// lacks objects (missing). Unpausing the source then would restart
+// reconciliation of a half-deleted cluster; moving again would not bring
+// back what is gone.
+func deletionBegun(ctx context.Context, src ctrlclient.Client, missing, inv []string) error {
+	gone, err := missingOn(ctx, src, inv)
+	if err != nil {
+		return fmt.Errorf("reading the ephemeral cluster: %w", err)
+	}
+	var marked []string
+	for _, e := range difference(inv, gone) {
+		u, err := entryObject(src, e)
+		if err != nil {
+			return err
+		}
+		if err := src.Get(ctx, ctrlclient.ObjectKeyFromObject(u), u); err != nil {
+			if apierrors.IsNotFound(err) {
+				gone = append(gone, e)
+				continue
+			}
+			return err
+		}
+		if _, ok := u.GetAnnotations()[clusterctlv1.DeleteForMoveAnnotation]; ok {
+			marked = append(marked, e)
+		}
+	}
+	if len(gone) == 0 && len(marked) == 0 {
+		return nil
+	}
+	sort.Strings(gone)
+	list := func(title string, es []string) string {
+		if len(es) == 0 {
+			return ""
+		}
+		return fmt.Sprintf("\n%s (%d):\n  %s", title, len(es), strings.Join(es, "\n  "))
+	}
+	return fmt.Errorf("the move had begun deleting objects from the ephemeral cluster although the management cluster lacks some: "+
+		"the source is left paused (unpausing it would reconcile a half-deleted cluster) and the move is not retried; "+
+		"restore the missing objects on the management cluster (from the ephemeral cluster or a backup), then rerun%s%s%s",
+		list("missing on the management cluster", missing),
+		list("deleted from the ephemeral cluster", gone),
+		list("marked "+clusterctlv1.DeleteForMoveAnnotation+" on the ephemeral cluster", marked))
 }
 
 // clusterctlMove runs clusterctl's Move between the two clusters, through

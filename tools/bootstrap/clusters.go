@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -74,6 +75,9 @@ func identityOf(opts Options) resolve.Identity {
 }
 
 func (r *runner) close() {
+	if c, ok := r.kind.(io.Closer); ok && r.kind != r.opts.InjectKind {
+		_ = c.Close()
+	}
 	if r.tmp != "" {
 		_ = os.RemoveAll(r.tmp)
 	}

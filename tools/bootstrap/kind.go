@@ -35,21 +35,49 @@ func NewKindProvider(log func(format string, args ...any)) (KindProvider, error)
 		return nil, fmt.Errorf("kind: no container engine (docker, podman or nerdctl) is running")
 	}
 	p := kindcluster.NewProvider(runtime, kindcluster.ProviderWithLogger(kindLogger{log}))
-	return kindAdapter{p}, nil
+	return newKindAdapter(p)
 }
 
-type kindAdapter struct{ p *kindcluster.Provider }
+// kindAdapter is the default KindProvider. kind insists on writing a
+// kubeconfig when it creates or deletes a cluster; it goes to a private
+// folder (0700) of the adapter, removed by Close, so that neither the
+// user's ~/.kube/config nor a shared, predictable file in /tmp is touched.
+type kindAdapter struct {
+	p   *kindcluster.Provider
+	dir string
+}
 
-func (k kindAdapter) List() ([]string, error) { return k.p.List() }
+func newKindAdapter(p *kindcluster.Provider) (*kindAdapter, error) {
+	dir, err := os.MkdirTemp("", "capiform-kind-")
+	if err != nil {
+		return nil, fmt.Errorf("kind: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("kind: %w", err)
+	}
+	return &kindAdapter{p: p, dir: dir}, nil
+}
 
-func (k kindAdapter) Create(name, nodeImage string, wait time.Duration) error {
+// Close removes the adapter's private folder.
+func (k *kindAdapter) Close() error { return os.RemoveAll(k.dir) }
+
+// discardKubeconfigPath is where kind writes the kubeconfig it insists on
+// writing.
+func (k *kindAdapter) discardKubeconfigPath() string {
+	return filepath.Join(k.dir, "kind.kubeconfig")
+}
+
+func (k *kindAdapter) List() ([]string, error) { return k.p.List() }
+
+func (k *kindAdapter) Create(name, nodeImage string, wait time.Duration) error {
 	opts := []kindcluster.CreateOption{
 		kindcluster.CreateWithWaitForReady(wait),
 		kindcluster.CreateWithDisplayUsage(false),
 		kindcluster.CreateWithDisplaySalutation(false),
 		// Do not touch the user's kubeconfig: the pivot reads the kubeconfig
 		// through KubeConfig.
-		kindcluster.CreateWithKubeconfigPath(discardKubeconfigPath()),
+		kindcluster.CreateWithKubeconfigPath(k.discardKubeconfigPath()),
 	}
 	if nodeImage != "" {
 		opts = append(opts, kindcluster.CreateWithNodeImage(nodeImage))
@@ -57,9 +85,9 @@ func (k kindAdapter) Create(name, nodeImage string, wait time.Duration) error {
 	return k.p.Create(name, opts...)
 }
 
-func (k kindAdapter) KubeConfig(name string) (string, error) { return k.p.KubeConfig(name, false) }
+func (k *kindAdapter) KubeConfig(name string) (string, error) { return k.p.KubeConfig(name, false) }
 
-func (k kindAdapter) Delete(name string) error { return k.p.Delete(name, discardKubeconfigPath()) }
+func (k *kindAdapter) Delete(name string) error { return k.p.Delete(name, k.discardKubeconfigPath()) }
 
 func kindExists(k KindProvider, name string) (bool, error) {
 	names, err := k.List()
@@ -100,9 +128,3 @@ func (i kindInfo) Infof(f string, a ...any) {
 	}
 }
 func (i kindInfo) Enabled() bool { return i.enabled }
-
-// discardKubeconfigPath is where kind writes the kubeconfig it insists on
-// writing, so that the user's ~/.kube/config stays untouched.
-func discardKubeconfigPath() string {
-	return filepath.Join(os.TempDir(), "capiform-kind.kubeconfig")
-}

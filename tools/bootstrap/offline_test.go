@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	clusterctlv1 "sigs.k8s.io/cluster-api/cmd/clusterctl/api/v1alpha3"
 	clusterctl "sigs.k8s.io/cluster-api/cmd/clusterctl/client"
+	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/yaml"
 
 	"github.com/capiform/capiform/tools/expand"
@@ -159,6 +161,9 @@ func TestKindAdapter(t *testing.T) {
 	if err != nil {
 		t.Skipf("no container engine for kind: %v", err)
 	}
+	if c, ok := k.(io.Closer); ok {
+		t.Cleanup(func() { _ = c.Close() })
+	}
 	if os.Getenv("CAPIFORM_TEST_KIND") == "" {
 		t.Skip("a container engine runs, but creating a kind cluster takes minutes: set CAPIFORM_TEST_KIND=1 to run this test")
 	}
@@ -177,5 +182,36 @@ func TestKindAdapter(t *testing.T) {
 	}
 	if kc, err := k.KubeConfig(name); err != nil || !strings.Contains(kc, "server:") {
 		t.Fatalf("kubeconfig: %v", err)
+	}
+}
+
+// kind's kubeconfig goes to a private folder of the adapter, different for
+// each adapter and removed by Close, never to a fixed file in /tmp.
+func TestKindAdapterKubeconfigFolder(t *testing.T) {
+	a, err := newKindAdapter(kindcluster.NewProvider(kindcluster.ProviderWithDocker()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := newKindAdapter(kindcluster.NewProvider(kindcluster.ProviderWithDocker()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	p := a.discardKubeconfigPath()
+	if p == b.discardKubeconfigPath() || filepath.Dir(p) != a.dir {
+		t.Errorf("kubeconfig paths %s and %s: want one private folder per adapter", p, b.discardKubeconfigPath())
+	}
+	st, err := os.Stat(a.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o700 {
+		t.Errorf("folder mode %v, want 0700", st.Mode().Perm())
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(a.dir); !os.IsNotExist(err) {
+		t.Errorf("the folder survived Close: %v", err)
 	}
 }

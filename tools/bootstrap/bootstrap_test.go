@@ -193,6 +193,10 @@ func TestPivot(t *testing.T) {
 	// the run dies there, as if the process were killed; a second run must
 	// end in the same state with nothing lost. Transient failures (only the
 	// Nth write fails, the run goes on) must be absorbed or resumed too.
+	// A kill while clusterctl creates the objects on the target leaves the
+	// source paused and the target partly filled; some crash case must
+	// resume from there.
+	var resumedMidCreate atomic.Int32
 	for _, tc := range []struct {
 		n     int64
 		crash bool
@@ -219,7 +223,7 @@ func TestPivot(t *testing.T) {
 			}
 			runCtx, crash := context.WithCancel(ctx)
 			defer crash()
-			fault := &faultyWrites{failAt: tc.n}
+			fault := &faultyWrites{failAt: tc.n, crash: tc.crash}
 			if tc.crash {
 				fault.onFail = crash
 			}
@@ -231,11 +235,24 @@ func TestPivot(t *testing.T) {
 			if !fault.failed.Load() {
 				t.Logf("the move needed fewer than %d writes", tc.n)
 			}
-			if err := Run(ctx, opts); err != nil {
+			if !tc.crash {
+				assertSourceNotLeftPaused(t, e, name)
+			}
+			logs := &logRecorder{t: t}
+			o = opts
+			o.Log = logs.logf
+			if err := Run(ctx, o); err != nil {
 				t.Fatalf("Run after the fault: %v", err)
+			}
+			if tc.crash && logs.contains("interrupted before the target was complete") {
+				resumedMidCreate.Add(1)
 			}
 			assertPivoted(t, e, name)
 		})
+	}
+
+	if resumedMidCreate.Load() == 0 && !t.Failed() {
+		t.Errorf("no crash case resumed a move killed while creating objects on the target")
 	}
 
 	t.Run("kind path: kubeconfig file, marker, cleanup, reruns", func(t *testing.T) {
@@ -252,8 +269,12 @@ func TestPivot(t *testing.T) {
 }
 
 // faultyWrites fails the Nth mutating request through any wrapped client.
+// In crash mode it also fails every later write (and calls onFail once): the
+// process is dead from the Nth write on, so nothing it would do after the
+// fault (unpausing the source, say) reaches a cluster.
 type faultyWrites struct {
 	failAt int64
+	crash  bool
 	count  atomic.Int64
 	failed atomic.Bool
 	onFail func()
@@ -265,12 +286,12 @@ func (f *faultyWrites) wrap(role string, rt http.RoundTripper) http.RoundTripper
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 			return rt.RoundTrip(req)
 		}
-		if f.count.Add(1) == f.failAt {
-			f.failed.Store(true)
-			if f.onFail != nil {
+		n := f.count.Add(1)
+		if n == f.failAt || (f.crash && n > f.failAt) {
+			if !f.failed.Swap(true) && f.onFail != nil {
 				f.onFail()
 			}
-			return nil, fmt.Errorf("injected fault: %s write %d (%s %s)", role, f.failAt, req.Method, req.URL.Path)
+			return nil, fmt.Errorf("injected fault: %s write %d (%s %s)", role, n, req.Method, req.URL.Path)
 		}
 		return rt.RoundTrip(req)
 	})
@@ -279,6 +300,42 @@ func (f *faultyWrites) wrap(role string, rt http.RoundTripper) http.RoundTripper
 type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// assertSourceNotLeftPaused checks the state a run that survived a fault
+// leaves: if the move fails, the source's Clusters are unpaused, unless the
+// move had created everything on the target and began deleting the source
+// (then the rerun finishes it).
+func assertSourceNotLeftPaused(t *testing.T, e testEnvs, name string) {
+	t.Helper()
+	ctx := context.Background()
+	eph, tgt := newClient(t, e.eph.Config), newClient(t, e.tgt.Config)
+	var cl clusterv1.Cluster
+	err := eph.Get(ctx, ctrlclient.ObjectKey{Namespace: resolve.ClusterNamespace(name), Name: name}, &cl)
+	if apierrors.IsNotFound(err) {
+		t.Logf("the Cluster has left the source")
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ptr.Deref(cl.Spec.Paused, false) {
+		t.Logf("the Cluster is on the source, not paused")
+		return
+	}
+	st, _, err := loadState(ctx, eph, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing, err := missingOn(ctx, tgt, st.Inventory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Inventory) == 0 || len(missing) > 0 {
+		t.Errorf("the failed run left the source's Cluster paused although the target lacks %d of %d object(s)", len(missing), len(st.Inventory))
+	} else {
+		t.Logf("the Cluster is on the source, paused, with every object on the target: the rerun finishes the move")
+	}
+}
 
 // fakeProviders records providers in clusterctl's inventory as Init would;
 // the CRDs are installed with the API servers. It does not run clusterctl

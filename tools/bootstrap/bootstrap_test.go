@@ -189,24 +189,36 @@ func TestPivot(t *testing.T) {
 		}
 	})
 
-	// The Nth API write of a run (counted from the move step on) fails and
-	// the run dies there, as if the process were killed; a second run must
-	// end in the same state with nothing lost. Transient failures (only the
-	// Nth write fails, the run goes on) must be absorbed or resumed too.
+	// After a run stopped after label-for-move, the Nth API write of the
+	// resumed run (counted from its start) fails: in crash mode that write
+	// and every later one fail, as if the process were killed there; a
+	// second run must end in the same state with nothing lost. Transient
+	// failures (only the Nth write fails, the run goes on) must be absorbed
+	// or resumed too.
+	//
 	// A kill while clusterctl creates the objects on the target leaves the
 	// source paused and the target partly filled; some crash case must
 	// resume from there.
-	var resumedMidCreate atomic.Int32
-	for _, tc := range []struct {
+	var resumedMidCreate, crashRuns atomic.Int32
+	faults := []struct {
 		n     int64
 		crash bool
 	}{
-		// Writes 1-4 are the pivot's own bookkeeping, then clusterctl pauses
-		// the source and creates the objects on the target (about 5-40),
-		// then deletes them from the source (about 40-70).
+		// Writes 1-4 are the pivot's own bookkeeping (the copy of the
+		// target's kubeconfig during base-platform, the inventory record),
+		// then clusterctl pauses the source and creates the objects on the
+		// target (about 5-40), then deletes them from the source (about
+		// 40-70).
 		{1, true}, {4, true}, {7, true}, {16, true}, {30, true}, {45, true}, {55, true}, {60, true}, {65, true}, {68, true}, {72, true},
 		{3, false}, {12, false}, {50, false},
-	} {
+	}
+	crashCases := 0
+	for _, tc := range faults {
+		if tc.crash {
+			crashCases++
+		}
+	}
+	for _, tc := range faults {
 		mode := "transient"
 		if tc.crash {
 			mode = "crash"
@@ -244,19 +256,26 @@ func TestPivot(t *testing.T) {
 			if err := Run(ctx, o); err != nil {
 				t.Fatalf("Run after the fault: %v", err)
 			}
-			if tc.crash && logs.contains("interrupted before the target was complete") {
-				resumedMidCreate.Add(1)
+			if tc.crash {
+				crashRuns.Add(1)
+				if logs.contains("interrupted before the target was complete") {
+					resumedMidCreate.Add(1)
+				}
 			}
 			assertPivoted(t, e, name)
 		})
 	}
 
-	if resumedMidCreate.Load() == 0 && !t.Failed() {
+	if int(crashRuns.Load()) == crashCases && resumedMidCreate.Load() == 0 {
 		t.Errorf("no crash case resumed a move killed while creating objects on the target")
 	}
 
 	t.Run("kind path: kubeconfig file, marker, cleanup, reruns", func(t *testing.T) {
 		testKindPath(ctx, t, e)
+	})
+
+	t.Run("verify: a moved object deleted or recreated, a second release", func(t *testing.T) {
+		testVerifyNegative(ctx, t, e)
 	})
 
 	t.Run("no unpause once the move began deleting the source", func(t *testing.T) {
@@ -932,4 +951,85 @@ func testNoUnpauseAfterDeletion(ctx context.Context, t *testing.T, e testEnvs) {
 	if paused() {
 		t.Errorf("the source is still paused")
 	}
+}
+
+// testVerifyNegative: verify fails, keeping the ephemeral cluster, when an
+// object the move brought is missing on the target, when a release record
+// of the same name exists in another namespace (even without Helm's
+// labels), and when an object of the release was recreated after the move
+// (same name, another UID: not the moved object).
+func testVerifyNegative(ctx context.Context, t *testing.T, e testEnvs) {
+	name := "mgmt-v"
+	opts := testOptions(t, e, name)
+	stop := fakeCAPI(ctx, t, e, opts)
+	defer stop()
+	o := opts
+	o.StopAfter = StepFlux
+	if err := Run(ctx, o); !errors.Is(err, ErrStopped) {
+		t.Fatalf("Run until %s: %v", StepFlux, err)
+	}
+	tgt := newClient(t, e.tgt.Config)
+	var templates unstructured.UnstructuredList
+	templates.SetGroupVersionKind(schema.GroupVersionKind{Group: "bootstrap.cluster.x-k8s.io", Version: "v1beta2", Kind: "KubeadmConfigTemplateList"})
+	if err := tgt.List(ctx, &templates, ctrlclient.InNamespace(name)); err != nil || len(templates.Items) == 0 {
+		t.Fatalf("KubeadmConfigTemplates on the target: %d, %v", len(templates.Items), err)
+	}
+	victim := templates.Items[0].DeepCopy()
+	entry := inventoryEntry(victim.GroupVersionKind().GroupKind(), name, victim.GetName())
+	if err := tgt.Delete(ctx, victim); err != nil {
+		t.Fatal(err)
+	}
+	dupNS := "dup-" + name
+	if err := tgt.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: dupNS}}); err != nil {
+		t.Fatal(err)
+	}
+	dup := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: dupNS, Name: "sh.helm.release.v1." + name + ".v1"}}
+	if err := tgt.Create(ctx, dup); err != nil {
+		t.Fatal(err)
+	}
+	notComplete := func() {
+		t.Helper()
+		st, _, err := loadState(ctx, tgt, name)
+		if err != nil || st.Phase == phaseComplete || st.VerifiedRevision != 0 {
+			t.Errorf("verify recorded completion: %+v %v", st, err)
+		}
+	}
+
+	// A rerun's move step would already notice the missing object; verify
+	// must not rely on it.
+	r := &runner{opts: opts, id: identityOf(opts), timeouts: opts.Timeouts.withDefaults()}
+	defer r.close()
+	err := stepVerify(ctx, r)
+	if err == nil {
+		t.Fatal("verify passed with a moved object deleted and a second release")
+	}
+	for _, want := range []string{
+		"missing on the management cluster: " + entry,
+		"storage Secret " + dupNS + "/" + dup.Name,
+		"the ephemeral cluster is kept",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("verify error lacks %q:\n%v", want, err)
+		}
+	}
+	notComplete()
+
+	// The object is back under its name, but it is not the one the move
+	// brought.
+	if err := tgt.Delete(ctx, dup); err != nil {
+		t.Fatal(err)
+	}
+	again := victim.DeepCopy()
+	for _, f := range []string{"uid", "resourceVersion", "creationTimestamp", "managedFields", "generation"} {
+		unstructured.RemoveNestedField(again.Object, "metadata", f)
+	}
+	delete(again.Object, "status")
+	if err := tgt.Create(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	err = Run(ctx, opts)
+	if err == nil || !strings.Contains(err.Error(), entry+" is not the object the move brought") || !strings.Contains(err.Error(), "the ephemeral cluster is kept") {
+		t.Errorf("verify with a recreated object: got %v, want it named as not the moved object", err)
+	}
+	notComplete()
 }

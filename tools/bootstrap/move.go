@@ -43,9 +43,15 @@ func stateName(clusterName string) string { return "capiform-bootstrap-" + clust
 // to move (taken from the source before the move), and on the target the
 // verified Helm revision and completion.
 type state struct {
-	Inventory        []string `json:"inventory,omitempty"`
-	VerifiedRevision int      `json:"verifiedRevision,omitempty"`
-	Phase            string   `json:"phase,omitempty"`
+	Inventory []string `json:"inventory,omitempty"`
+	// MovedRevision is the release's revision the move brought, and
+	// ReleaseUIDs the UID each object of its manifest had on the target
+	// right after the move (recorded once, on the target, before the
+	// adoption upgrade): adoption must keep exactly these objects.
+	MovedRevision    int                  `json:"movedRevision,omitempty"`
+	ReleaseUIDs      map[string]types.UID `json:"releaseUIDs,omitempty"`
+	VerifiedRevision int                  `json:"verifiedRevision,omitempty"`
+	Phase            string               `json:"phase,omitempty"`
 }
 
 func loadState(ctx context.Context, c ctrlclient.Client, clusterName string) (state, bool, error) {
@@ -452,6 +458,9 @@ func stepMove(ctx context.Context, r *runner) error {
 		if err := setPaused(ctx, tgt.client, ns, false, r.opts.logf); err != nil {
 			return err
 		}
+		if err := r.recordReleaseUIDs(ctx, tgt); err != nil {
+			return err
+		}
 		return r.mark(markerMoved, tgt.config.Host)
 	}
 
@@ -518,6 +527,9 @@ func stepMove(ctx context.Context, r *runner) error {
 		return fmt.Errorf("clusterctl move: %w (every object is on the target; run again to finish the move)", err)
 	}
 	r.opts.logf("moved %s to %s", ns, r.id.Cluster)
+	if err := r.recordReleaseUIDs(ctx, tgt); err != nil {
+		return err
+	}
 	return r.mark(markerMoved, tgt.config.Host)
 }
 

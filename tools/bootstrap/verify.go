@@ -69,6 +69,12 @@ func stepVerify(ctx context.Context, r *runner) error {
 		}
 	}
 
+	dups, err := duplicateReleases(ctx, tgt.client, r.id.ReleaseName, r.id.StorageNamespace)
+	if err != nil {
+		return err
+	}
+	problems = append(problems, dups...)
+
 	var clusters clusterv1.ClusterList
 	if err := tgt.client.List(ctx, &clusters, ctrlclient.InNamespace(ns)); err != nil {
 		return err
@@ -85,7 +91,16 @@ func stepVerify(ctx context.Context, r *runner) error {
 
 	st.Inventory = inv
 	if st.VerifiedRevision == 0 {
-		rev, err := r.verifyAdoption(ctx, tgt)
+		if st.MovedRevision == 0 {
+			if err := r.recordReleaseUIDs(ctx, tgt); err != nil {
+				return err
+			}
+			if st, _, err = loadState(ctx, tgt.client, r.id.Cluster); err != nil {
+				return err
+			}
+			st.Inventory = inv
+		}
+		rev, err := r.verifyAdoption(ctx, tgt, st)
 		if err != nil {
 			return fmt.Errorf("%w; the ephemeral cluster is kept", err)
 		}
@@ -130,11 +145,83 @@ func difference(a, b []string) []string {
 	return out
 }
 
+// recordReleaseUIDs records on the target, once, the revision of the
+// release the move brought and the UID of every object of its manifest
+// there. The move made these objects; adoption must keep them.
+func (r *runner) recordReleaseUIDs(ctx context.Context, tgt *cluster) error {
+	st, _, err := loadState(ctx, tgt.client, r.id.Cluster)
+	if err != nil {
+		return err
+	}
+	if st.MovedRevision != 0 || st.VerifiedRevision != 0 {
+		return nil
+	}
+	ac, err := helmConfig(tgt.config, r.id.StorageNamespace)
+	if err != nil {
+		return err
+	}
+	last, err := lastRelease(ac, r.id.ReleaseName)
+	if err != nil {
+		return err
+	}
+	if last == nil {
+		return fmt.Errorf("helm: release %s/%s is not on the management cluster: its storage secrets did not move", r.id.StorageNamespace, r.id.ReleaseName)
+	}
+	uids, err := manifestUIDs(ctx, tgt.client, last)
+	if err != nil {
+		return err
+	}
+	st.ReleaseUIDs = map[string]types.UID{}
+	for k, uid := range uids {
+		if uid != "" {
+			st.ReleaseUIDs[k] = uid
+		}
+	}
+	st.MovedRevision = last.Version
+	if err := saveState(ctx, tgt.client, r.id.Cluster, st); err != nil {
+		return err
+	}
+	r.opts.logf("helm: recorded the identity of %d object(s) of release %s/%s revision %d on %s", len(st.ReleaseUIDs), r.id.StorageNamespace, r.id.ReleaseName, last.Version, r.id.Cluster)
+	return nil
+}
+
+// changedIdentities compares the release's objects on the target with the
+// UIDs recorded after the move.
+func changedIdentities(ctx context.Context, c ctrlclient.Client, recorded map[string]types.UID, when string) ([]string, error) {
+	keys := make([]string, 0, len(recorded))
+	for k := range recorded {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var problems []string
+	for _, k := range keys {
+		u, err := entryObject(c, k)
+		if err != nil {
+			return nil, err
+		}
+		err = c.Get(ctx, ctrlclient.ObjectKeyFromObject(u), u)
+		switch {
+		case apierrors.IsNotFound(err) || isNoMatch(err):
+			problems = append(problems, fmt.Sprintf("%s: %s of the release's manifest is missing on the management cluster (it had uid %s after the move)", when, k, recorded[k]))
+		case err != nil:
+			return nil, err
+		case u.GetUID() != recorded[k]:
+			problems = append(problems, fmt.Sprintf("%s: %s is not the object the move brought (uid %s after the move, now %s): it was recreated, not adopted", when, k, recorded[k], u.GetUID()))
+		}
+	}
+	return problems, nil
+}
+
 // verifyAdoption upgrades the moved release in place on the target with
-// the rendered identity and checks that it became the next revision and
-// changed no object's identity: the objects the move brought are adopted,
-// not created a second time.
-func (r *runner) verifyAdoption(ctx context.Context, tgt *cluster) (int, error) {
+// the rendered identity and checks that every object of its manifest is
+// still the one the move brought (same UID as recorded after the move),
+// before and after the upgrade: the release adopted the moved objects and
+// created none a second time. An upgrade an interrupted verify already
+// made is not repeated.
+func (r *runner) verifyAdoption(ctx context.Context, tgt *cluster, st state) (int, error) {
+	if st.MovedRevision == 0 {
+		return 0, errors.New("helm: the identity of the release's objects was not recorded after the move")
+	}
 	ac, err := helmConfig(tgt.config, r.id.StorageNamespace)
 	if err != nil {
 		return 0, err
@@ -146,34 +233,29 @@ func (r *runner) verifyAdoption(ctx context.Context, tgt *cluster) (int, error) 
 	if last == nil {
 		return 0, fmt.Errorf("helm: release %s/%s is not on the management cluster: its storage secrets did not move", r.id.StorageNamespace, r.id.ReleaseName)
 	}
-	if last.Info == nil || last.Info.Status != releasecommon.StatusDeployed {
-		return 0, fmt.Errorf("helm: release %s/%s revision %d is not deployed", r.id.StorageNamespace, r.id.ReleaseName, last.Version)
-	}
-	before, err := manifestUIDs(ctx, tgt.client, last)
+	problems, err := changedIdentities(ctx, tgt.client, st.ReleaseUIDs, "before the upgrade")
 	if err != nil {
 		return 0, err
 	}
-	rel, err := upgradeRelease(ctx, ac, r.id.StorageNamespace, r.id.ReleaseName, r.opts.ClusterChart, r.opts.ClusterValues)
-	if err != nil {
-		return 0, fmt.Errorf("helm: %w", err)
+	if len(problems) > 0 {
+		return 0, fmt.Errorf("helm adoption check failed:\n  %s", strings.Join(problems, "\n  "))
 	}
-	var problems []string
-	if rel.Version != last.Version+1 {
-		problems = append(problems, fmt.Sprintf("the upgrade made revision %d, want %d", rel.Version, last.Version+1))
-	}
-	after, err := manifestUIDs(ctx, tgt.client, rel)
-	if err != nil {
-		return 0, err
-	}
-	keys := make([]string, 0, len(before))
-	for k := range before {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if before[k] != "" && after[k] != before[k] {
-			problems = append(problems, fmt.Sprintf("%s was replaced by the upgrade (uid %s -> %s)", k, before[k], after[k]))
+	rel := last
+	if last.Version == st.MovedRevision {
+		if last.Info == nil || last.Info.Status != releasecommon.StatusDeployed {
+			return 0, fmt.Errorf("helm: release %s/%s revision %d is not deployed", r.id.StorageNamespace, r.id.ReleaseName, last.Version)
 		}
+		if rel, err = upgradeRelease(ctx, ac, r.id.StorageNamespace, r.id.ReleaseName, r.opts.ClusterChart, r.opts.ClusterValues); err != nil {
+			return 0, fmt.Errorf("helm: %w", err)
+		}
+	} else {
+		r.opts.logf("helm: release %s/%s is at revision %d, past the moved revision %d: not upgrading again", r.id.StorageNamespace, r.id.ReleaseName, last.Version, st.MovedRevision)
+		if last.Info == nil || last.Info.Status != releasecommon.StatusDeployed {
+			return 0, fmt.Errorf("helm: release %s/%s revision %d is not deployed", r.id.StorageNamespace, r.id.ReleaseName, last.Version)
+		}
+	}
+	if problems, err = changedIdentities(ctx, tgt.client, st.ReleaseUIDs, "after the upgrade"); err != nil {
+		return 0, err
 	}
 	dups, err := duplicateReleases(ctx, tgt.client, r.id.ReleaseName, r.id.StorageNamespace)
 	if err != nil {
@@ -183,7 +265,7 @@ func (r *runner) verifyAdoption(ctx context.Context, tgt *cluster) (int, error) 
 	if len(problems) > 0 {
 		return 0, fmt.Errorf("helm adoption check failed:\n  %s", strings.Join(problems, "\n  "))
 	}
-	r.opts.logf("helm: release %s/%s upgraded in place to revision %d; %d object(s) kept their identity", r.id.StorageNamespace, r.id.ReleaseName, rel.Version, len(before))
+	r.opts.logf("helm: release %s/%s upgraded in place to revision %d; %d object(s) kept their identity", r.id.StorageNamespace, r.id.ReleaseName, rel.Version, len(st.ReleaseUIDs))
 	return rel.Version, nil
 }
 
@@ -217,21 +299,42 @@ func manifestUIDs(ctx context.Context, c ctrlclient.Client, rel *releasev1.Relea
 	return out, nil
 }
 
-// duplicateReleases finds release storage of the same name outside the
-// storage namespace: a second release Flux or bootstrap would have made.
+// duplicateReleases finds release records of the same name outside the
+// storage namespace, by Helm's labels or by the storage object's name
+// (sh.helm.release.v1.<name>.v<N>), Secrets and ConfigMaps: there must be
+// exactly one release of this name on the cluster, the one Flux adopts.
 func duplicateReleases(ctx context.Context, c ctrlclient.Client, name, storageNamespace string) ([]string, error) {
-	var list corev1.SecretList
-	if err := c.List(ctx, &list, ctrlclient.MatchingLabels{"owner": "helm", "name": name}); err != nil {
-		return nil, err
-	}
+	prefix := "sh.helm.release.v1." + name + ".v"
 	var out []string
-	for _, s := range list.Items {
-		if s.Namespace != storageNamespace {
-			out = append(out, fmt.Sprintf("a second release %q has storage %s/%s", name, s.Namespace, s.Name))
+	for _, kind := range []string{"Secret", "ConfigMap"} {
+		var list metav1.PartialObjectMetadataList
+		list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(kind + "List"))
+		if err := c.List(ctx, &list); err != nil {
+			return nil, err
+		}
+		for _, o := range list.Items {
+			l := o.GetLabels()
+			byLabel := l["owner"] == "helm" && l["name"] == name
+			byName := strings.HasPrefix(o.Name, prefix) && isDigits(strings.TrimPrefix(o.Name, prefix))
+			if (byLabel || byName) && o.Namespace != storageNamespace {
+				out = append(out, fmt.Sprintf("a second release %q has storage %s %s/%s", name, kind, o.Namespace, o.Name))
+			}
 		}
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *runner) waitFluxReady(ctx context.Context, tgt *cluster) error {

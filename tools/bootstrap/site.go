@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 
@@ -160,6 +162,9 @@ func SiteOptions(ctx context.Context, in SiteInput) (Options, error) {
 		DryRun:              in.DryRun,
 		Log:                 in.Log,
 	}
+	if host, ok := sshGitHost(site.Spec.Git.URL); ok && in.DeployKeyFile != "" && in.KnownHostsFile == "" {
+		return Options{}, fmt.Errorf("%s: spec.git.url %s is an SSH URL: Flux checks the git host's key against known_hosts, so the deploy key alone cannot work; pass --known-hosts FILE (for example from `ssh-keyscan %s`)", site.File, site.Spec.Git.URL, host)
+	}
 	if in.DeployKeyFile != "" && site.Spec.Git.SecretName == "" {
 		logf("warning: %s: spec.git.secretName is not set, so the GitRepository names no secret and Flux will not use the deploy key (it is stored as flux-system/flux-system)", site.File)
 	}
@@ -215,6 +220,31 @@ func SiteOptions(ctx context.Context, in SiteInput) (Options, error) {
 		return Options{}, fmt.Errorf("%s: the management cluster %s lacks the %s platform's CNI and cloud controller (%s): without them no node becomes Ready", mgmt.File, mgmt.Metadata.Name, BasePlatform, CloudControllerComponent)
 	}
 	return opts, nil
+}
+
+// sshGitHost reports whether a git URL is reached over SSH (ssh://... or
+// scp-like user@host:path) and returns its host.
+func sshGitHost(u string) (string, bool) {
+	if rest, ok := strings.CutPrefix(u, "ssh://"); ok {
+		parsed, err := url.Parse(u)
+		if err == nil && parsed.Hostname() != "" {
+			return parsed.Hostname(), true
+		}
+		host, _, _ := strings.Cut(rest, "/")
+		return host, true
+	}
+	if strings.Contains(u, "://") {
+		return "", false
+	}
+	// scp-like: [user@]host:path
+	hostPart, _, ok := strings.Cut(u, ":")
+	if !ok || strings.Contains(hostPart, "/") {
+		return "", false
+	}
+	if _, h, ok := strings.Cut(hostPart, "@"); ok {
+		return h, true
+	}
+	return hostPart, hostPart != ""
 }
 
 func (in SiteInput) repoPath(p string) string {

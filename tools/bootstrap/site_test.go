@@ -37,6 +37,7 @@ func TestSiteOptionsDryRun(t *testing.T) {
 			return nil, nil
 		}),
 		DeployKeyFile:    "key",
+		KnownHostsFile:   "known_hosts",
 		TargetKubeconfig: "edi-edi-mgmt.kubeconfig",
 		DryRun:           true,
 	})
@@ -82,7 +83,7 @@ func TestSiteOptionsDryRun(t *testing.T) {
 	if root, err := rootKustomization(opts.Flux.SyncManifests); err != nil || root.String() != "flux-system/flux-system" {
 		t.Errorf("root kustomization %v %v", root, err)
 	}
-	if opts.Flux.DeployKeyFile != "key" || opts.TargetKubeconfig != "edi-edi-mgmt.kubeconfig" || !opts.DryRun {
+	if opts.Flux.DeployKeyFile != "key" || opts.Flux.KnownHostsFile != "known_hosts" || opts.TargetKubeconfig != "edi-edi-mgmt.kubeconfig" || !opts.DryRun {
 		t.Errorf("inputs not passed through: %+v", opts.Flux)
 	}
 	var names []string
@@ -128,12 +129,35 @@ func TestSiteOptionsErrors(t *testing.T) {
 	if _, err := SiteOptions(ctx, SiteInput{FS: os.DirFS(repoRoot), Site: "nowhere", DryRun: true}); err == nil || !strings.Contains(err.Error(), `no site "nowhere"`) {
 		t.Errorf("unknown site: %v", err)
 	}
+	// The example sites' repository is ssh://git@git.example.org/...: a
+	// deploy key without known_hosts cannot work.
+	_, err := SiteOptions(ctx, SiteInput{FS: os.DirFS(repoRoot), Site: "edi", DeployKeyFile: "key", DryRun: true})
+	if err == nil || !strings.Contains(err.Error(), "--known-hosts FILE") || !strings.Contains(err.Error(), "ssh-keyscan git.example.org") {
+		t.Errorf("ssh URL without known_hosts: %v", err)
+	}
 	// Not a dry run: the fetcher's error names the component.
-	_, err := SiteOptions(ctx, SiteInput{FS: os.DirFS(repoRoot), Site: "lon", Charts: fetcherFunc(func(_ context.Context, u, n, v string) (*chart.Chart, error) {
+	_, err = SiteOptions(ctx, SiteInput{FS: os.DirFS(repoRoot), Site: "lon", Charts: fetcherFunc(func(_ context.Context, u, n, v string) (*chart.Chart, error) {
 		return nil, os.ErrNotExist
 	})})
 	if err == nil || !strings.Contains(err.Error(), "base platform component cni") {
 		t.Errorf("fetch error: %v", err)
+	}
+}
+
+func TestSSHGitHost(t *testing.T) {
+	t.Parallel()
+	for u, want := range map[string]string{
+		"ssh://git@git.example.org/platform/fleet.git":      "git.example.org",
+		"ssh://git@git.example.org:2222/platform/fleet.git": "git.example.org",
+		"git@github.com:org/fleet.git":                      "github.com",
+		"https://git.example.org/platform/fleet.git":        "",
+		"file:///srv/fleet.git":                             "",
+		"/srv/fleet.git":                                    "",
+	} {
+		host, ok := sshGitHost(u)
+		if host != want || ok != (want != "") {
+			t.Errorf("sshGitHost(%q) = %q, %t; want %q", u, host, ok, want)
+		}
 	}
 }
 

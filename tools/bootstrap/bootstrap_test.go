@@ -139,9 +139,40 @@ func TestPivot(t *testing.T) {
 		opts := testOptions(t, e, "mgmt-a")
 		stop := fakeCAPI(ctx, t, e, opts)
 		defer stop()
+		// The order of the writes to the target: the adoption upgrade must
+		// be done before Flux gets the site's objects (from then on
+		// helm-controller may upgrade the same release).
+		var mu sync.Mutex
+		var writes []string
+		o := opts
+		o.InjectWrapTransport = func(role string, rt http.RoundTripper) http.RoundTripper {
+			if role != RoleTarget {
+				return rt
+			}
+			return roundTripper(func(req *http.Request) (*http.Response, error) {
+				if req.Method != http.MethodGet {
+					mu.Lock()
+					writes = append(writes, req.Method+" "+req.URL.Path)
+					mu.Unlock()
+				}
+				return rt.RoundTrip(req)
+			})
+		}
 		start := time.Now()
-		if err := Run(ctx, opts); err != nil {
+		if err := Run(ctx, o); err != nil {
 			t.Fatalf("Run: %v", err)
+		}
+		adopted, synced := -1, -1
+		for i, w := range writes {
+			if adopted < 0 && strings.HasSuffix(w, "/secrets/sh.helm.release.v1.mgmt-a.v2") {
+				adopted = i
+			}
+			if synced < 0 && strings.Contains(w, "/gitrepositories/") {
+				synced = i
+			}
+		}
+		if adopted < 0 || synced < 0 || synced < adopted {
+			t.Errorf("target writes: adoption upgrade recorded at %d, Flux's GitRepository applied at %d; want the upgrade first", adopted, synced)
 		}
 		t.Logf("first run took %s", time.Since(start).Round(time.Millisecond))
 		before := assertPivoted(t, e, "mgmt-a")

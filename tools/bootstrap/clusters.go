@@ -68,6 +68,8 @@ type runner struct {
 	ephemeral *cluster
 	target    *cluster
 	kind      KindProvider
+	// kindOwned: kind was made here (not injected), so close closes it.
+	kindOwned bool
 }
 
 func identityOf(opts Options) resolve.Identity {
@@ -75,7 +77,7 @@ func identityOf(opts Options) resolve.Identity {
 }
 
 func (r *runner) close() {
-	if c, ok := r.kind.(io.Closer); ok && r.kind != r.opts.InjectKind {
+	if c, ok := r.kind.(io.Closer); ok && r.kindOwned {
 		_ = c.Close()
 	}
 	if r.tmp != "" {
@@ -215,7 +217,7 @@ func (r *runner) kindProvider() (KindProvider, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.kind = k
+	r.kind, r.kindOwned = k, true
 	return k, nil
 }
 

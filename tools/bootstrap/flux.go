@@ -47,6 +47,15 @@ func stepFlux(ctx context.Context, r *runner) error {
 		}
 	}
 
+	// The site's GitRepository and root Kustomization are applied by
+	// verify, after the adoption upgrade: from then on helm-controller
+	// upgrades the same release.
+	return nil
+}
+
+// applyFluxSync applies the site's flux-system objects (GitRepository,
+// root Kustomization).
+func (r *runner) applyFluxSync(ctx context.Context, tgt *cluster) error {
 	sync, err := decodeObjects(r.opts.Flux.SyncManifests)
 	if err != nil {
 		return fmt.Errorf("flux-system objects of the generated tree: %w", err)
@@ -85,6 +94,9 @@ func (r *runner) applyDeployKey(ctx context.Context, c ctrlclient.Client) error 
 	key, err := os.ReadFile(r.opts.Flux.DeployKeyFile)
 	if err != nil {
 		return fmt.Errorf("deploy key: %w", err)
+	}
+	if st, err := os.Stat(r.opts.Flux.DeployKeyFile); err == nil && st.Mode().Perm()&0o077 != 0 {
+		r.opts.logf("warning: the deploy key %s is readable by others (mode %04o); chmod 600 it", r.opts.Flux.DeployKeyFile, st.Mode().Perm())
 	}
 	data := map[string][]byte{"identity": key}
 	if pub, err := os.ReadFile(r.opts.Flux.DeployKeyFile + ".pub"); err == nil {

@@ -126,10 +126,18 @@ func testKindPath(ctx context.Context, t *testing.T, e testEnvs) {
 	kindName := opts.ephemeralName()
 	host := strings.TrimSuffix(e.tgt.Config.Host, "/")
 
+	// A deploy key others can read is worth a warning.
+	if err := os.Chmod(opts.Flux.DeployKeyFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	stop := fakeCAPI(ctx, t, e, opts)
 	defer stop()
 	if err := Run(ctx, opts); err != nil {
 		t.Fatalf("Run: %v", err)
+	}
+	if !logs.contains("readable by others") {
+		t.Errorf("no warning about the deploy key's mode 0644")
 	}
 	assertPivoted(t, e, name)
 	created, deleted := kind.calls()

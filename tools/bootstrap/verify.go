@@ -110,6 +110,21 @@ func stepVerify(ctx context.Context, r *runner) error {
 		}
 	} else {
 		r.opts.logf("helm: adoption was verified at revision %d", st.VerifiedRevision)
+		problems, err := changedIdentities(ctx, tgt.client, st.ReleaseUIDs, "after adoption")
+		if err != nil {
+			return err
+		}
+		if len(problems) > 0 {
+			return fmt.Errorf("helm adoption check failed; the ephemeral cluster is kept:\n  %s", strings.Join(problems, "\n  "))
+		}
+	}
+
+	// Only now does Flux learn about the site: its HelmRelease of this
+	// release appears once the root Kustomization is applied, and
+	// helm-controller must not upgrade the release while the adoption
+	// upgrade above runs.
+	if err := r.applyFluxSync(ctx, tgt); err != nil {
+		return err
 	}
 
 	if eph != nil {

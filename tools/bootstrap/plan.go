@@ -71,8 +71,8 @@ func Plan(opts Options) []Step {
 		{StepPreflight, "check that everything of the cluster can move: labelled provider CRDs, linked secrets, provisioning complete, providers on the target", stepPreflight},
 		{StepLabelForMove, "label the Helm release storage secrets and the cloud credentials for move", stepLabelForMove},
 		{StepMove, fmt.Sprintf("record the inventory, move namespace %s to %s with clusterctl (unpause the source if it fails)", id.TargetNamespace, id.Cluster), stepMove},
-		{StepFlux, flux + ", the deploy key and the site's flux-system objects on " + id.Cluster, stepFlux},
-		{StepVerify, "compare inventories, check clusters are unpaused, upgrade the release in place to the next revision, wait for Flux's root Kustomization", stepVerify},
+		{StepFlux, flux + " and the deploy key on " + id.Cluster, stepFlux},
+		{StepVerify, "compare inventories, check clusters are unpaused, adopt the release (a Helm upgrade that keeps every moved object's UID, one release record), then apply the site's flux-system objects and wait for Flux's root Kustomization", stepVerify},
 		{StepCleanup, cleanup, stepCleanup},
 	}
 }

@@ -106,6 +106,7 @@ spec:
 		b.WriteString("}\n")
 	}
 	fmt.Fprintf(&b, `  networks: [shared-net]
+  syncMachineLabels: ['nvidia\.com/.*']
   kubernetesVersions: {min: v1.35.0, max: v1.36.99}
   quotas: {machinesPerCluster: 200, machinesPerSite: 100000}
   git:

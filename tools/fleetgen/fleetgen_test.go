@@ -54,3 +54,16 @@ func TestGeneratedFleetRenders(t *testing.T) {
 		}
 	}
 }
+
+// TestGeneratedFleetHasNoWarnings: benchmarks measure clean input.
+func TestGeneratedFleetHasNoWarnings(t *testing.T) {
+	dir := testrepo.New(t, false)
+	testrepo.WriteFiles(t, dir, fleetgen.Generate(fleetgen.Options{Seed: 1, Sites: 2, ClustersPerSite: 30}))
+	res, err := pipeline.Render(context.Background(), pipeline.Default(source.Worktree(dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Warnings) > 0 {
+		t.Errorf("%d warnings, the first: %v", len(res.Warnings), res.Warnings[0])
+	}
+}

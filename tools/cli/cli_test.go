@@ -70,6 +70,8 @@ func TestCommands(t *testing.T) {
 		{name: "the lon site's own policy", args: []string{"-C", gpu, "validate"}, code: 1, stderr: []string{"clusters/lon/research.yaml:20:13: GPU flavor g1.a100x1 may only be used by a node group named gpu [lon.gpu-groups]"}},
 		{name: "render refuses bad input", args: []string{"-C", bad, "render"}, code: 1, stderr: []string{"clusters/edi/teaching.yaml:6:18", "problem(s) found"}},
 		{name: "expand a cluster", args: []string{"-C", dir, "expand", "lon/research"}, code: 0, stdout: []string{"kind: KubeadmControlPlane", "name: research-gpu", "helm.toolkit.fluxcd.io/name: research"}},
+		{name: "expand needs only its own site valid", args: []string{"-C", bad, "expand", "lon/research"}, code: 0, stdout: []string{"kind: KubeadmControlPlane"}},
+		{name: "expand of a site with a bad definition", args: []string{"-C", bad, "expand", "edi/edi-mgmt"}, code: 1, stderr: []string{"clusters/edi/teaching.yaml:6:18"}},
 		{name: "expand an unknown cluster", args: []string{"-C", dir, "expand", "lon/nope"}, code: 1, stderr: []string{"no cluster nope in site lon"}, noStdout: true},
 		{name: "expand a malformed argument", args: []string{"-C", dir, "expand", "research"}, code: 2, stderr: []string{"expand takes SITE/CLUSTER"}},
 		{name: "summary", args: []string{"-C", dir, "summary"}, code: 0, stdout: []string{"research", "general=4 highmem=2 gpu=0-4", "2 site(s), 5 cluster(s)"}},

@@ -28,7 +28,9 @@ helm-controller's post-renderer adds. It prints the objects as YAML.`,
 				return &exitError{code: ExitCantRun, msg: fmt.Sprintf("expand takes SITE/CLUSTER, got %q", args[0])}
 			}
 			fsys := source.Worktree(rootDir(cmd))
-			res, err := pipeline.Render(cmd.Context(), pipelineOptions(fsys))
+			opts := pipelineOptions(fsys)
+			opts.Sites = []string{site} // only the site's definitions need be valid
+			res, err := pipeline.Render(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}

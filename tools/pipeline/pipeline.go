@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 
@@ -35,6 +36,8 @@ type Options struct {
 	Validate Validator
 	// Addons loads the platform catalogue; nil renders no addons.
 	Addons AddonsLoader
+	// Sites limits the run to the named sites; empty is every site.
+	Sites []string
 }
 
 // Result is a rendered revision.
@@ -70,6 +73,14 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 		if !errors.As(err, &errs) || fleet == nil {
 			return nil, err
 		}
+	}
+	if len(opts.Sites) > 0 {
+		fleet = onlySites(fleet, opts.Sites)
+		errs = slices.DeleteFunc(errs, func(d diag.Diagnostic) bool {
+			return !slices.ContainsFunc(opts.Sites, func(s string) bool {
+				return strings.HasPrefix(d.File, load.ClustersDir+"/"+s+"/")
+			})
+		})
 	}
 	if opts.Validate != nil {
 		d, err := opts.Validate(ctx, fleet)
@@ -187,6 +198,17 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 		return nil, renderErrs.Sorted()
 	}
 	return res, nil
+}
+
+// onlySites is the fleet of the named sites.
+func onlySites(f *load.Fleet, names []string) *load.Fleet {
+	out := &load.Fleet{}
+	for _, s := range f.Sites {
+		if slices.Contains(names, s.Metadata.Name) {
+			out.Sites = append(out.Sites, s)
+		}
+	}
+	return out
 }
 
 // samePlaceOnce sorts diagnostics and keeps, for each place, those of the

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -124,6 +125,7 @@ func testOptions(t *testing.T, e testEnvs, name string) Options {
 			DeployKeyFile: key,
 		},
 		InjectEphemeral:         e.eph.Config,
+		SyncMachineLabels:       testSyncMachineLabels,
 		InjectProviderInstaller: &fakeProviders{},
 		Log:                     func(f string, a ...any) { t.Logf(f, a...) },
 		Timeouts:                Timeouts{ControlPlaneInitialized: 30 * time.Second, Ready: 30 * time.Second, Providers: 30 * time.Second, Flux: 30 * time.Second, Poll: 100 * time.Millisecond},
@@ -176,6 +178,7 @@ func TestPivot(t *testing.T) {
 		}
 		t.Logf("first run took %s", time.Since(start).Round(time.Millisecond))
 		before := assertPivoted(t, e, "mgmt-a")
+		ephCAPI, tgtCAPI := coreController(t, e.eph.Config, RoleEphemeral), coreController(t, e.tgt.Config, RoleTarget)
 		if err := Run(ctx, opts); err != nil {
 			t.Fatalf("second Run: %v", err)
 		}
@@ -183,6 +186,29 @@ func TestPivot(t *testing.T) {
 		if diff := diffSnapshots(before, after); diff != "" {
 			t.Errorf("the second run changed the management cluster:\n%s", diff)
 		}
+		for _, c := range []struct {
+			role   string
+			cfg    *rest.Config
+			before *appsv1.Deployment
+		}{{RoleEphemeral, e.eph.Config, ephCAPI}, {RoleTarget, e.tgt.Config, tgtCAPI}} {
+			if now := coreController(t, c.cfg, c.role); now.ResourceVersion != c.before.ResourceVersion {
+				t.Errorf("%s: the second run changed the core controller's Deployment (resourceVersion %s -> %s)", c.role, c.before.ResourceVersion, now.ResourceVersion)
+			}
+		}
+
+		// clusterctl upgrade of the core provider rewrites the Deployment
+		// without the flag (and with another pattern left by hand): a
+		// rerun of the completed bootstrap sets exactly the site's again.
+		tgtClient := newClient(t, e.tgt.Config)
+		upgraded := coreController(t, e.tgt.Config, RoleTarget)
+		upgraded.Spec.Template.Spec.Containers[0].Args = append(slices.Clone(coreControllerArgs), SyncMachineLabelsFlag, "stale/.*")
+		if err := tgtClient.Update(ctx, upgraded); err != nil {
+			t.Fatal(err)
+		}
+		if err := Run(ctx, opts); err != nil {
+			t.Fatalf("Run after an upgrade of the core provider: %v", err)
+		}
+		coreController(t, e.tgt.Config, RoleTarget)
 	})
 
 	t.Run("stop after each step, then resume", func(t *testing.T) {
@@ -423,8 +449,85 @@ func (fakeProviders) Init(ctx context.Context, kubeconfig string, providers []Pr
 		if err := c.Create(ctx, inv); err != nil && !apierrors.IsAlreadyExists(err) {
 			return err
 		}
+		if p.Type == clusterctlv1.CoreProviderType {
+			if err := createCoreController(ctx, c); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// Where clusterctl installs Cluster API core's controller.
+const (
+	coreControllerNamespace = "capi-system"
+	coreControllerName      = "capi-controller-manager"
+)
+
+// coreControllerArgs are the manager's args as clusterctl renders
+// core-components.yaml with its defaults (no sync-labels flag: there is no
+// variable for it).
+var coreControllerArgs = []string{
+	"--leader-elect",
+	"--diagnostics-address=:8443",
+	"--insecure-diagnostics=false",
+	"--feature-gates=MachinePool=true,ClusterTopology=false",
+}
+
+// createCoreController makes a minimal capi-controller-manager Deployment
+// with clusterctl's labels, as clusterctl Init installs it. No controller
+// runs it.
+func createCoreController(ctx context.Context, c ctrlclient.Client) error {
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: coreControllerNamespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	labels := map[string]string{
+		clusterctlv1.ClusterctlLabel: "",
+		clusterv1.ProviderNameLabel:  "cluster-api",
+		"control-plane":              "controller-manager",
+	}
+	selector := map[string]string{"cluster.x-k8s.io/provider": "cluster-api", "control-plane": "controller-manager"}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: coreControllerNamespace, Name: coreControllerName, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: selector},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: selector},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name:    "manager",
+					Image:   "registry.k8s.io/cluster-api/cluster-api-controller:v1.14.2",
+					Command: []string{"/manager"},
+					Args:    slices.Clone(coreControllerArgs),
+				}}},
+			},
+		},
+	}
+	if err := c.Create(ctx, d); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return nil
+}
+
+// testSyncMachineLabels are the site's spec.syncMachineLabels in the
+// tests; wantSyncArg the one arg they make.
+var (
+	testSyncMachineLabels = []string{`nvidia\.com/.*`, `example\.org/gpu-.*`}
+	wantSyncArg           = SyncMachineLabelsFlag + `=nvidia\.com/.*,example\.org/gpu-.*`
+)
+
+// coreController reads the fake core controller's Deployment and checks
+// that its manager has the default args plus exactly the site's flag.
+func coreController(t *testing.T, cfg *rest.Config, role string) *appsv1.Deployment {
+	t.Helper()
+	var d appsv1.Deployment
+	if err := newClient(t, cfg).Get(context.Background(), ctrlclient.ObjectKey{Namespace: coreControllerNamespace, Name: coreControllerName}, &d); err != nil {
+		t.Fatalf("%s: core controller: %v", role, err)
+	}
+	want := append(slices.Clone(coreControllerArgs), wantSyncArg)
+	if got := d.Spec.Template.Spec.Containers[0].Args; !slices.Equal(got, want) {
+		t.Errorf("%s: core controller args %q, want %q", role, got, want)
+	}
+	return &d
 }
 
 // fakeCAPI plays Cluster API's controllers for one cluster on the

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -213,5 +214,50 @@ func TestKindAdapterKubeconfigFolder(t *testing.T) {
 	}
 	if _, err := os.Stat(a.dir); !os.IsNotExist(err) {
 		t.Errorf("the folder survived Close: %v", err)
+	}
+}
+
+func TestSyncMachineLabelsArgs(t *testing.T) {
+	t.Parallel()
+	const flag = SyncMachineLabelsFlag
+	base := []string{"--leader-elect", "--diagnostics-address=:8443", "--feature-gates=MachinePool=true"}
+	with := func(args ...string) []string { return append(slices.Clone(base), args...) }
+	for _, tc := range []struct {
+		name           string
+		args, patterns []string
+		want           []string
+	}{
+		{"add", base, []string{`nvidia\.com/.*`}, with(flag + `=nvidia\.com/.*`)},
+		{"add several, joined by commas", base, []string{`nvidia\.com/.*`, `example\.org/gpu-.*`}, with(flag + `=nvidia\.com/.*,example\.org/gpu-.*`)},
+		{"a pattern with a comma is quoted", nil, []string{`a{1,3}`, `b`}, []string{flag + `="a{1,3}",b`}},
+		{"already right: unchanged", with(flag + "=x/.*"), []string{"x/.*"}, with(flag + "=x/.*")},
+		{"replace in place",
+			[]string{"--leader-elect", flag + "=old/.*", "--v=2"}, []string{"new/.*"},
+			[]string{"--leader-elect", flag + "=new/.*", "--v=2"}},
+		{"replace the separate-value form",
+			[]string{"--leader-elect", flag, "old/.*", "--v=2"}, []string{"new/.*"},
+			[]string{"--leader-elect", flag + "=new/.*", "--v=2"}},
+		{"several occurrences become one",
+			[]string{flag + "=a", "--leader-elect", flag + "=b", flag, "c"}, []string{"d"},
+			[]string{flag + "=d", "--leader-elect"}},
+		{"no patterns: removed", with(flag+"=a", flag, "b"), nil, base},
+		{"no patterns, no flag: unchanged", base, nil, base},
+		{"a similar flag is kept", with("--additional-sync-machine-annotations=x"), []string{"y"},
+			with("--additional-sync-machine-annotations=x", flag+"=y")},
+		{"no args", nil, []string{"y"}, []string{flag + "=y"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			orig := slices.Clone(tc.args)
+			got := syncMachineLabelsArgs(tc.args, tc.patterns)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got  %q\nwant %q", got, tc.want)
+			}
+			if !slices.Equal(tc.args, orig) {
+				t.Errorf("the input was modified: %q", tc.args)
+			}
+			if again := syncMachineLabelsArgs(got, tc.patterns); !slices.Equal(again, got) {
+				t.Errorf("not idempotent: %q -> %q", got, again)
+			}
+		})
 	}
 }

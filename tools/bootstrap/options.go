@@ -39,6 +39,18 @@ type Options struct {
 	// (provider overrides, variables). ProviderRepository takes precedence
 	// for the four providers it holds.
 	ClusterctlConfig string
+	// SyncMachineLabels are the regular expressions of node labels the
+	// Cluster API core controller copies from Machines to Nodes beyond its
+	// default domains (the site's spec.syncMachineLabels). clusterctl has
+	// no variable for the controller's --additional-sync-machine-labels, so
+	// after the providers are installed, on the ephemeral and on the new
+	// management cluster, the core provider's Deployment (found by
+	// clusterctl's provider labels) is changed so that its manager
+	// container has exactly one --additional-sync-machine-labels=<patterns
+	// joined by commas>. Empty: the flag is removed. The Deployment is only
+	// written when it differs, and a rerun of a completed bootstrap sets it
+	// again on the management cluster (clusterctl upgrade drops it).
+	SyncMachineLabels []string
 
 	// ClusterChart is the loaded management cluster chart
 	// (charts/openstack-cluster) and ClusterValues the values resolve

@@ -49,6 +49,9 @@ func Plan(opts Options) []Step {
 	}
 	providers := fmt.Sprintf("cluster-api %s, kubeadm bootstrap %s, kubeadm control plane %s, openstack %s from %s",
 		opts.Providers.Core, opts.Providers.Bootstrap, opts.Providers.ControlPlane, opts.Providers.Infrastructure, repo)
+	if len(opts.SyncMachineLabels) > 0 {
+		providers += fmt.Sprintf(", then set the core controller's %s=%s (spec.syncMachineLabels)", SyncMachineLabelsFlag, syncMachineLabelsValue(opts.SyncMachineLabels))
+	}
 	var addons []string
 	for _, a := range opts.BasePlatform {
 		addons = append(addons, a.Namespace+"/"+a.ReleaseName)
@@ -102,6 +105,17 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	for i, s := range steps {
+		if done && s.Name == StepProvidersTarget {
+			// A clusterctl upgrade of the core provider since the
+			// bootstrap drops the flag: a rerun puts it back.
+			tgt, err := r.targetCluster(ctx)
+			if err == nil {
+				err = r.ensureSyncMachineLabels(ctx, tgt)
+			}
+			if err != nil {
+				return fmt.Errorf("step %s: %w", s.Name, err)
+			}
+		}
 		if done && s.Name != StepCleanup {
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	chart "helm.sh/helm/v4/pkg/chart/v2"
@@ -144,6 +145,7 @@ func SiteOptions(ctx context.Context, in SiteInput) (Options, error) {
 			Infrastructure: bs.Providers.Infrastructure,
 		},
 		ProviderRepository: in.repoPath(bs.ProviderRepository),
+		SyncMachineLabels:  slices.Clone(site.Spec.SyncMachineLabels),
 		ClusterChart:       ch,
 		ClusterValues:      rel.Values,
 		CredentialsSecret:  site.Spec.Cloud.CredentialsSecret,

@@ -121,6 +121,24 @@ func TestSiteOptionsDryRun(t *testing.T) {
 	if lon.TargetKubeconfig != "lon-lon-mgmt.kubeconfig" {
 		t.Errorf("lon: default kubeconfig file %q", lon.TargetKubeconfig)
 	}
+	// lon syncs the GPU label domain; edi lists nothing.
+	if got := strings.Join(lon.SyncMachineLabels, " "); got != `nvidia\.com/.*` {
+		t.Errorf("lon: SyncMachineLabels %q", got)
+	}
+	if len(opts.SyncMachineLabels) != 0 {
+		t.Errorf("edi: SyncMachineLabels %q, want none", opts.SyncMachineLabels)
+	}
+	for _, s := range Plan(lon) {
+		mentions := strings.Contains(s.Description, SyncMachineLabelsFlag+`=nvidia\.com/.*`)
+		if want := s.Name == StepProvidersEphemeral || s.Name == StepProvidersTarget; mentions != want {
+			t.Errorf("lon: step %s mentions the flag: %v, want %v (%s)", s.Name, mentions, want, s.Description)
+		}
+	}
+	for _, s := range Plan(opts) {
+		if strings.Contains(s.Description, SyncMachineLabelsFlag) {
+			t.Errorf("edi: step %s mentions %s though the site lists no label", s.Name, SyncMachineLabelsFlag)
+		}
+	}
 }
 
 func TestSiteOptionsErrors(t *testing.T) {

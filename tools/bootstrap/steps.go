@@ -161,7 +161,10 @@ func stepProvidersEphemeral(ctx context.Context, r *runner) error {
 	if err != nil {
 		return err
 	}
-	return r.ensureProviders(ctx, eph)
+	if err := r.ensureProviders(ctx, eph); err != nil {
+		return err
+	}
+	return r.ensureSyncMachineLabels(ctx, eph)
 }
 
 func stepClusterChart(ctx context.Context, r *runner) error {
@@ -319,7 +322,10 @@ func stepProvidersTarget(ctx context.Context, r *runner) error {
 	if err != nil {
 		return err
 	}
-	return r.ensureProviders(ctx, tgt)
+	if err := r.ensureProviders(ctx, tgt); err != nil {
+		return err
+	}
+	return r.ensureSyncMachineLabels(ctx, tgt)
 }
 
 // waitFor polls check until it reports nothing missing, logging what is

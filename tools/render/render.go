@@ -242,48 +242,43 @@ func protect(rel *resolve.Release, m *metav1.ObjectMeta) {
 	}
 }
 
-func clusterKustomization(site string, rel *resolve.Release) Object {
+// siteKustomization is a Flux Kustomization of the site's tree, in
+// flux-system, syncing a folder of the generated tree for one cluster. The
+// management cluster's are never pruned: that would delete the cluster
+// that runs Flux, or its CNI and cloud controller.
+func siteKustomization(site string, rel *resolve.Release, name string, dir ...string) *kustomizev1.Kustomization {
 	ks := &kustomizev1.Kustomization{
 		TypeMeta: metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
 		ObjectMeta: metav1.ObjectMeta{
-			Name: ClusterKustomizationName(rel.Cluster), Namespace: resolve.FluxNamespace, Labels: labels(rel),
+			Name: name, Namespace: resolve.FluxNamespace, Labels: labels(rel),
 		},
 		Spec: kustomizev1.KustomizationSpec{
 			Interval:  duration(KustomizationInterval),
-			Timeout:   &metav1.Duration{Duration: ClusterTimeout},
-			Path:      "./" + path.Join(Dir(site), "clusters", rel.Cluster),
+			Path:      "./" + path.Join(append([]string{Dir(site)}, dir...)...),
 			Prune:     true,
 			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: "flux-system"},
-			HealthChecks: []meta.NamespacedObjectKindReference{{
-				APIVersion: "cluster.x-k8s.io/v1beta2", Kind: "Cluster", Name: rel.Cluster, Namespace: rel.TargetNamespace,
-			}},
-			HealthCheckExprs: []kustomize.CustomHealthCheck{{
-				APIVersion: "cluster.x-k8s.io/v1beta2", Kind: "Cluster", HealthCheckExpressions: ClusterAvailable,
-			}},
 		},
 	}
 	protect(rel, &ks.ObjectMeta)
 	return ks
 }
 
+func clusterKustomization(site string, rel *resolve.Release) Object {
+	ks := siteKustomization(site, rel, ClusterKustomizationName(rel.Cluster), "clusters", rel.Cluster)
+	ks.Spec.Timeout = &metav1.Duration{Duration: ClusterTimeout}
+	ks.Spec.HealthChecks = []meta.NamespacedObjectKindReference{{
+		APIVersion: "cluster.x-k8s.io/v1beta2", Kind: "Cluster", Name: rel.Cluster, Namespace: rel.TargetNamespace,
+	}}
+	ks.Spec.HealthCheckExprs = []kustomize.CustomHealthCheck{{
+		APIVersion: "cluster.x-k8s.io/v1beta2", Kind: "Cluster", HealthCheckExpressions: ClusterAvailable,
+	}}
+	return ks
+}
+
 func addonsKustomization(site string, rel *resolve.Release) Object {
-	ks := &kustomizev1.Kustomization{
-		TypeMeta: metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
-		ObjectMeta: metav1.ObjectMeta{
-			Name: AddonsKustomizationName(rel.Cluster), Namespace: resolve.FluxNamespace, Labels: labels(rel),
-		},
-		Spec: kustomizev1.KustomizationSpec{
-			Interval:  duration(KustomizationInterval),
-			Path:      "./" + path.Join(Dir(site), "addons", rel.Cluster),
-			Prune:     true,
-			DependsOn: []kustomizev1.DependencyReference{{Name: ClusterKustomizationName(rel.Cluster)}},
-			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: "flux-system"},
-			Wait:      true,
-		},
-	}
-	// Pruning the management cluster's addons would uninstall the CNI and
-	// the cloud controller of the cluster that runs Flux.
-	protect(rel, &ks.ObjectMeta)
+	ks := siteKustomization(site, rel, AddonsKustomizationName(rel.Cluster), "addons", rel.Cluster)
+	ks.Spec.DependsOn = []kustomizev1.DependencyReference{{Name: ClusterKustomizationName(rel.Cluster)}}
+	ks.Spec.Wait = true
 	return ks
 }
 
@@ -319,21 +314,9 @@ func manifestsKustomization(site string, rel *resolve.Release, afterAddons bool)
 	if afterAddons {
 		after = AddonsKustomizationName(rel.Cluster)
 	}
-	ks := &kustomizev1.Kustomization{
-		TypeMeta: metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
-		ObjectMeta: metav1.ObjectMeta{
-			Name: ManifestsKustomizationName(rel.Cluster), Namespace: resolve.FluxNamespace, Labels: labels(rel),
-		},
-		Spec: kustomizev1.KustomizationSpec{
-			Interval:  duration(KustomizationInterval),
-			Path:      "./" + path.Join(Dir(site), "addons", rel.Cluster, "manifests"),
-			Prune:     true,
-			DependsOn: []kustomizev1.DependencyReference{{Name: after}},
-			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: "flux-system"},
-			Wait:      true,
-		},
-	}
-	protect(rel, &ks.ObjectMeta)
+	ks := siteKustomization(site, rel, ManifestsKustomizationName(rel.Cluster), "addons", rel.Cluster, "manifests")
+	ks.Spec.DependsOn = []kustomizev1.DependencyReference{{Name: after}}
+	ks.Spec.Wait = true
 	return ks
 }
 

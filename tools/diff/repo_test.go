@@ -11,6 +11,8 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/capiform/capiform/tools/pipeline"
 )
 
 // testRepo is a real git repository made in the test: the repository's
@@ -132,6 +134,19 @@ func (r *testRepo) diff() (*Report, error) {
 func (r *testRepo) mustDiff() *Report {
 	r.t.Helper()
 	rep, err := r.diff()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return rep
+}
+
+// mustDiffWithPlatforms diffs the last commit with the repository's
+// platform catalogue rendered too.
+func (r *testRepo) mustDiffWithPlatforms() *Report {
+	r.t.Helper()
+	rep, err := Run(context.Background(), Options{Repo: r.dir, Base: "HEAD~1", Head: "HEAD", Pipeline: func(fsys fs.FS) pipeline.Options {
+		return pipeline.Options{FS: fsys, Addons: pipeline.Platforms}
+	}})
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -1,14 +1,10 @@
 package diff
 
 import (
-	"context"
 	"errors"
-	"io/fs"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/capiform/capiform/tools/pipeline"
 )
 
 func TestScenarioNoChange(t *testing.T) {
@@ -340,12 +336,7 @@ func TestScenarioAddons(t *testing.T) {
 	r.edit("platforms/base/platform.yaml", "version: v3.31.3", "version: v3.31.4")
 	r.edit("clusters/s1/app.yaml", "    - name: base\n", "    - name: base\n    - name: monitoring\n")
 	r.commit("calico patch, monitoring")
-	rep, err := Run(context.Background(), Options{Repo: r.dir, Base: "HEAD~1", Head: "HEAD", Pipeline: func(fsys fs.FS) pipeline.Options {
-		return pipeline.Options{FS: fsys, Addons: pipeline.Platforms}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := r.mustDiffWithPlatforms()
 	t.Log(textOf(t, rep))
 	if len(rep.Clusters) != 0 {
 		t.Errorf("addons do not change the cluster's own objects: %v", clusterNames(rep))
@@ -406,12 +397,7 @@ func TestScenarioManifestsChanged(t *testing.T) {
 	r.commit("platforms")
 	r.edit("platforms/monitoring/openstack-alerts/prometheusrule.yaml", "for: 15m", "for: 20m")
 	r.commit("slower alert")
-	rep, err := Run(context.Background(), Options{Repo: r.dir, Base: "HEAD~1", Head: "HEAD", Pipeline: func(fsys fs.FS) pipeline.Options {
-		return pipeline.Options{FS: fsys, Addons: pipeline.Platforms}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := r.mustDiffWithPlatforms()
 	if !rep.Changed() || len(rep.Sites) != 1 || len(rep.Sites[0].Addons) != 1 {
 		t.Fatalf("want one addon change, got %s", textOf(t, rep))
 	}

@@ -49,18 +49,21 @@ func (e *engine) checkSite(head fs.FS, s *load.Site) *siteResult {
 			r.siteOK = true
 		}
 	}
-	rules := r.pol.LookupPath(cpath("#ClusterRules"))
-	if r.siteOK {
-		rules = rules.FillPath(cpath("site"), siteData)
-	}
 	type summary struct {
 		Name     string `json:"name"`
 		Machines int64  `json:"machines"`
 	}
-	summaries := make([]summary, 0, len(s.Clusters))
-	for _, c := range s.Clusters {
+	summaries := make([]summary, len(s.Clusters))
+	// cred collects every scalar the site and its clusters hold, for
+	// #NoCredentials, judged once per distinct key and value.
+	var cred credentialLeaves
+	if r.siteOK {
+		cred.add(siteData, s.Pos.Of)
+	}
+	var judged []int // the clusters the rules judge: schema-valid, on a valid site
+	for i, c := range s.Clusters {
 		cr := clusterResult{}
-		sum := summary{Name: c.Metadata.Name}
+		summaries[i].Name = c.Metadata.Name
 		data, err := extract(e.ctx, c.File, c.Source)
 		if err != nil {
 			r.diags = append(r.diags, cueDiags(err, c.File, "policy.schema", schemaHint, c.Pos.Of, clusterDef)...)
@@ -73,22 +76,19 @@ func (e *engine) checkSite(head fs.FS, s *load.Site) *siteResult {
 			}
 		}
 		if cr.ok && r.siteOK {
-			// One unification of the rules with both inputs: each FillPath
-			// of the rules would evaluate them all again.
-			in := e.ctx.CompileString("{}").FillPath(cpath("cluster"), data).FillPath(cpath("leaves"), e.ctx.Encode(leaves(data)))
-			rv := rules.Unify(in)
-			r.diags = append(r.diags, mapViolations(rv, c.File, func(p string) diag.Pos { return c.Pos.Of(p) })...)
-			if n, err := rv.LookupPath(cpath("machines")).Int64(); err == nil {
-				sum.Machines = n
-			}
+			judged = append(judged, i)
+			cred.add(data, c.Pos.Of)
 		}
 		r.clusters = append(r.clusters, cr)
-		summaries = append(summaries, sum)
 	}
+	for _, res := range e.clusterRules(r, s, siteData, judged) {
+		summaries[res.index].Machines = res.machines
+		r.diags = append(r.diags, res.diags...)
+	}
+	r.diags = append(r.diags, e.credentials(r.pol, s.File, &cred)...)
 	if r.siteOK {
 		in := e.ctx.CompileString("{}").
 			FillPath(cpath("site"), siteData).
-			FillPath(cpath("leaves"), e.ctx.Encode(leaves(siteData))).
 			FillPath(cpath("clusters"), e.ctx.Encode(summaries))
 		sr := r.pol.LookupPath(cpath("#SiteRules")).Unify(in)
 		r.diags = append(r.diags, mapViolations(sr, s.File, func(p string) diag.Pos {
@@ -99,6 +99,95 @@ func (e *engine) checkSite(head fs.FS, s *load.Site) *siteResult {
 		})...)
 	}
 	return r
+}
+
+// ruleResult is what #ClusterRules found for one cluster.
+type ruleResult struct {
+	index    int // in the site's clusters
+	machines int64
+	diags    diag.List
+}
+
+// clusterRules judges the clusters of a site (their indices in judged)
+// with #ClusterRules, the site filled in once.
+func (e *engine) clusterRules(r *siteResult, s *load.Site, siteData cue.Value, judged []int) []ruleResult {
+	if len(judged) == 0 {
+		return nil
+	}
+	out := make([]ruleResult, len(judged))
+	rules := r.pol.LookupPath(cpath("#ClusterRules")).FillPath(cpath("site"), siteData)
+	for j, i := range judged {
+		c := s.Clusters[i]
+		out[j].index = i
+		rv := rules.Unify(e.ctx.CompileString("{}").FillPath(cpath("cluster"), r.clusters[i].data))
+		out[j].diags = mapViolations(rv, c.File, c.Pos.Of)
+		if n, err := rv.LookupPath(cpath("machines")).Int64(); err == nil {
+			out[j].machines = n
+		}
+	}
+	return out
+}
+
+// credentialLeaves are the scalars of a site's definitions, grouped by key
+// and value: a credential is one whatever field holds it, so that CUE
+// judges each distinct pair once for the whole site.
+type credentialLeaves struct {
+	pairs []leaf                 // distinct key and value; P is the pair's index
+	index map[credentialKey]int  // pair -> index in pairs
+	where [][]credentialLocation // index -> every field that holds it
+}
+
+type credentialKey struct {
+	k string
+	v any
+}
+
+type credentialLocation struct {
+	path string
+	at   func(string) diag.Pos
+}
+
+func (c *credentialLeaves) add(v cue.Value, at func(string) diag.Pos) {
+	if c.index == nil {
+		c.index = map[credentialKey]int{}
+	}
+	for _, l := range leaves(v) {
+		key := credentialKey{l.K, l.V}
+		i, ok := c.index[key]
+		if !ok {
+			i = len(c.pairs)
+			c.index[key] = i
+			c.pairs = append(c.pairs, leaf{P: strconv.Itoa(i), K: l.K, V: l.V})
+			c.where = append(c.where, nil)
+		}
+		c.where[i] = append(c.where[i], credentialLocation{l.P, at})
+	}
+}
+
+// credentials judges the collected scalars with the policy's
+// #NoCredentials and reports each credential at every field that holds it.
+func (e *engine) credentials(pol cue.Value, file string, c *credentialLeaves) diag.List {
+	if len(c.pairs) == 0 {
+		return nil
+	}
+	v := pol.LookupPath(cpath("#NoCredentials")).FillPath(cpath("leaves"), e.ctx.Encode(c.pairs))
+	m, err := violations(v)
+	if err != nil {
+		return cueDiags(err, file, "policy.eval", "the policy could not judge this definition; fix the field or report a bug in policies/", nil, cue.Value{})
+	}
+	var out diag.List
+	for id, rules := range m {
+		i, err := strconv.Atoi(id)
+		if err != nil || i < 0 || i >= len(c.where) {
+			continue
+		}
+		for _, loc := range c.where[i] {
+			for rule, msg := range rules {
+				out = append(out, diag.Diagnostic{Pos: loc.at(loc.path), Rule: rule, Message: loc.path + " " + msg, Severity: diag.Error})
+			}
+		}
+	}
+	return out.Sorted()
 }
 
 // clusterPath splits "clusters[3].metadata.name" into 3 and
@@ -127,6 +216,12 @@ func mapViolations(v cue.Value, file string, at func(path string) diag.Pos) diag
 	if err != nil {
 		return cueDiags(err, file, "policy.eval", "the policy could not judge this definition; fix the field or report a bug in policies/", nil, cue.Value{})
 	}
+	return violationDiags(m, at)
+}
+
+// violationDiags turns decoded violations (path -> rule -> message) into
+// diagnostics, each at the position of its path.
+func violationDiags(m map[string]map[string]string, at func(path string) diag.Pos) diag.List {
 	var out diag.List
 	for _, p := range sortedKeys(m) {
 		for _, rule := range sortedKeys(m[p]) {

@@ -17,10 +17,10 @@ import (
 	"github.com/fluxcd/pkg/apis/kustomize"
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	yamlv2 "go.yaml.in/yaml/v2"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/yaml"
 
 	"github.com/capiform/capiform/tools/load"
 	"github.com/capiform/capiform/tools/resolve"
@@ -405,21 +405,50 @@ func kindOrder(kind string) int {
 }
 
 // MarshalObject marshals one object to YAML without creationTimestamp and
-// status.
+// status. The output is what sigs.k8s.io/yaml would write (keys sorted,
+// integers as integers), without its round trip through JSON and a YAML
+// parser: the object goes through JSON once, to honour its JSON field tags,
+// and is then written by the same YAML encoder.
 func MarshalObject(o any) ([]byte, error) {
 	js, err := json.Marshal(o)
 	if err != nil {
 		return nil, err
 	}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
 	var m map[string]any
-	if err := json.Unmarshal(js, &m); err != nil {
+	if err := dec.Decode(&m); err != nil {
 		return nil, err
 	}
 	delete(m, "status")
 	if md, ok := m["metadata"].(map[string]any); ok {
 		delete(md, "creationTimestamp")
 	}
-	return yaml.Marshal(m)
+	return yamlv2.Marshal(numbers(m))
+}
+
+// numbers turns JSON numbers into int64 when they are integers and float64
+// otherwise, as YAML decoding JSON does.
+func numbers(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			t[k] = numbers(x)
+		}
+	case []any:
+		for i, x := range t {
+			t[i] = numbers(x)
+		}
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i
+		}
+		if f, err := t.Float64(); err == nil {
+			return f
+		}
+		return string(t)
+	}
+	return v
 }
 
 func or(a, b string) string {

@@ -8,7 +8,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"sync"
 )
 
 // Write replaces the generated trees of the given sites under the
@@ -80,57 +82,116 @@ func Orphans(fsys fs.FS, sites map[string]Files) ([]string, error) {
 func write(root string, sites map[string]Files) error {
 	names := make([]string, 0, len(sites))
 	for s := range sites {
-		names = append(names, s)
+		if !sameTree(filepath.Join(root, filepath.FromSlash(Dir(s))), sites[s]) {
+			names = append(names, s)
+		}
 	}
 	sort.Strings(names)
-	tmps := map[string]string{}
+	// The temporary trees are written concurrently: the cost is in system
+	// calls, thousands of files for a large fleet.
+	tmps := make([]string, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(4, runtime.GOMAXPROCS(0)))
+	for i, s := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			tmps[i], errs[i] = writeTemp(root, s, sites[s])
+		}()
+	}
+	wg.Wait()
 	cleanup := func() {
 		for _, t := range tmps {
-			os.RemoveAll(t)
-		}
-	}
-	for _, s := range names {
-		parent := filepath.Join(root, filepath.FromSlash(path.Dir(Dir(s))))
-		tmp, err := os.MkdirTemp(parent, ".generated-")
-		if err != nil {
-			cleanup()
-			return fmt.Errorf("site %s: %w", s, err)
-		}
-		tmps[s] = tmp
-		if err := os.Chmod(tmp, 0o755); err != nil {
-			cleanup()
-			return err
-		}
-		for _, p := range sites[s].Paths() {
-			f := filepath.Join(tmp, filepath.FromSlash(p))
-			if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
-				cleanup()
-				return err
-			}
-			if err := os.WriteFile(f, sites[s][p], 0o644); err != nil {
-				cleanup()
-				return fmt.Errorf("site %s: %w", s, err)
+			if t != "" {
+				os.RemoveAll(t)
 			}
 		}
 	}
-	for _, s := range names {
+	if err := errors.Join(errs...); err != nil {
+		cleanup()
+		return err
+	}
+	for i, s := range names {
 		target := filepath.Join(root, filepath.FromSlash(Dir(s)))
-		old := tmps[s] + ".old"
+		old := tmps[i] + ".old"
 		if err := os.Rename(target, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			cleanup()
 			return fmt.Errorf("site %s: %w", s, err)
 		}
-		if err := os.Rename(tmps[s], target); err != nil {
+		if err := os.Rename(tmps[i], target); err != nil {
 			os.Rename(old, target)
 			cleanup()
 			return fmt.Errorf("site %s: %w", s, err)
 		}
-		delete(tmps, s)
+		tmps[i] = ""
 		if err := os.RemoveAll(old); err != nil {
 			return fmt.Errorf("site %s: removing the old tree: %w", s, err)
 		}
 	}
 	return nil
+}
+
+// writeTemp writes a site's tree into a new temporary folder beside its
+// target and returns the folder.
+func writeTemp(root, site string, files Files) (string, error) {
+	parent := filepath.Join(root, filepath.FromSlash(path.Dir(Dir(site))))
+	tmp, err := os.MkdirTemp(parent, ".generated-")
+	if err != nil {
+		return "", fmt.Errorf("site %s: %w", site, err)
+	}
+	fail := func(err error) (string, error) {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("site %s: %w", site, err)
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return fail(err)
+	}
+	made := map[string]bool{tmp: true}
+	for _, p := range files.Paths() {
+		f := filepath.Join(tmp, filepath.FromSlash(p))
+		if d := filepath.Dir(f); !made[d] {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return fail(err)
+			}
+			made[d] = true
+		}
+		if err := os.WriteFile(f, files[p], 0o644); err != nil {
+			return fail(err)
+		}
+	}
+	return tmp, nil
+}
+
+// sameTree reports whether dir holds exactly files, byte for byte: such a
+// tree is left alone.
+func sameTree(dir string, files Files) bool {
+	n := 0
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		want, ok := files[filepath.ToSlash(rel)]
+		if !ok || !d.Type().IsRegular() {
+			return fs.SkipAll
+		}
+		got, err := os.ReadFile(p)
+		if err != nil || !bytes.Equal(got, want) {
+			return fs.SkipAll
+		}
+		n++
+		return nil
+	})
+	return err == nil && n == len(files)
 }
 
 // Drift is how a committed tree differs from a fresh render.

@@ -17,6 +17,7 @@ func init() { extraCommands = append(extraCommands, newDiffCommand) }
 
 type diffFlags struct {
 	base, head, output, color string
+	verbose                   bool
 }
 
 func newDiffCommand(s Streams) *cobra.Command {
@@ -80,6 +81,9 @@ including a revision that failed to render (the rest is still printed).`,
 			if werr != nil {
 				return werr
 			}
+			if f.verbose {
+				fmt.Fprintf(s.Err, "diff: %s\n", rep.Stats)
+			}
 			switch {
 			case err != nil && errors.Is(err, diff.ErrIncomplete):
 				return &exitError{code: ExitCantRun, msg: "diff incomplete: see the errors in the report"}
@@ -94,6 +98,7 @@ including a revision that failed to render (the rest is still printed).`,
 	cmd.Flags().StringVar(&f.base, "base", "", "the revision the change is measured from (required), e.g. origin/main")
 	cmd.Flags().StringVar(&f.head, "head", "", "the revision with the change; default: the work tree, uncommitted changes included")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "text, markdown (a pull request comment, at most 65,536 characters) or json")
+	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "say on stderr how many sites were rendered and clusters expanded (only what changed is)")
 	cmd.Flags().StringVar(&f.color, "color", "auto", "auto (only on a terminal), always or never")
 	return cmd
 }

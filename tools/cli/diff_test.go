@@ -53,6 +53,11 @@ func TestDiffCommand(t *testing.T) {
 	if strings.Contains(out, "research-highmem") && strings.Contains(out, "research-highmem rolls") {
 		t.Errorf("an untouched group is said to roll:\n%s", out)
 	}
+	// -v says what was done: only lon was rendered, only research expanded.
+	code, _, errOut = run(t, "-C", dir, "diff", "--base", "HEAD", "-v", "-o", "json")
+	if want := "diff: rendered 1 of 2 site(s); expanded 1 of their 3 cluster(s) (2 chart render(s))\n"; code != 1 || errOut != want {
+		t.Errorf("diff -v: exit %d, stderr %q, want %q", code, errOut, want)
+	}
 	code, out, _ = run(t, "-C", dir, "diff", "--base", "HEAD", "-o", "markdown")
 	if code != 1 || !strings.Contains(out, "<details>") || len(out) > 65536 {
 		t.Errorf("markdown: exit %d, %d characters\n%s", code, len(out), out)

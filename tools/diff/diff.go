@@ -19,12 +19,15 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing/fstest"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/capiform/capiform/tools/load"
 	"github.com/capiform/capiform/tools/pipeline"
+	"github.com/capiform/capiform/tools/render"
 	"github.com/capiform/capiform/tools/resolve"
 	"github.com/capiform/capiform/tools/source"
 )
@@ -86,6 +89,29 @@ type Report struct {
 	Clusters []*ClusterReport `json:"clusters,omitempty"`
 	// Sites are the changes of each site's generated Flux tree.
 	Sites []*SiteReport `json:"sites,omitempty"`
+	// Stats say how much work the diff did. They are in no output format.
+	Stats Stats `json:"-"`
+}
+
+// Stats count the work of a diff: only the sites whose inputs changed are
+// rendered, and in them only the clusters whose chart, values or
+// Kubernetes version changed are expanded.
+type Stats struct {
+	// Sites are the sites of either revision; SitesRendered those whose
+	// inputs differ, rendered at both revisions.
+	Sites, SitesRendered int
+	// Clusters are the clusters of the rendered sites, of either revision;
+	// ClustersExpanded those whose expansion inputs differ.
+	Clusters, ClustersExpanded int
+	// ChartRenders are the Helm renders: two for a changed cluster, one for
+	// a created or deleted one.
+	ChartRenders int
+}
+
+// String is the stats in a line, for -v.
+func (s Stats) String() string {
+	return fmt.Sprintf("rendered %d of %d site(s); expanded %d of their %d cluster(s) (%d chart render(s))",
+		s.SitesRendered, s.Sites, s.ClustersExpanded, s.Clusters, s.ChartRenders)
 }
 
 // ClusterReport is what happens to one cluster.
@@ -147,6 +173,10 @@ type side struct {
 	// chart holds the chart's files in memory, read once from the revision
 	// rather than once per expansion.
 	chart fstest.MapFS
+	// exp expands with the chart loaded once; expErr is why it could not
+	// be loaded, reported for each cluster that needs it.
+	exp    *pipeline.Expander
+	expErr error
 }
 
 // Run renders the base and head revisions and compares them. When a
@@ -183,6 +213,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 // compare fills the report from two file systems.
 func compare(ctx context.Context, rep *Report, opts Options, baseFS, headFS fs.FS) error {
 	base, head := &side{fsys: baseFS}, &side{fsys: headFS}
+	sites, all, err := changedSites(baseFS, headFS)
+	if err != nil {
+		return err
+	}
+	rep.Stats.Sites, rep.Stats.SitesRendered = all, len(sites)
 	// The two revisions render concurrently, unless the caller injected
 	// validators or addon loaders, which need not be safe for concurrent
 	// use (a CUE context is not).
@@ -194,6 +229,13 @@ func compare(ctx context.Context, rep *Report, opts Options, baseFS, headFS fs.F
 			po = opts.Pipeline(s.fsys)
 			po.FS = s.fsys
 		}
+		if len(sites) == 0 && all > 0 {
+			// Nothing that renders changed. (With no site at all, the
+			// render says what is wrong with the repository.)
+			s.res = &pipeline.Result{Fleet: &load.Fleet{}, Sites: map[string]render.Files{}}
+			continue
+		}
+		po.Sites = sites // nil when there are no sites: every site
 		if !concurrent {
 			s.res, s.err = pipeline.Render(ctx, po)
 			continue
@@ -232,7 +274,10 @@ func compare(ctx context.Context, rep *Report, opts Options, baseFS, headFS fs.F
 		return nil
 	}
 
-	clusters, err := compareClusters(ctx, opts, base, head)
+	for _, s := range []*side{base, head} {
+		s.exp, s.expErr = pipeline.NewExpander(s.chart, s.res)
+	}
+	clusters, err := compareClusters(ctx, opts, base, head, &rep.Stats)
 	if err != nil {
 		return err
 	}
@@ -252,8 +297,69 @@ func compare(ctx context.Context, rep *Report, opts Options, baseFS, headFS fs.F
 
 type clusterID struct{ site, cluster string }
 
+// expand expands a cluster of the side, or says why the chart did not load.
+func (s *side) expand(ctx context.Context, rel *resolve.Release) ([]*unstructured.Unstructured, error) {
+	if s.expErr != nil {
+		return nil, s.expErr
+	}
+	return s.exp.Expand(ctx, rel)
+}
+
+// changedSites returns the sites, of either revision, whose inputs differ
+// (their folder under clusters/, generated/ aside, or a shared input of
+// every site), and how many sites there are.
+func changedSites(a, b fs.FS) ([]string, int, error) {
+	names := map[string]bool{}
+	for _, fsys := range []fs.FS{a, b} {
+		entries, err := fs.ReadDir(fsys, load.ClustersDir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, 0, err
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				names[e.Name()] = true
+			}
+		}
+	}
+	all := sortedKeys(names)
+	shared := false
+	for _, dir := range pipeline.SharedInputs {
+		same, err := sameDigest(a, b, dir)
+		if err != nil {
+			return nil, 0, err
+		}
+		shared = shared || !same
+	}
+	if shared {
+		return all, len(all), nil
+	}
+	var out []string
+	for _, s := range all {
+		same, err := sameDigest(a, b, path.Join(load.ClustersDir, s), load.GeneratedDir)
+		if err != nil {
+			return nil, 0, err
+		}
+		if !same {
+			out = append(out, s)
+		}
+	}
+	return out, len(all), nil
+}
+
+func sameDigest(a, b fs.FS, dir string, skip ...string) (bool, error) {
+	da, err := source.Digest(a, dir, skip...)
+	if err != nil {
+		return false, err
+	}
+	db, err := source.Digest(b, dir, skip...)
+	if err != nil {
+		return false, err
+	}
+	return da == db, nil
+}
+
 // compareClusters expands and compares every cluster of either revision.
-func compareClusters(ctx context.Context, opts Options, base, head *side) ([]*ClusterReport, error) {
+func compareClusters(ctx context.Context, opts Options, base, head *side, stats *Stats) ([]*ClusterReport, error) {
 	ids := map[clusterID]bool{}
 	for _, r := range base.res.Releases {
 		ids[clusterID{r.Site, r.Cluster}] = true
@@ -272,6 +378,11 @@ func compareClusters(ctx context.Context, opts Options, base, head *side) ([]*Cl
 		return order[i].cluster < order[j].cluster
 	})
 
+	stats.Clusters = len(order)
+	var expanded, renders atomic.Int64
+	defer func() {
+		stats.ClustersExpanded, stats.ChartRenders = int(expanded.Load()), int(renders.Load())
+	}()
 	out := make([]*ClusterReport, len(order))
 	workers := opts.Workers
 	if workers <= 0 {
@@ -286,7 +397,7 @@ func compareClusters(ctx context.Context, opts Options, base, head *side) ([]*Cl
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				out[i] = compareCluster(ctx, order[i], base, head)
+				out[i] = compareCluster(ctx, order[i], base, head, &expanded, &renders)
 			}
 		}()
 	}
@@ -304,7 +415,7 @@ func compareClusters(ctx context.Context, opts Options, base, head *side) ([]*Cl
 	return out, nil
 }
 
-func compareCluster(ctx context.Context, id clusterID, base, head *side) *ClusterReport {
+func compareCluster(ctx context.Context, id clusterID, base, head *side, expanded, renders *atomic.Int64) *ClusterReport {
 	cr := &ClusterReport{Site: id.site, Cluster: id.cluster}
 	ra, rb := base.res.Release(id.site, id.cluster), head.res.Release(id.site, id.cluster)
 	ka, kb := expansionKey(base, ra), expansionKey(head, rb)
@@ -313,6 +424,7 @@ func compareCluster(ctx context.Context, id clusterID, base, head *side) *Cluste
 		// version: the expansion is the same.
 		return cr
 	}
+	expanded.Add(1)
 	var old, cur objectSet
 	var errs []string
 	for _, x := range []struct {
@@ -325,7 +437,8 @@ func compareCluster(ctx context.Context, id clusterID, base, head *side) *Cluste
 			*x.set = objectSet{}
 			continue
 		}
-		objs, err := pipeline.Expand(ctx, x.s.chart, x.s.res, x.rel)
+		renders.Add(1)
+		objs, err := x.s.expand(ctx, x.rel)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", x.rev, err))
 			*x.set = objectSet{}

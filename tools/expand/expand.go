@@ -17,11 +17,15 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"helm.sh/helm/v4/pkg/action"
 	"helm.sh/helm/v4/pkg/chart/common"
+	"helm.sh/helm/v4/pkg/chart/common/util"
 	"helm.sh/helm/v4/pkg/chart/loader/archive"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	"helm.sh/helm/v4/pkg/engine"
 	"helm.sh/helm/v4/pkg/ignore"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
 	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
@@ -88,54 +92,100 @@ var clusterScopedKinds = map[string]bool{
 // Expand renders the chart with the options' values and returns its objects,
 // sorted by apiVersion, kind, namespace and name. A values error carries the
 // schema's message. Hooks and tests are not returned: helm-controller runs
-// them, but they are not part of the release's desired state.
+// them, but they are not part of the release's desired state. To expand many
+// releases of one chart, Load it once and call Chart.Expand.
 func Expand(ctx context.Context, opts Options) ([]*unstructured.Unstructured, error) {
 	if opts.Chart == nil {
 		return nil, errors.New("expand: no chart")
 	}
+	c, err := Load(opts.Chart)
+	if err != nil {
+		return nil, err
+	}
+	return c.Expand(ctx, opts)
+}
+
+// Chart is a chart loaded once, with its values schema compiled, to expand
+// any number of releases, concurrently if need be.
+type Chart struct {
+	chart *chartv2.Chart
+	// schema is the compiled values.schema.json; nil when the chart has
+	// none, or when it refers to other documents (Helm then validates).
+	schema *jsonschema.Schema
+	// direct is true when the chart has no dependencies: it is then
+	// rendered with Helm's engine directly (see render), else through
+	// Helm's install action, which also resolves dependencies.
+	direct bool
+}
+
+// Load loads the chart in fsys (see LoadChart) for Chart.Expand.
+func Load(fsys fs.FS) (*Chart, error) {
+	chrt, err := LoadChart(fsys)
+	if err != nil {
+		return nil, err
+	}
+	c := &Chart{chart: chrt, direct: len(chrt.Metadata.Dependencies) == 0 && len(chrt.Dependencies()) == 0}
+	if len(chrt.Schema) > 0 {
+		c.schema = compileSchema(chrt.Schema)
+	}
+	return c, nil
+}
+
+// Metadata is the chart's Chart.yaml.
+func (c *Chart) Metadata() *chartv2.Metadata { return c.chart.Metadata }
+
+// compileSchema compiles a values schema as Helm does, but only from the
+// document itself: a schema that refers to another file or URL gives nil,
+// and Helm's own validation runs for it.
+func compileSchema(doc []byte) *jsonschema.Schema {
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		return nil
+	}
+	comp := jsonschema.NewCompiler()
+	comp.UseLoader(jsonschema.SchemeURLLoader{}) // nothing is fetched
+	if err := comp.AddResource("file:///values.schema.json", v); err != nil {
+		return nil
+	}
+	sch, err := comp.Compile("file:///values.schema.json")
+	if err != nil {
+		return nil
+	}
+	return sch
+}
+
+// Expand renders a release of the chart; opts.Chart is not read.
+func (c *Chart) Expand(ctx context.Context, opts Options) ([]*unstructured.Unstructured, error) {
 	if opts.ReleaseName == "" {
 		return nil, errors.New("expand: no release name")
 	}
 	if opts.Namespace == "" {
 		return nil, errors.New("expand: no namespace")
 	}
-	chrt, err := LoadChart(opts.Chart)
-	if err != nil {
-		return nil, err
-	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-
-	cfg := action.NewConfiguration(action.ConfigurationSetLogger(slog.NewTextHandler(io.Discard, nil)))
-	install := action.NewInstall(cfg)
-	install.DryRunStrategy = action.DryRunClient
-	install.ReleaseName = opts.ReleaseName
-	install.Namespace = opts.Namespace
-	// helm-controller never lets a chart choose to skip CRDs or the schema.
-	install.IncludeCRDs = true
+	var kv *common.KubeVersion
 	if opts.KubeVersion != "" {
-		kv, err := common.ParseKubeVersion(opts.KubeVersion)
+		v, err := common.ParseKubeVersion(opts.KubeVersion)
 		if err != nil {
 			return nil, fmt.Errorf("expand: kube version %q: %w", opts.KubeVersion, err)
 		}
-		install.KubeVersion = kv
+		kv = v
 	}
-
 	values := opts.Values
 	if values == nil {
 		values = map[string]any{}
 	}
-	rel, err := install.RunWithContext(ctx, chrt, values)
-	if err != nil {
-		return nil, fmt.Errorf("expand %s/%s: %w", opts.Namespace, opts.ReleaseName, err)
+	var (
+		objs []*unstructured.Unstructured
+		err  error
+	)
+	if c.direct {
+		objs, err = c.render(opts, kv, values)
+	} else {
+		objs, err = c.install(ctx, opts, kv, values)
 	}
-	r, ok := rel.(*releasev1.Release)
-	if !ok {
-		return nil, fmt.Errorf("expand %s/%s: unexpected release type %T", opts.Namespace, opts.ReleaseName, rel)
-	}
-
-	objs, err := decode(r.Manifest)
 	if err != nil {
 		return nil, fmt.Errorf("expand %s/%s: %w", opts.Namespace, opts.ReleaseName, err)
 	}
@@ -154,6 +204,95 @@ func Expand(ctx context.Context, opts Options) ([]*unstructured.Unstructured, er
 		}
 	}
 	Sort(objs)
+	return objs, nil
+}
+
+// install renders through Helm's install action in client-only dry-run
+// mode, exactly as `helm template` does. It is the reference that render
+// is tested against, and the path for charts with dependencies.
+func (c *Chart) install(ctx context.Context, opts Options, kv *common.KubeVersion, values map[string]any) ([]*unstructured.Unstructured, error) {
+	cfg := action.NewConfiguration(action.ConfigurationSetLogger(slog.NewTextHandler(io.Discard, nil)))
+	install := action.NewInstall(cfg)
+	install.DryRunStrategy = action.DryRunClient
+	install.ReleaseName = opts.ReleaseName
+	install.Namespace = opts.Namespace
+	// helm-controller never lets a chart choose to skip CRDs or the schema.
+	install.IncludeCRDs = true
+	install.KubeVersion = kv
+	// The install action changes the chart it is given (dependencies):
+	// give it a copy of its own.
+	chrt := *c.chart
+	rel, err := install.RunWithContext(ctx, &chrt, values)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := rel.(*releasev1.Release)
+	if !ok {
+		return nil, fmt.Errorf("unexpected release type %T", rel)
+	}
+	return decode(r.Manifest)
+}
+
+// render does what the install action does for a chart without
+// dependencies in client-only dry-run mode, with Helm's own parts (values
+// coalescing, the template engine, manifest splitting), but without its
+// second YAML parse of every manifest, and with the values schema compiled
+// once rather than once a release. Its output is the install action's
+// (TestRenderMatchesInstall).
+func (c *Chart) render(opts Options, kv *common.KubeVersion, values map[string]any) ([]*unstructured.Unstructured, error) {
+	if err := chartutil.ValidateReleaseName(opts.ReleaseName); err != nil {
+		return nil, fmt.Errorf("release name check failed: release name %q: %w", opts.ReleaseName, err)
+	}
+	caps := common.DefaultCapabilities.Copy()
+	if kv != nil {
+		caps.KubeVersion = *kv
+	}
+	if c.chart.Metadata.KubeVersion != "" && !chartutil.IsCompatibleRange(c.chart.Metadata.KubeVersion, caps.KubeVersion.String()) {
+		return nil, fmt.Errorf("chart requires kubeVersion: %s which is incompatible with Kubernetes %s", c.chart.Metadata.KubeVersion, caps.KubeVersion.Version)
+	}
+	options := common.ReleaseOptions{Name: opts.ReleaseName, Namespace: opts.Namespace, Revision: 1, IsInstall: true}
+	top, err := util.ToRenderValuesWithSchemaValidation(c.chart, values, options, caps, c.schema != nil || len(c.chart.Schema) == 0)
+	if err != nil {
+		return nil, err
+	}
+	if c.schema != nil {
+		vals, _ := top["Values"].(common.Values)
+		if verr := c.schema.Validate(vals.AsMap()); verr != nil {
+			// Helm's own validation, for Helm's own message.
+			if err := util.ValidateAgainstSchema(c.chart, vals); err != nil {
+				return nil, fmt.Errorf("values don't meet the specifications of the schema(s) in the following chart(s):\n%w", err)
+			}
+			return nil, verr
+		}
+	}
+	files, err := engine.Engine{}.Render(c.chart, top)
+	if err != nil {
+		return nil, err
+	}
+	var objs []*unstructured.Unstructured
+	for _, crd := range c.chart.CRDObjects() {
+		o, err := decode(string(crd.File.Data))
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, o...)
+	}
+	names := make([]string, 0, len(files))
+	for name, content := range files {
+		// NOTES.txt is printed, not applied; partials (_*) render nothing.
+		if strings.HasSuffix(name, "NOTES.txt") || strings.HasPrefix(path.Base(name), "_") || strings.TrimSpace(content) == "" {
+			continue
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		o, err := decodeFile(name, files[name])
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, o...)
+	}
 	return objs, nil
 }
 
@@ -178,6 +317,21 @@ func Sort(objs []*unstructured.Unstructured) {
 // does: one object per YAML document, empty documents skipped, Lists
 // flattened.
 func decode(manifest string) ([]*unstructured.Unstructured, error) {
+	return decodeDocs(manifest, false)
+}
+
+// decodeFile decodes a rendered template as Helm's manifest sorter and kube
+// client do together: any document with a helm.sh/hook annotation is a hook
+// (or an unknown hook, which Helm skips) and is left out.
+func decodeFile(name, content string) ([]*unstructured.Unstructured, error) {
+	objs, err := decodeDocs(content, true)
+	if err != nil {
+		return nil, fmt.Errorf("YAML parse error on %s: %w", name, err)
+	}
+	return objs, nil
+}
+
+func decodeDocs(manifest string, skipHooks bool) ([]*unstructured.Unstructured, error) {
 	var objs []*unstructured.Unstructured
 	docs := releaseutil.SplitManifests(manifest)
 	names := make([]string, 0, len(docs))
@@ -198,6 +352,11 @@ func decode(manifest string) ([]*unstructured.Unstructured, error) {
 			continue
 		}
 		u := &unstructured.Unstructured{Object: m}
+		if skipHooks {
+			if _, hook := u.GetAnnotations()[releasev1.HookAnnotation]; hook {
+				continue
+			}
+		}
 		if u.GetAPIVersion() == "" || u.GetKind() == "" {
 			return nil, fmt.Errorf("decode %s: object without apiVersion or kind", sourceOf(docs[name]))
 		}

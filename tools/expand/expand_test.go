@@ -220,3 +220,19 @@ func BenchmarkExpand(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkChartExpand expands with a chart loaded once, as render --check,
+// expand --all and diff do.
+func BenchmarkChartExpand(b *testing.B) {
+	values := loadValues(b, "plain")
+	ctx := context.Background()
+	c, err := expand.Load(os.DirFS(chartDir))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := c.Expand(ctx, options(values)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

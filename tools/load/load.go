@@ -14,6 +14,7 @@ import (
 	"path"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -120,7 +121,12 @@ var ErrNoRepository = errors.New("no clusters/ folder here: run capiform from th
 // Load reads every site under clusters/ of the repository fsys.
 // The error, when not nil, is a diag.List of every problem found, unless
 // the repository itself could not be read.
-func Load(fsys fs.FS) (*Fleet, error) {
+func Load(fsys fs.FS) (*Fleet, error) { return LoadSites(fsys, nil) }
+
+// LoadSites is Load limited to the named sites (their folders under
+// clusters/); nil names every site. Named sites that do not exist are left
+// out without an error.
+func LoadSites(fsys fs.FS, names []string) (*Fleet, error) {
 	entries, err := fs.ReadDir(fsys, ClustersDir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -133,7 +139,7 @@ func Load(fsys fs.FS) (*Fleet, error) {
 		errs  diag.List
 	)
 	for _, e := range entries {
-		if !e.IsDir() {
+		if !e.IsDir() || (names != nil && !slices.Contains(names, e.Name())) {
 			continue
 		}
 		site, err := loadSite(fsys, path.Join(ClustersDir, e.Name()), &errs)
@@ -144,7 +150,7 @@ func Load(fsys fs.FS) (*Fleet, error) {
 			fleet.Sites = append(fleet.Sites, site)
 		}
 	}
-	if len(fleet.Sites) == 0 && len(errs) == 0 {
+	if len(fleet.Sites) == 0 && len(errs) == 0 && names == nil {
 		errs.Add(diag.Pos{File: ClustersDir}, "load.no-sites", "no site found: add clusters/<site>/site.yaml")
 	}
 	sort.Slice(fleet.Sites, func(i, j int) bool { return fleet.Sites[i].Metadata.Name < fleet.Sites[j].Metadata.Name })

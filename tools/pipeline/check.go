@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"runtime"
 	"sort"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -19,20 +21,139 @@ const ChartDir = "charts/openstack-cluster"
 
 // Expand renders a cluster's HelmRelease through the chart as it is in the
 // revision fsys, as helm-controller would on the site's management cluster.
+// To expand many clusters, use an Expander.
 func Expand(ctx context.Context, fsys fs.FS, res *Result, rel *resolve.Release) ([]*unstructured.Unstructured, error) {
-	chart, err := fs.Sub(fsys, ChartDir)
+	e, err := NewExpander(fsys, res)
 	if err != nil {
 		return nil, err
 	}
-	return expand.Expand(ctx, expand.Options{
-		Chart:                chart,
+	return e.Expand(ctx, rel)
+}
+
+// Expander expands the clusters of a rendered revision through the chart
+// of the same revision, loaded once. It is safe for concurrent use.
+type Expander struct {
+	chart *expand.Chart
+	res   *Result
+}
+
+// NewExpander loads the chart of the revision fsys for the clusters of res.
+func NewExpander(fsys fs.FS, res *Result) (*Expander, error) {
+	sub, err := fs.Sub(fsys, ChartDir)
+	if err != nil {
+		return nil, err
+	}
+	c, err := expand.Load(sub)
+	if err != nil {
+		return nil, err
+	}
+	return &Expander{chart: c, res: res}, nil
+}
+
+// Expand renders one cluster's HelmRelease.
+func (e *Expander) Expand(ctx context.Context, rel *resolve.Release) ([]*unstructured.Unstructured, error) {
+	return e.chart.Expand(ctx, expand.Options{
 		ReleaseName:          rel.ReleaseName,
 		Namespace:            rel.TargetNamespace,
 		Values:               rel.Values,
-		KubeVersion:          res.ManagementVersion(rel.Site),
+		KubeVersion:          e.res.ManagementVersion(rel.Site),
 		HelmReleaseName:      rel.HelmReleaseName,
 		HelmReleaseNamespace: rel.HelmReleaseNamespace,
 	})
+}
+
+// Expanded is one cluster's expansion.
+type Expanded struct {
+	Release *resolve.Release
+	Objects []*unstructured.Unstructured
+	Err     error
+}
+
+// ExpandAll expands every cluster of res, one per CPU at a time, and
+// returns them in the order of res.Releases. An expansion's failure is in
+// its Err; the error is for a chart that does not load or a cancelled
+// context. For a large fleet, ExpandEach holds less in memory.
+func ExpandAll(ctx context.Context, fsys fs.FS, res *Result) ([]Expanded, error) {
+	out := make([]Expanded, 0, len(res.Releases))
+	err := ExpandEach(ctx, fsys, res, func(x Expanded) Expanded { return x }, func(x Expanded) error {
+		out = append(out, x)
+		return nil
+	})
+	return out, err
+}
+
+// ExpandEach expands every cluster of res, one per CPU at a time. Each
+// expansion goes through work on the goroutine that made it, so that what
+// is done with it runs in parallel too; done then gets work's results one
+// at a time, in the order of res.Releases. Only a few expansions are held
+// at once, whatever the fleet's size. The error is the chart's (it does not
+// load), done's, or the context's.
+func ExpandEach[T any](parent context.Context, fsys fs.FS, res *Result, work func(Expanded) T, done func(T) error) error {
+	if len(res.Releases) == 0 {
+		return nil
+	}
+	e, err := NewExpander(fsys, res)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	workers := runtime.GOMAXPROCS(0)
+	// window bounds the expansions done but not yet consumed.
+	window := make(chan struct{}, 4*workers)
+	results := make([]chan T, len(res.Releases))
+	for i := range results {
+		results[i] = make(chan T, 1)
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, len(res.Releases)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				rel := res.Releases[i]
+				objs, err := e.Expand(ctx, rel)
+				results[i] <- work(Expanded{Release: rel, Objects: objs, Err: err})
+			}
+		}()
+	}
+	go func() {
+		defer close(next)
+		for i := range res.Releases {
+			select {
+			case window <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case next <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var derr error
+	for i := range res.Releases {
+		var r T
+		select {
+		case r = <-results[i]:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		<-window
+		if derr = done(r); derr != nil {
+			break
+		}
+	}
+	cancel()
+	wg.Wait()
+	if derr != nil {
+		return derr
+	}
+	return parent.Err()
 }
 
 // ManagementVersion is the Kubernetes version of a site's management
@@ -95,20 +216,39 @@ func Check(ctx context.Context, res *Result, fsys fs.FS) (*CheckResult, error) {
 			}
 		}
 	}
-	for _, rel := range res.Releases {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	if len(res.Releases) == 0 {
+		return out, nil
+	}
+	type checked struct {
+		expanded bool
+		objects  int
+		problem  string
+	}
+	err = ExpandEach(ctx, fsys, res, func(x Expanded) checked {
+		rel := x.Release
+		if x.Err != nil {
+			return checked{problem: fmt.Sprintf("cluster %s/%s: expand: %v", rel.Site, rel.Cluster, x.Err)}
 		}
-		objs, err := Expand(ctx, fsys, res, rel)
-		if err != nil {
-			out.Problems = append(out.Problems, fmt.Sprintf("cluster %s/%s: expand: %v", rel.Site, rel.Cluster, err))
-			continue
+		c := checked{expanded: true, objects: len(x.Objects)}
+		if err := verify.Objects(x.Objects); err != nil {
+			c.problem = fmt.Sprintf("cluster %s/%s: %v", rel.Site, rel.Cluster, err)
 		}
-		out.Clusters++
-		out.Objects += len(objs)
-		if err := verify.Objects(objs); err != nil {
-			out.Problems = append(out.Problems, fmt.Sprintf("cluster %s/%s: %v", rel.Site, rel.Cluster, err))
+		return c
+	}, func(c checked) error {
+		if c.problem != "" {
+			out.Problems = append(out.Problems, c.problem)
 		}
+		if c.expanded {
+			out.Clusters++
+			out.Objects += c.objects
+		}
+		return nil
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err != nil {
+		out.Problems = append(out.Problems, fmt.Sprintf("%s: %v", ChartDir, err))
 	}
 	return out, nil
 }

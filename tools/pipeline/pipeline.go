@@ -38,7 +38,16 @@ type Options struct {
 	Addons AddonsLoader
 	// Sites limits the run to the named sites; empty is every site.
 	Sites []string
+	// NoTrees stops after resolve: the result's Releases are set, its
+	// Sites (the Flux trees) are empty. For expanding, which needs no tree.
+	NoTrees bool
 }
+
+// SharedInputs are the folders outside clusters/<site>/ that a site's
+// render reads (with Default's options): the chart, for its version, and
+// the platform catalogue. A site whose own folder (generated/ aside) and
+// these are unchanged renders the same.
+var SharedInputs = []string{ChartDir, "platforms"}
 
 // Result is a rendered revision.
 type Result struct {
@@ -65,7 +74,12 @@ func (r *Result) Release(site, cluster string) *resolve.Release {
 // Invalid input is returned as a diag.List holding every problem; any
 // other error means the revision could not be read.
 func Render(ctx context.Context, opts Options) (*Result, error) {
-	fleet, err := load.Load(opts.FS)
+	// Only the named sites are read: the others cannot change the result.
+	var names []string
+	if len(opts.Sites) > 0 {
+		names = opts.Sites
+	}
+	fleet, err := load.LoadSites(opts.FS, names)
 	var errs diag.List
 	if err != nil {
 		// The loader's findings do not stop the policy: what loaded is
@@ -132,6 +146,9 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 		return releases[i].Cluster < releases[j].Cluster
 	})
 	res := &Result{Fleet: fleet, Releases: releases, Sites: map[string]render.Files{}, Warnings: warn.Sorted()}
+	if opts.NoTrees {
+		return res, nil
+	}
 	// Sites render independently: one worker a CPU, results by site name,
 	// so the output does not depend on the order they finish in.
 	type done struct {

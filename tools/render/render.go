@@ -407,24 +407,78 @@ func kindOrder(kind string) int {
 // MarshalObject marshals one object to YAML without creationTimestamp and
 // status. The output is what sigs.k8s.io/yaml would write (keys sorted,
 // integers as integers), without its round trip through JSON and a YAML
-// parser: the object goes through JSON once, to honour its JSON field tags,
-// and is then written by the same YAML encoder.
+// parser. A typed object goes through JSON once, to honour its JSON field
+// tags; an unstructured one (a map of JSON values) is copied directly.
 func MarshalObject(o any) ([]byte, error) {
-	js, err := json.Marshal(o)
-	if err != nil {
-		return nil, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.UseNumber()
 	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, err
+	if u, ok := o.(map[string]any); ok && isJSONValue(u) {
+		m = numbers(copyJSON(u)).(map[string]any)
+	} else {
+		js, err := json.Marshal(o)
+		if err != nil {
+			return nil, err
+		}
+		dec := json.NewDecoder(bytes.NewReader(js))
+		dec.UseNumber()
+		if err := dec.Decode(&m); err != nil {
+			return nil, err
+		}
+		m = numbers(m).(map[string]any)
 	}
 	delete(m, "status")
 	if md, ok := m["metadata"].(map[string]any); ok {
 		delete(md, "creationTimestamp")
 	}
-	return yamlv2.Marshal(numbers(m))
+	return yamlv2.Marshal(m)
+}
+
+// isJSONValue reports whether v holds only what decoding JSON gives:
+// maps of strings, slices, strings, float64, bools and nil.
+func isJSONValue(v any) bool {
+	switch t := v.(type) {
+	case map[string]any:
+		for _, x := range t {
+			if !isJSONValue(x) {
+				return false
+			}
+		}
+	case []any:
+		for _, x := range t {
+			if !isJSONValue(x) {
+				return false
+			}
+		}
+	case string, float64, bool, nil, json.Number:
+	default:
+		return false
+	}
+	return true
+}
+
+// copyJSON deep-copies a JSON value, turning float64 into json.Number as
+// encoding it would.
+func copyJSON(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			out[k] = copyJSON(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = copyJSON(x)
+		}
+		return out
+	case float64:
+		b, err := json.Marshal(t)
+		if err != nil {
+			return t
+		}
+		return json.Number(b)
+	}
+	return v
 }
 
 // numbers turns JSON numbers into int64 when they are integers and float64

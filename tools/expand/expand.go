@@ -8,16 +8,20 @@ package expand
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	yamlv2 "go.yaml.in/yaml/v2"
 	"helm.sh/helm/v4/pkg/action"
 	"helm.sh/helm/v4/pkg/chart/common"
 	"helm.sh/helm/v4/pkg/chart/common/util"
@@ -340,12 +344,8 @@ func decodeDocs(manifest string, skipHooks bool) ([]*unstructured.Unstructured, 
 	}
 	sort.Sort(releaseutil.BySplitManifestsOrder(names))
 	for _, name := range names {
-		var m map[string]any
-		dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(docs[name]), 4096)
-		if err := dec.Decode(&m); err != nil {
-			if errors.Is(err, io.EOF) {
-				continue
-			}
+		m, err := decodeDoc(docs[name])
+		if err != nil {
 			return nil, fmt.Errorf("decode %s: %w", sourceOf(docs[name]), err)
 		}
 		if len(m) == 0 {
@@ -373,6 +373,111 @@ func decodeDocs(manifest string, skipHooks bool) ([]*unstructured.Unstructured, 
 		objs = append(objs, u)
 	}
 	return objs, nil
+}
+
+// decodeDoc decodes one YAML document into what Kubernetes' YAML decoder
+// (sigs.k8s.io/yaml: YAML to JSON, then JSON into a map) gives, without the
+// JSON in between: the same parser, the same conversion of keys, numbers
+// as float64. A document that is JSON goes through Kubernetes' decoder
+// itself. TestDecodeDocMatchesKubernetes holds the two together.
+func decodeDoc(doc string) (map[string]any, error) {
+	if t := strings.TrimSpace(doc); strings.HasPrefix(t, "{") {
+		var m map[string]any
+		dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(doc), 4096)
+		if err := dec.Decode(&m); err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		return m, nil
+	}
+	var v any
+	if err := yamlv2.Unmarshal([]byte(doc), &v); err != nil {
+		return nil, fmt.Errorf("error converting YAML to JSON: %w", err)
+	}
+	if v == nil {
+		return nil, nil
+	}
+	j, err := jsonValue(v)
+	if err != nil {
+		return nil, fmt.Errorf("error converting YAML to JSON: %w", err)
+	}
+	m, ok := j.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("error unmarshaling JSON: the document is a %T, not an object", j)
+	}
+	return m, nil
+}
+
+// jsonValue converts what yaml.v2 decodes into what decoding its JSON
+// would give, as sigs.k8s.io/yaml's conversion does for an untyped target.
+func jsonValue(v any) (any, error) {
+	switch t := v.(type) {
+	case map[any]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			var key string
+			switch tk := k.(type) {
+			case string:
+				key = tk
+			case int:
+				key = strconv.Itoa(tk)
+			case int64:
+				key = strconv.FormatInt(tk, 10)
+			case float64:
+				key = strconv.FormatFloat(tk, 'g', -1, 32)
+				switch key {
+				case "+Inf":
+					key = ".inf"
+				case "-Inf":
+					key = "-.inf"
+				case "NaN":
+					key = ".nan"
+				}
+			case bool:
+				key = strconv.FormatBool(tk)
+			default:
+				return nil, fmt.Errorf("unsupported map key of type: %T, key: %#v", k, k)
+			}
+			cv, err := jsonValue(x)
+			if err != nil {
+				return nil, err
+			}
+			out[key] = cv
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			cv, err := jsonValue(x)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = cv
+		}
+		return out, nil
+	case int:
+		return float64(t), nil
+	case int64:
+		return float64(t), nil
+	case uint64:
+		return float64(t), nil
+	case float64:
+		if math.IsNaN(t) || math.IsInf(t, 0) {
+			return nil, fmt.Errorf("json: unsupported value: %v", t)
+		}
+		return t, nil
+	case string, bool, nil:
+		return t, nil
+	}
+	// Anything else (a timestamp, binary data) takes the JSON way.
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // sourceOf returns the "# Source:" template path Helm writes above each

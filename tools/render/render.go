@@ -429,6 +429,9 @@ func MarshalObject(o any) ([]byte, error) {
 	if md, ok := m["metadata"].(map[string]any); ok {
 		delete(md, "creationTimestamp")
 	}
+	if b, ok := fastYAML(m); ok {
+		return b, nil
+	}
 	return yamlv2.Marshal(m)
 }
 

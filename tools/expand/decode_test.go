@@ -1,0 +1,63 @@
+package expand
+
+import (
+	"errors"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+)
+
+// kubeDecode is how Kubernetes' YAML decoder reads a document.
+func kubeDecode(doc string) (map[string]any, error) {
+	var m map[string]any
+	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(doc), 4096)
+	if err := dec.Decode(&m); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return m, nil
+}
+
+func checkDecode(t testing.TB, doc string) {
+	t.Helper()
+	want, werr := kubeDecode(doc)
+	got, gerr := decodeDoc(doc)
+	if (werr != nil) != (gerr != nil) {
+		t.Fatalf("%q: errors differ: kubernetes %v, decodeDoc %v", doc, werr, gerr)
+	}
+	if werr == nil && !reflect.DeepEqual(want, got) && !(len(want) == 0 && len(got) == 0) {
+		t.Fatalf("%q:\nkubernetes %#v\ndecodeDoc  %#v", doc, want, got)
+	}
+}
+
+// TestDecodeDocMatchesKubernetes: decodeDoc reads documents as Kubernetes'
+// YAML decoder does: numbers, keys of every type, YAML 1.1 words,
+// timestamps, binary, anchors and merge keys, JSON documents, and fails
+// where it fails.
+func TestDecodeDocMatchesKubernetes(t *testing.T) {
+	for _, doc := range []string{
+		"", "# only a comment\n", "---\n", "null\n", "a: 1\n", "a: -1\nb: 1.5\nc: 1e3\nd: 0x1F\ne: 0o17\nf: 1_000\ng: 9223372036854775807\nh: 18446744073709551615\ni: 123456789012345678901234567890\n",
+		"a: yes\nb: no\nc: on\nd: off\ne: y\nf: ~\ng: null\nh: true\ni: False\n",
+		"1: a\n2.5: b\ntrue: c\n-3: d\n0.1: e\n", "a: 2001-12-14\nb: 2001-12-14t21:59:43.10-05:00\nc: 1:20\n",
+		"a: !!binary aGVsbG8=\n", "a: &x {b: 1}\nc: *x\nd:\n  <<: *x\n  e: 2\n",
+		"a: [1, 2, {b: [c, {d: e}]}]\n", "a: |\n  line\n  two\n", "a: >\n  folded\n  text\n", "a: 'quoted: yes'\nb: \"dq\\ttab\"\n",
+		`{"a": 1, "b": [true, null, "x"], "c": {"d": 1.5}}`, "  {\"a\": {\"b\": 2}}\n",
+		"a: .inf\n", "a: .nan\n", "- a\n- b\n", "just a string\n", "42\n", "a: b: c\n", "a: [\n", "a:\n\tb: 1\n", "? [a, b]\n: c\n",
+	} {
+		checkDecode(t, doc)
+	}
+}
+
+// FuzzDecodeDoc: for any document, decodeDoc and Kubernetes' decoder agree.
+//
+//	go test ./tools/expand -run '^$' -fuzz FuzzDecodeDoc -fuzztime 60s
+func FuzzDecodeDoc(f *testing.F) {
+	for _, s := range []string{"a: 1\n", "a: [1, {b: yes}]\n", "1: 2\n", "a: 2001-12-14\n", "{\"a\": 1}", "a: &x 1\nb: *x\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, doc string) {
+		checkDecode(t, doc)
+	})
+}

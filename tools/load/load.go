@@ -14,6 +14,7 @@ import (
 	"path"
 	"reflect"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -134,20 +135,47 @@ func LoadSites(fsys fs.FS, names []string) (*Fleet, error) {
 		}
 		return nil, fmt.Errorf("reading %s: %w", ClustersDir, err)
 	}
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() && (names == nil || slices.Contains(names, e.Name())) {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	// Sites load concurrently, each into its own slot, so that the result
+	// does not depend on the order they finish in.
+	type loaded struct {
+		site *Site
+		errs diag.List
+		err  error
+	}
+	out := make([]loaded, len(dirs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(dirs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i].site, out[i].err = loadSite(fsys, path.Join(ClustersDir, dirs[i]), &out[i].errs)
+			}
+		}()
+	}
+	for i := range dirs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	var (
 		fleet Fleet
 		errs  diag.List
 	)
-	for _, e := range entries {
-		if !e.IsDir() || (names != nil && !slices.Contains(names, e.Name())) {
-			continue
+	for _, l := range out {
+		if l.err != nil {
+			return nil, l.err
 		}
-		site, err := loadSite(fsys, path.Join(ClustersDir, e.Name()), &errs)
-		if err != nil {
-			return nil, err
-		}
-		if site != nil {
-			fleet.Sites = append(fleet.Sites, site)
+		errs = append(errs, l.errs...)
+		if l.site != nil {
+			fleet.Sites = append(fleet.Sites, l.site)
 		}
 	}
 	if len(fleet.Sites) == 0 && len(errs) == 0 && names == nil {

@@ -39,14 +39,14 @@ func (e *engine) checkChange(ctx context.Context, base, head *load.Fleet, checke
 		rules := r.pol.LookupPath(cpath("#ClusterChange"))
 		for i, hc := range hs.Clusters {
 			bc := bs.Cluster(hc.Metadata.Name)
-			if bc == nil || !r.clusters[i].ok {
-				continue
+			if bc == nil || !r.clusters[i].ok || bytes.Equal(bc.Source, hc.Source) {
+				continue // new, broken, or unchanged: no change to judge
 			}
 			bdata, err := extract(se.ctx, bc.File, bc.Source)
 			if err != nil || baseDef.Unify(bdata).Validate(cue.Concrete(true)) != nil {
 				continue // a broken base is not this change's fault
 			}
-			v := rules.Unify(e.ctx.CompileString("{}").FillPath(cpath("base"), bdata).FillPath(cpath("head"), r.clusters[i].data))
+			v := rules.Unify(se.ctx.CompileString("{}").FillPath(cpath("base"), bdata).FillPath(cpath("head"), r.clusters[i].data))
 			out = append(out, mapViolations(v, hc.File, func(p string) diag.Pos { return hc.Pos.Of(p) })...)
 		}
 	}

@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"bytes"
 	"fmt"
 	"path"
 	"sort"
@@ -81,7 +82,9 @@ func manifestChanges(rep *Report, base, head *side) {
 func manifestKustomizations(files render.Files) map[string]string {
 	out := map[string]string{}
 	for _, p := range files.Paths() {
-		if !strings.HasPrefix(p, "addons/") {
+		// The tree is capiform's own output: a file without the line
+		// holds no Kustomization, and need not be decoded.
+		if !strings.HasPrefix(p, "addons/") || !bytes.Contains(files[p], []byte("\nkind: Kustomization\n")) {
 			continue
 		}
 		objs, err := decodeObjects(files[p])

@@ -11,8 +11,13 @@ PKGS      := ./...
 # upstream patch never starts a rebuild by surprise (cached outside the repo).
 ENVTEST_K8S_VERSION ?= v1.36.5
 export ENVTEST_K8S_VERSION
+# make bench: the generated fleet (sites x clusters per site) and the runs of
+# each stage; helm is built by hack/helm.sh (HELM_VERSION, default v4.2.4).
+BENCH_SITES    ?= 10
+BENCH_CLUSTERS ?= 100
+BENCH_RUNS     ?= 3
 
-.PHONY: all build demo diff-sample test test-short bench fuzz render check validate lint fmt clean help
+.PHONY: all build demo diff-sample test test-short bench bench-go fuzz render check validate lint fmt clean help
 
 all: build
 
@@ -56,7 +61,12 @@ test: ## run every test, envtest control planes included (built on first use)
 test-short: ## run the tests that need no API server
 	$(GO) test -count=1 $(PKGS)
 
-bench: ## run the benchmarks of every stage
+bench: build ## time each stage as its own process on a generated fleet, against a helm template loop
+	@set -o pipefail; helm="$$(hack/helm.sh | tail -n1)" && \
+	  $(GO) run ./tools/cmd/fleetbench -capiform $(CAPIFORM) -helm "$$helm" \
+	    -sites $(BENCH_SITES) -clusters $(BENCH_CLUSTERS) -runs $(BENCH_RUNS)
+
+bench-go: ## run the Go benchmarks of every package (go test -bench)
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)
 
 fuzz: ## fuzz the definition loader for a minute

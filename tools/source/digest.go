@@ -23,7 +23,9 @@ func Digest(fsys fs.FS, dir string, skip ...string) (string, error) {
 	blobs := map[string]plumbing.Hash{}
 	var err error
 	if t, ok := fsys.(*treeFS); ok {
+		t.mu.Lock()
 		err = treeBlobs(t, dir, skip, blobs)
+		t.mu.Unlock()
 	} else {
 		err = fsBlobs(fsys, dir, skip, blobs)
 	}

@@ -13,6 +13,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5"
@@ -48,20 +49,27 @@ func Revision(dir, rev string) (fs.FS, plumbing.Hash, error) {
 	if err != nil {
 		return nil, plumbing.ZeroHash, fmt.Errorf("reading tree of %s: %w", h, err)
 	}
-	return &treeFS{tree: tree}, *h, nil
+	return &treeFS{tree: tree, mu: &sync.Mutex{}}, *h, nil
 }
 
-// treeFS is a git tree as an fs.FS.
-type treeFS struct{ tree *object.Tree }
+// treeFS is a git tree as an fs.FS. It is safe for concurrent use: go-git's
+// trees fill caches and read the object store without locks of their own,
+// so every call into go-git holds mu (parsing what was read needs no lock).
+type treeFS struct {
+	tree *object.Tree
+	mu   *sync.Mutex
+}
 
 var _ fs.ReadDirFS = (*treeFS)(nil)
 
 func (t *treeFS) Open(name string) (fs.File, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if !fs.ValidPath(name) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
 	}
 	if name == "." {
-		return &dirFile{info: fileInfo{name: ".", mode: fs.ModeDir | 0o755}, tree: t.tree}, nil
+		return &dirFile{info: fileInfo{name: ".", mode: fs.ModeDir | 0o755}, tree: t.tree, mu: t.mu}, nil
 	}
 	entry, err := t.tree.FindEntry(name)
 	if err != nil {
@@ -73,7 +81,7 @@ func (t *treeFS) Open(name string) (fs.File, error) {
 		if err != nil {
 			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 		}
-		return &dirFile{info: info, tree: sub}, nil
+		return &dirFile{info: info, tree: sub, mu: t.mu}, nil
 	}
 	f, err := t.tree.File(name)
 	if err != nil {
@@ -143,6 +151,7 @@ func (f *regFile) Close() error               { return nil }
 type dirFile struct {
 	info    fileInfo
 	tree    *object.Tree
+	mu      *sync.Mutex // the treeFS's
 	entries []fs.DirEntry // sorted, read on first use
 	read    bool
 	offset  int
@@ -159,6 +168,7 @@ func (d *dirFile) Close() error { return nil }
 func (d *dirFile) ReadDir(n int) ([]fs.DirEntry, error) {
 	if !d.read {
 		d.read = true
+		d.mu.Lock()
 		for i := range d.tree.Entries {
 			if d.tree.Entries[i].Mode == filemode.Submodule {
 				continue
@@ -171,6 +181,7 @@ func (d *dirFile) ReadDir(n int) ([]fs.DirEntry, error) {
 			}
 			d.entries = append(d.entries, info)
 		}
+		d.mu.Unlock()
 		sort.Slice(d.entries, func(i, j int) bool { return strings.Compare(d.entries[i].Name(), d.entries[j].Name()) < 0 })
 	}
 	rest := d.entries[d.offset:]

@@ -1,10 +1,12 @@
 package source
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -72,5 +74,66 @@ func TestRevisionReadsTheObjectStore(t *testing.T) {
 	}
 	if _, _, err := Revision(t.TempDir(), "HEAD"); err == nil {
 		t.Error("a folder that is no repository gives no error")
+	}
+}
+
+// TestRevisionConcurrentReads: a revision is read from many goroutines at
+// once, as the loader does (go-git's trees are not safe for that by
+// themselves; run with -race to see).
+func TestRevisionConcurrentReads(t *testing.T) {
+	dir := t.TempDir()
+	repo, err := git.PlainInit(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s := range 8 {
+		for c := range 20 {
+			p := filepath.Join(dir, "clusters", fmt.Sprintf("s%d", s), fmt.Sprintf("c%02d.yaml", c))
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			if err := os.WriteFile(p, fmt.Appendf(nil, "site: %d\ncluster: %d\n", s, c), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	wt, _ := repo.Worktree()
+	wt.AddGlob(".")
+	sig := &object.Signature{Name: "t", Email: "t@example.org", When: time.Unix(0, 0)}
+	if _, err := wt.Commit("many", &git.CommitOptions{Author: sig}); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		fsys, _, err := Revision(dir, "HEAD")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for s := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				site := fmt.Sprintf("clusters/s%d", s)
+				entries, err := fs.ReadDir(fsys, site)
+				if err != nil || len(entries) != 20 {
+					errs <- fmt.Errorf("%s: %d entries, %v", site, len(entries), err)
+					return
+				}
+				for c, e := range entries {
+					b, err := fs.ReadFile(fsys, site+"/"+e.Name())
+					if want := fmt.Sprintf("site: %d\ncluster: %d\n", s, c); err != nil || string(b) != want {
+						errs <- fmt.Errorf("%s/%s = %q, %v", site, e.Name(), b, err)
+						return
+					}
+				}
+				if _, err := Digest(fsys, site); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
 	}
 }

@@ -151,7 +151,7 @@ func (f *regFile) Close() error               { return nil }
 type dirFile struct {
 	info    fileInfo
 	tree    *object.Tree
-	mu      *sync.Mutex // the treeFS's
+	mu      *sync.Mutex   // the treeFS's
 	entries []fs.DirEntry // sorted, read on first use
 	read    bool
 	offset  int

@@ -7,6 +7,9 @@ GO        ?= go
 BIN       ?= bin
 CAPIFORM  := $(BIN)/capiform
 PKGS      := ./...
+# The packages that run work concurrently; make test runs them again under
+# the race detector.
+RACE_PKGS := ./tools/source ./tools/load ./tools/policy ./tools/expand ./tools/render ./tools/pipeline
 # The envtest kube-apiserver and etcd: an exact version, so that a new
 # upstream patch never starts a rebuild by surprise (cached outside the repo).
 ENVTEST_K8S_VERSION ?= v1.36.5
@@ -47,16 +50,21 @@ validate: build ## check the definitions against the schemas and site policy
 diff-sample: build ## show the diff of a sample change to the example fleet (this checkout is not touched)
 	@hack/diff-sample.sh
 
-test: ## run every test, envtest control planes included (built on first use)
+test: ## run every test, envtest control planes included (built on first use), then the concurrent packages under the race detector
 	@assets="$$(hack/envtest-assets.sh | tail -n1)" && \
 	  echo "envtest assets: $$assets" && \
 	  KUBEBUILDER_ASSETS="$$assets" $(GO) test -count=1 -timeout 60m $(PKGS) 2>&1 | tee .test.log; \
 	  status=$${PIPESTATUS[0]}; \
+	  echo "== the packages that work concurrently, under the race detector"; \
+	  $(GO) test -race -count=1 -timeout 30m $(RACE_PKGS) 2>&1 | tee .race.log; \
+	  [ "$${PIPESTATUS[0]}" -eq 0 ] || status=1; \
 	  echo "== go test summary"; \
 	  printf '%s packages ok, %s packages failed, %s packages without tests\n' \
 	    "$$(grep -c '^ok' .test.log)" "$$(grep -c '^FAIL[[:space:]]' .test.log)" "$$(grep -c '^?' .test.log)"; \
-	  grep -E '^(--- FAIL|FAIL)' .test.log || true; \
-	  rm -f .test.log; exit $$status
+	  printf 'race detector: %s packages ok, %s packages failed\n' \
+	    "$$(grep -c '^ok' .race.log)" "$$(grep -c '^FAIL[[:space:]]' .race.log)"; \
+	  grep -hE '^(--- FAIL|FAIL|WARNING: DATA RACE)' .test.log .race.log || true; \
+	  rm -f .test.log .race.log; exit $$status
 
 test-short: ## run the tests that need no API server
 	$(GO) test -count=1 $(PKGS)
@@ -69,8 +77,11 @@ bench: build ## time each stage as its own process on a generated fleet, against
 bench-go: ## run the Go benchmarks of every package (go test -bench)
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)
 
-fuzz: ## fuzz the definition loader for a minute
-	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./tools/load/
+FUZZTIME ?= 60s
+fuzz: ## fuzz the parsers, a minute each: the definition loader, the manifest decoder, the YAML writer
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME) ./tools/load/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeDoc -fuzztime $(FUZZTIME) ./tools/expand/
+	$(GO) test -run '^$$' -fuzz FuzzFastYAML -fuzztime $(FUZZTIME) ./tools/render/
 
 lint: ## go vet, gofmt, and the chart's helm lint (a Go test with the Helm SDK)
 	$(GO) vet $(PKGS)

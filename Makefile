@@ -81,6 +81,7 @@ FUZZTIME ?= 60s
 fuzz: ## fuzz the parsers, a minute each: the definition loader, the manifest decoder, the YAML writer
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME) ./tools/load/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeDoc -fuzztime $(FUZZTIME) ./tools/expand/
+	$(GO) test -run '^$$' -fuzz FuzzSplitManifests -fuzztime $(FUZZTIME) ./tools/expand/
 	$(GO) test -run '^$$' -fuzz FuzzFastYAML -fuzztime $(FUZZTIME) ./tools/render/
 
 lint: ## go vet, gofmt, and the chart's helm lint (a Go test with the Helm SDK)

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
+	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
 
@@ -60,4 +62,53 @@ func FuzzDecodeDoc(f *testing.F) {
 	f.Fuzz(func(t *testing.T, doc string) {
 		checkDecode(t, doc)
 	})
+}
+
+// helmSplit is Helm's own split, in order.
+func helmSplit(s string) []string {
+	docs := releaseutil.SplitManifests(s)
+	names := make([]string, 0, len(docs))
+	for n := range docs {
+		names = append(names, n)
+	}
+	sort.Sort(releaseutil.BySplitManifestsOrder(names))
+	out := []string{}
+	for _, n := range names {
+		out = append(out, docs[n])
+	}
+	return out
+}
+
+func checkSplit(t testing.TB, s string) {
+	t.Helper()
+	want := helmSplit(s)
+	got := splitManifests(s)
+	if got == nil {
+		got = []string{}
+	}
+	if !reflect.DeepEqual(want, got) {
+		t.Fatalf("%q:\nhelm  %q\nsplit %q", s, want, got)
+	}
+}
+
+// TestSplitManifestsMatchesHelm: the split is Helm's, separator for
+// separator.
+func TestSplitManifestsMatchesHelm(t *testing.T) {
+	for _, s := range []string{
+		"", "---", "a: 1", "---\na: 1\n---\nb: 2\n", "a: 1\n---\n---\nb: 2", "  \n\n---  \t\na: 1\n--- # comment\nb: 2",
+		"---apiVersion: v1\nkind: X", "a: |\n  ---\n  text\n", "a: 1\n----\nb", "a: 1\n ---\nb", "a\r\n---\r\nb", "\u00a0---\na", "x---y\n---",
+		"# Source: t.yaml\napiVersion: v1\n---\n# Source: t.yaml\napiVersion: v2\n",
+	} {
+		checkSplit(t, s)
+	}
+}
+
+// FuzzSplitManifests: for any text, the split is Helm's.
+//
+//	go test ./tools/expand -run '^$' -fuzz FuzzSplitManifests -fuzztime 60s
+func FuzzSplitManifests(f *testing.F) {
+	for _, s := range []string{"a: 1\n---\nb: 2\n", "---\n---", " --- \n-----\n\t---x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { checkSplit(t, s) })
 }

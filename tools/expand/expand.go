@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	yamlv2 "go.yaml.in/yaml/v2"
@@ -32,7 +33,6 @@ import (
 	"helm.sh/helm/v4/pkg/engine"
 	"helm.sh/helm/v4/pkg/ignore"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
-	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
@@ -337,16 +337,10 @@ func decodeFile(name, content string) ([]*unstructured.Unstructured, error) {
 
 func decodeDocs(manifest string, skipHooks bool) ([]*unstructured.Unstructured, error) {
 	var objs []*unstructured.Unstructured
-	docs := releaseutil.SplitManifests(manifest)
-	names := make([]string, 0, len(docs))
-	for name := range docs {
-		names = append(names, name)
-	}
-	sort.Sort(releaseutil.BySplitManifestsOrder(names))
-	for _, name := range names {
-		m, err := decodeDoc(docs[name])
+	for _, doc := range splitManifests(manifest) {
+		m, err := decodeDoc(doc)
 		if err != nil {
-			return nil, fmt.Errorf("decode %s: %w", sourceOf(docs[name]), err)
+			return nil, fmt.Errorf("decode %s: %w", sourceOf(doc), err)
 		}
 		if len(m) == 0 {
 			continue
@@ -358,12 +352,12 @@ func decodeDocs(manifest string, skipHooks bool) ([]*unstructured.Unstructured, 
 			}
 		}
 		if u.GetAPIVersion() == "" || u.GetKind() == "" {
-			return nil, fmt.Errorf("decode %s: object without apiVersion or kind", sourceOf(docs[name]))
+			return nil, fmt.Errorf("decode %s: object without apiVersion or kind", sourceOf(doc))
 		}
 		if u.IsList() {
 			list, err := u.ToList()
 			if err != nil {
-				return nil, fmt.Errorf("decode %s: %w", sourceOf(docs[name]), err)
+				return nil, fmt.Errorf("decode %s: %w", sourceOf(doc), err)
 			}
 			for i := range list.Items {
 				objs = append(objs, &list.Items[i])
@@ -373,6 +367,41 @@ func decodeDocs(manifest string, skipHooks bool) ([]*unstructured.Unstructured, 
 		objs = append(objs, u)
 	}
 	return objs, nil
+}
+
+// splitManifests splits a rendered template into its documents as Helm's
+// releaseutil.SplitManifests does (a document starts at a line that begins
+// with "---", spaces and tabs after it dropped; blank documents skipped;
+// leading white space trimmed), in order, without its regular expression,
+// which was a tenth of the time of an expansion.
+func splitManifests(s string) []string {
+	s = strings.TrimLeftFunc(s, unicode.IsSpace)
+	var docs []string
+	add := func(d string) {
+		if strings.TrimSpace(d) != "" {
+			docs = append(docs, strings.TrimLeftFunc(d, unicode.IsSpace))
+		}
+	}
+	start, from := 0, 0
+	for {
+		i := strings.Index(s[from:], "---")
+		if i < 0 {
+			break
+		}
+		p := from + i
+		if p > 0 && s[p-1] != '\n' {
+			from = p + 1
+			continue
+		}
+		end := p + 3
+		for end < len(s) && (s[end] == ' ' || s[end] == '\t') {
+			end++
+		}
+		add(s[start:p])
+		start, from = end, end
+	}
+	add(s[start:])
+	return docs
 }
 
 // decodeDoc decodes one YAML document into what Kubernetes' YAML decoder

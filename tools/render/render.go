@@ -7,8 +7,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -458,8 +460,8 @@ func isJSONValue(v any) bool {
 	return true
 }
 
-// copyJSON deep-copies a JSON value, turning float64 into json.Number as
-// encoding it would.
+// copyJSON deep-copies a JSON value, with its numbers as numbers gives
+// them after a round trip through JSON.
 func copyJSON(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
@@ -475,11 +477,15 @@ func copyJSON(v any) any {
 		}
 		return out
 	case float64:
-		b, err := json.Marshal(t)
-		if err != nil {
-			return t
+		// encoding/json writes an integral float64 below 1e21 as its
+		// shortest integer digits, which numbers reads back as int64 when
+		// they fit.
+		if t == math.Trunc(t) && math.Abs(t) < 1e21 {
+			if i, err := strconv.ParseInt(strconv.FormatFloat(t, 'f', -1, 64), 10, 64); err == nil {
+				return i
+			}
 		}
-		return json.Number(b)
+		return t
 	}
 	return v
 }

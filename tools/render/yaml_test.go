@@ -1,10 +1,13 @@
 package render
 
 import (
+	"bytes"
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -179,4 +182,26 @@ func TestFastYAMLOnRenderedObjects(t *testing.T) {
 		t.Errorf("only %d of %d objects took the fast path", fast, total)
 	}
 
+}
+
+// TestCopyJSONNumbers: copying an unstructured object gives its numbers the
+// types a round trip through JSON gives them.
+func TestCopyJSONNumbers(t *testing.T) {
+	for _, f := range []float64{0, math.Copysign(0, -1), 1, -1, 2.5, 1e-7, 1e20, 1e21, 1e22, 123456789, 9.2e18, math.Ldexp(1, 63), -math.Ldexp(1, 63), math.MaxFloat64, math.SmallestNonzeroFloat64} {
+		obj := map[string]any{"v": f, "l": []any{f}}
+		js, err := json.Marshal(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(js))
+		dec.UseNumber()
+		var want map[string]any
+		if err := dec.Decode(&want); err != nil {
+			t.Fatal(err)
+		}
+		got := numbers(copyJSON(obj))
+		if w := numbers(want); !reflect.DeepEqual(w, got) {
+			t.Errorf("%v: copy %#v, JSON %#v", f, got, w)
+		}
+	}
 }

@@ -4,40 +4,19 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
-
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // TestDigest: the work tree and a revision with the same files have the
 // same digest; any change of a file's content, name or presence changes
 // it; skipped folders and missing folders behave.
 func TestDigest(t *testing.T) {
-	dir := t.TempDir()
-	repo, err := git.PlainInit(dir, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(name, content string) {
-		t.Helper()
-		p := filepath.Join(dir, name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("clusters/s1/site.yaml", "site: 1\n")
-	write("clusters/s1/a.yaml", "a: 1\n")
-	write("clusters/s1/generated/x.yaml", "x: 1\n")
-	write("clusters/s1/sub/deep.yaml", "deep: 1\n")
-	write("clusters/s2/site.yaml", "site: 2\n")
-	wt, _ := repo.Worktree()
-	wt.AddGlob(".")
-	sig := &object.Signature{Name: "t", Email: "t@example.org", When: time.Unix(0, 0)}
-	if _, err := wt.Commit("one", &git.CommitOptions{Author: sig}); err != nil {
-		t.Fatal(err)
-	}
+	dir, write := gitRepo(t, map[string]string{
+		"clusters/s1/site.yaml":        "site: 1\n",
+		"clusters/s1/a.yaml":           "a: 1\n",
+		"clusters/s1/generated/x.yaml": "x: 1\n",
+		"clusters/s1/sub/deep.yaml":    "deep: 1\n",
+		"clusters/s2/site.yaml":        "site: 2\n",
+	})
 	rev, _, err := Revision(dir, "HEAD")
 	if err != nil {
 		t.Fatal(err)

@@ -19,27 +19,11 @@ import (
 // as the work tree did when it was committed, whatever the work tree holds
 // now.
 func TestRevisionReadsTheObjectStore(t *testing.T) {
-	dir := t.TempDir()
-	repo, err := git.PlainInit(dir, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(name, content string) {
-		p := filepath.Join(dir, name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("clusters/s1/site.yaml", "site: 1\n")
-	write("clusters/s1/b.yaml", "b: 1\n")
-	write("charts/c/Chart.yaml", "version: 0.1.0\n")
-	wt, _ := repo.Worktree()
-	wt.AddGlob(".")
-	sig := &object.Signature{Name: "t", Email: "t@example.org", When: time.Unix(0, 0)}
-	if _, err := wt.Commit("one", &git.CommitOptions{Author: sig}); err != nil {
-		t.Fatal(err)
-	}
+	dir, write := gitRepo(t, map[string]string{
+		"clusters/s1/site.yaml": "site: 1\n",
+		"clusters/s1/b.yaml":    "b: 1\n",
+		"charts/c/Chart.yaml":   "version: 0.1.0\n",
+	})
 	// The work tree moves on; the revision does not.
 	write("clusters/s1/b.yaml", "b: 2\n")
 	write("clusters/s1/new.yaml", "new: 1\n")
@@ -81,26 +65,13 @@ func TestRevisionReadsTheObjectStore(t *testing.T) {
 // once, as the loader does (go-git's trees are not safe for that by
 // themselves; run with -race to see).
 func TestRevisionConcurrentReads(t *testing.T) {
-	dir := t.TempDir()
-	repo, err := git.PlainInit(dir, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := map[string]string{}
 	for s := range 8 {
 		for c := range 20 {
-			p := filepath.Join(dir, "clusters", fmt.Sprintf("s%d", s), fmt.Sprintf("c%02d.yaml", c))
-			os.MkdirAll(filepath.Dir(p), 0o755)
-			if err := os.WriteFile(p, fmt.Appendf(nil, "site: %d\ncluster: %d\n", s, c), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			files[fmt.Sprintf("clusters/s%d/c%02d.yaml", s, c)] = fmt.Sprintf("site: %d\ncluster: %d\n", s, c)
 		}
 	}
-	wt, _ := repo.Worktree()
-	wt.AddGlob(".")
-	sig := &object.Signature{Name: "t", Email: "t@example.org", When: time.Unix(0, 0)}
-	if _, err := wt.Commit("many", &git.CommitOptions{Author: sig}); err != nil {
-		t.Fatal(err)
-	}
+	dir, _ := gitRepo(t, files)
 	for range 5 {
 		fsys, _, err := Revision(dir, "HEAD")
 		if err != nil {
@@ -136,4 +107,33 @@ func TestRevisionConcurrentReads(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// gitRepo makes a git repository with files committed, and returns it and a
+// function that writes a file into its work tree.
+func gitRepo(t *testing.T, files map[string]string) (string, func(name, content string)) {
+	t.Helper()
+	dir := t.TempDir()
+	repo, err := git.PlainInit(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, content string) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, content := range files {
+		write(name, content)
+	}
+	wt, _ := repo.Worktree()
+	wt.AddGlob(".")
+	sig := &object.Signature{Name: "t", Email: "t@example.org", When: time.Unix(0, 0)}
+	if _, err := wt.Commit("files", &git.CommitOptions{Author: sig}); err != nil {
+		t.Fatal(err)
+	}
+	return dir, write
 }

@@ -32,16 +32,16 @@ func (e *engine) checkChange(ctx context.Context, base, head *load.Fleet, checke
 		if bs == nil || r == nil {
 			continue
 		}
-		// The site's values live in the CUE context of the engine that
-		// checked it.
-		se := r.eng
-		baseDef := se.base.LookupPath(cpath("#Cluster"))
-		rules := r.pol.LookupPath(cpath("#ClusterChange"))
 		for i, hc := range hs.Clusters {
 			bc := bs.Cluster(hc.Metadata.Name)
 			if bc == nil || !r.clusters[i].ok || bytes.Equal(bc.Source, hc.Source) {
 				continue // new, broken, or unchanged: no change to judge
 			}
+			// The cluster's values live in the CUE context of the engine
+			// that checked it.
+			se := r.clusters[i].eng
+			baseDef := se.base.LookupPath(cpath("#Cluster"))
+			rules := r.clusters[i].pol.LookupPath(cpath("#ClusterChange"))
 			bdata, err := extract(se.ctx, bc.File, bc.Source)
 			if err != nil || baseDef.Unify(bdata).Validate(cue.Concrete(true)) != nil {
 				continue // a broken base is not this change's fault

@@ -16,121 +16,138 @@ const schemaHint = "correct it to match the schema (policies/schema.cue)"
 
 // siteResult is a site as CUE saw it, kept for the change rules.
 type siteResult struct {
-	eng      *engine // the values below belong to its CUE context
-	pol      cue.Value
-	site     cue.Value
-	siteOK   bool
 	clusters []clusterResult
 	diags    diag.List
 }
 
+// clusterResult is a cluster as CUE saw it. Its data and its site's policy
+// belong to the CUE context of eng, the engine that checked it.
 type clusterResult struct {
+	eng  *engine
+	pol  cue.Value
 	data cue.Value
 	ok   bool
 }
 
 func cpath(p ...string) cue.Path { return cue.ParsePath(strings.Join(p, ".")) }
 
-// checkSite checks a site and its clusters against the schema and the
-// site policy.
-func (e *engine) checkSite(head fs.FS, s *load.Site) *siteResult {
-	r := &siteResult{eng: e}
-	r.pol, r.diags = e.sitePolicy(head, s)
-	siteDef := r.pol.LookupPath(cpath("#Site"))
-	clusterDef := r.pol.LookupPath(cpath("#Cluster"))
-	siteData, err := extract(e.ctx, s.File, s.Source)
-	if err != nil {
-		r.diags = append(r.diags, cueDiags(err, s.File, "policy.schema", schemaHint, s.Pos.Of, siteDef)...)
-	} else {
-		r.site = siteData
-		if err := siteDef.Unify(siteData).Validate(cue.Concrete(true), cue.All()); err != nil {
-			r.diags = append(r.diags, cueDiags(err, s.File, "policy.schema", schemaHint, s.Pos.Of, siteDef)...)
-		} else {
-			r.siteOK = true
+// siteView is a site compiled in one engine's context: its policy (with
+// the site's own policy.cue) and its definition. Each engine makes it once
+// per site, for every chunk of the site's clusters it checks.
+type siteView struct {
+	pol      cue.Value
+	polDiags diag.List
+	data     cue.Value
+	err      error // the site's definition does not extract or breaks #Site
+	ok       bool  // the site is valid: the rules may judge its clusters
+}
+
+func (e *engine) view(head fs.FS, s *load.Site) *siteView {
+	if v, ok := e.views[s]; ok {
+		return v
+	}
+	v := &siteView{}
+	v.pol, v.polDiags = e.sitePolicy(head, s)
+	v.data, v.err = extract(e.ctx, s.File, s.Source)
+	if v.err == nil {
+		v.err = v.pol.LookupPath(cpath("#Site")).Unify(v.data).Validate(cue.Concrete(true), cue.All())
+	}
+	v.ok = v.err == nil
+	e.views[s] = v
+	return v
+}
+
+// chunkResult is what checkClusters found for some of a site's clusters.
+type chunkResult struct {
+	clusters []clusterResult
+	machines []int64
+	diags    diag.List
+}
+
+// checkClusters checks the clusters s.Clusters[lo:hi] against the schema
+// and, on a valid site, the rules and #NoCredentials.
+func (e *engine) checkClusters(head fs.FS, s *load.Site, lo, hi int) chunkResult {
+	v := e.view(head, s)
+	clusterDef := v.pol.LookupPath(cpath("#Cluster"))
+	out := chunkResult{clusters: make([]clusterResult, hi-lo), machines: make([]int64, hi-lo)}
+	// cred collects every scalar of the clusters, judged once per
+	// distinct key and value.
+	var cred credentialLeaves
+	var rules cue.Value
+	if v.ok {
+		rules = v.pol.LookupPath(cpath("#ClusterRules")).FillPath(cpath("site"), v.data)
+	}
+	for i := lo; i < hi; i++ {
+		c := s.Clusters[i]
+		cr := clusterResult{eng: e, pol: v.pol}
+		data, err := extract(e.ctx, c.File, c.Source)
+		if err == nil {
+			cr.data = data
+			err = clusterDef.Unify(data).Validate(cue.Concrete(true), cue.All())
 		}
+		if err != nil {
+			out.diags = append(out.diags, cueDiags(err, c.File, "policy.schema", schemaHint, c.Pos.Of, clusterDef)...)
+		} else {
+			cr.ok = true
+		}
+		out.clusters[i-lo] = cr
+		if !cr.ok || !v.ok {
+			continue
+		}
+		cred.add(data, c.Pos.Of)
+		rv := rules.Unify(e.ctx.CompileString("{}").FillPath(cpath("cluster"), data))
+		out.diags = append(out.diags, mapViolations(rv, c.File, c.Pos.Of)...)
+		if n, err := rv.LookupPath(cpath("machines")).Int64(); err == nil {
+			out.machines[i-lo] = n
+		}
+	}
+	out.diags = append(out.diags, e.credentials(v.pol, s.File, &cred)...)
+	return out
+}
+
+// finishSite checks the site itself, once its clusters are checked (in
+// chunks, in order): its schema, its credentials and #SiteRules, which
+// sees every cluster's machines.
+func (e *engine) finishSite(head fs.FS, s *load.Site, chunks []chunkResult) *siteResult {
+	v := e.view(head, s)
+	r := &siteResult{diags: append(diag.List(nil), v.polDiags...)}
+	if v.err != nil {
+		r.diags = append(r.diags, cueDiags(v.err, s.File, "policy.schema", schemaHint, s.Pos.Of, v.pol.LookupPath(cpath("#Site")))...)
 	}
 	type summary struct {
 		Name     string `json:"name"`
 		Machines int64  `json:"machines"`
 	}
-	summaries := make([]summary, len(s.Clusters))
-	// cred collects every scalar the site and its clusters hold, for
-	// #NoCredentials, judged once per distinct key and value.
+	summaries := make([]summary, 0, len(s.Clusters))
+	for _, ch := range chunks {
+		r.clusters = append(r.clusters, ch.clusters...)
+		r.diags = append(r.diags, ch.diags...)
+		for _, m := range ch.machines {
+			summaries = append(summaries, summary{Name: s.Clusters[len(summaries)].Metadata.Name, Machines: m})
+		}
+	}
+	if !v.ok {
+		return r
+	}
 	var cred credentialLeaves
-	if r.siteOK {
-		cred.add(siteData, s.Pos.Of)
-	}
-	var judged []int // the clusters the rules judge: schema-valid, on a valid site
-	for i, c := range s.Clusters {
-		cr := clusterResult{}
-		summaries[i].Name = c.Metadata.Name
-		data, err := extract(e.ctx, c.File, c.Source)
-		if err != nil {
-			r.diags = append(r.diags, cueDiags(err, c.File, "policy.schema", schemaHint, c.Pos.Of, clusterDef)...)
-		} else {
-			cr.data = data
-			if err := clusterDef.Unify(data).Validate(cue.Concrete(true), cue.All()); err != nil {
-				r.diags = append(r.diags, cueDiags(err, c.File, "policy.schema", schemaHint, c.Pos.Of, clusterDef)...)
-			} else {
-				cr.ok = true
-			}
+	cred.add(v.data, s.Pos.Of)
+	r.diags = append(r.diags, e.credentials(v.pol, s.File, &cred)...)
+	in := e.ctx.CompileString("{}").
+		FillPath(cpath("site"), v.data).
+		FillPath(cpath("clusters"), e.ctx.Encode(summaries))
+	sr := v.pol.LookupPath(cpath("#SiteRules")).Unify(in)
+	r.diags = append(r.diags, mapViolations(sr, s.File, func(p string) diag.Pos {
+		if i, rest, ok := clusterPath(p); ok && i < len(s.Clusters) {
+			return s.Clusters[i].Pos.Of(rest)
 		}
-		if cr.ok && r.siteOK {
-			judged = append(judged, i)
-			cred.add(data, c.Pos.Of)
-		}
-		r.clusters = append(r.clusters, cr)
-	}
-	for _, res := range e.clusterRules(r, s, siteData, judged) {
-		summaries[res.index].Machines = res.machines
-		r.diags = append(r.diags, res.diags...)
-	}
-	r.diags = append(r.diags, e.credentials(r.pol, s.File, &cred)...)
-	if r.siteOK {
-		in := e.ctx.CompileString("{}").
-			FillPath(cpath("site"), siteData).
-			FillPath(cpath("clusters"), e.ctx.Encode(summaries))
-		sr := r.pol.LookupPath(cpath("#SiteRules")).Unify(in)
-		r.diags = append(r.diags, mapViolations(sr, s.File, func(p string) diag.Pos {
-			if i, rest, ok := clusterPath(p); ok && i < len(s.Clusters) {
-				return s.Clusters[i].Pos.Of(rest)
-			}
-			return s.Pos.Of(p)
-		})...)
-	}
+		return s.Pos.Of(p)
+	})...)
 	return r
-}
-
-// ruleResult is what #ClusterRules found for one cluster.
-type ruleResult struct {
-	index    int // in the site's clusters
-	machines int64
-	diags    diag.List
-}
-
-// clusterRules judges the clusters of a site (their indices in judged)
-// with #ClusterRules, the site filled in once.
-func (e *engine) clusterRules(r *siteResult, s *load.Site, siteData cue.Value, judged []int) []ruleResult {
-	if len(judged) == 0 {
-		return nil
-	}
-	out := make([]ruleResult, len(judged))
-	rules := r.pol.LookupPath(cpath("#ClusterRules")).FillPath(cpath("site"), siteData)
-	for j, i := range judged {
-		c := s.Clusters[i]
-		out[j].index = i
-		rv := rules.Unify(e.ctx.CompileString("{}").FillPath(cpath("cluster"), r.clusters[i].data))
-		out[j].diags = mapViolations(rv, c.File, c.Pos.Of)
-		if n, err := rv.LookupPath(cpath("machines")).Int64(); err == nil {
-			out[j].machines = n
-		}
-	}
-	return out
 }
 
 // credentialLeaves are the scalars of a site's definitions, grouped by key
 // and value: a credential is one whatever field holds it, so that CUE
-// judges each distinct pair once for the whole site.
+// judges each distinct pair once for all the definitions it holds.
 type credentialLeaves struct {
 	pairs []leaf                 // distinct key and value; P is the pair's index
 	index map[credentialKey]int  // pair -> index in pairs

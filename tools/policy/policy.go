@@ -82,48 +82,70 @@ func Validate(ctx context.Context, fleet *load.Fleet, opts Options) (diag.List, 
 	return dedupe(out), nil
 }
 
-// checkSites checks the sites in parallel, one CUE context per worker (a
-// context is not safe for concurrent use), and returns their results in
-// the fleet's order.
+// chunkSize is how many clusters of a site one task checks: small enough
+// that the cores share a fleet of one large site, large enough that each
+// task's fixed cost (the site's policy in the task's engine) is amortised.
+const chunkSize = 25
+
+// checkSites checks the sites' clusters in chunks, in parallel, one CUE
+// context per worker (a context is not safe for concurrent use), then each
+// site as a whole, and returns the sites' results in the fleet's order.
 func checkSites(ctx context.Context, first *engine, fleet *load.Fleet, head fs.FS) ([]*siteResult, error) {
-	results := make([]*siteResult, len(fleet.Sites))
-	workers := min(runtime.GOMAXPROCS(0), len(fleet.Sites))
-	next := make(chan int)
-	errs := make(chan error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e := first
-			if w > 0 {
-				var err error
-				if e, err = newEngine(); err != nil {
-					errs <- err
-					for range next {
-					}
-					return
-				}
-			}
-			for i := range next {
-				results[i] = e.checkSite(head, fleet.Sites[i])
-			}
-		}()
-	}
-	var err error
-	for i := range fleet.Sites {
-		if err = ctx.Err(); err != nil {
-			break
+	type task struct{ site, lo, hi, chunk int }
+	var tasks []task
+	chunks := make([][]chunkResult, len(fleet.Sites))
+	for i, s := range fleet.Sites {
+		n := 0
+		for lo := 0; lo < len(s.Clusters); lo += chunkSize {
+			tasks = append(tasks, task{site: i, lo: lo, hi: min(lo+chunkSize, len(s.Clusters)), chunk: n})
+			n++
 		}
-		next <- i
+		chunks[i] = make([]chunkResult, n)
 	}
-	close(next)
-	wg.Wait()
-	close(errs)
+	engines := []*engine{first}
+	for len(engines) < min(runtime.GOMAXPROCS(0), max(len(tasks), len(fleet.Sites))) {
+		e, err := newEngine()
+		if err != nil {
+			return nil, err
+		}
+		engines = append(engines, e)
+	}
+	// run calls do(w, i) for i in [0, n), on the workers, engine w each.
+	run := func(n int, do func(w, i int)) error {
+		next := make(chan int)
+		var wg sync.WaitGroup
+		for w := range engines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					do(w, i)
+				}
+			}()
+		}
+		var err error
+		for i := range n {
+			if err = ctx.Err(); err != nil {
+				break
+			}
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+		return err
+	}
+	err := run(len(tasks), func(w, i int) {
+		t := tasks[i]
+		chunks[t.site][t.chunk] = engines[w].checkClusters(head, fleet.Sites[t.site], t.lo, t.hi)
+	})
 	if err != nil {
 		return nil, err
 	}
-	for err := range errs {
+	results := make([]*siteResult, len(fleet.Sites))
+	err = run(len(fleet.Sites), func(w, i int) {
+		results[i] = engines[w].finishSite(head, fleet.Sites[i], chunks[i])
+	})
+	if err != nil {
 		return nil, err
 	}
 	return results, nil
@@ -151,8 +173,9 @@ func dedupe(l diag.List) diag.List {
 
 // engine holds one CUE context and the compiled policies.
 type engine struct {
-	ctx  *cue.Context
-	base cue.Value // policies without any site policy
+	ctx   *cue.Context
+	base  cue.Value // policies without any site policy
+	views map[*load.Site]*siteView
 }
 
 func newEngine() (*engine, error) {
@@ -161,7 +184,7 @@ func newEngine() (*engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compiling policies: %w", err)
 	}
-	return &engine{ctx: ctx, base: v}, nil
+	return &engine{ctx: ctx, base: v, views: map[*load.Site]*siteView{}}, nil
 }
 
 // sitePolicy returns the policies of a site, unified with its own

@@ -82,10 +82,10 @@ func Validate(ctx context.Context, fleet *load.Fleet, opts Options) (diag.List, 
 	return dedupe(out), nil
 }
 
-// chunkSize is how many clusters of a site one task checks: small enough
-// that the cores share a fleet of one large site, large enough that each
-// task's fixed cost (the site's policy in the task's engine) is amortised.
-const chunkSize = 25
+// minChunk is the fewest clusters of a site one task checks: each task has
+// a fixed cost (the site's policy in the task's engine, one credentials
+// check).
+const minChunk = 25
 
 // checkSites checks the sites' clusters in chunks, in parallel, one CUE
 // context per worker (a context is not safe for concurrent use), then each
@@ -94,6 +94,13 @@ func checkSites(ctx context.Context, first *engine, fleet *load.Fleet, head fs.F
 	type task struct{ site, lo, hi, chunk int }
 	var tasks []task
 	chunks := make([][]chunkResult, len(fleet.Sites))
+	// About four tasks a core, so that the cores share the work whether the
+	// fleet is many small sites or one large one.
+	total := 0
+	for _, s := range fleet.Sites {
+		total += len(s.Clusters)
+	}
+	chunkSize := max(minChunk, (total+4*runtime.GOMAXPROCS(0)-1)/(4*runtime.GOMAXPROCS(0)))
 	for i, s := range fleet.Sites {
 		n := 0
 		for lo := 0; lo < len(s.Clusters); lo += chunkSize {

@@ -165,28 +165,45 @@ func writeTemp(root, site string, files Files) (string, error) {
 	return tmp, nil
 }
 
-// sameTree reports whether dir holds exactly files, byte for byte: such a
-// tree is left alone.
+// errDiffers stops the walk of sameTree at the first difference.
+var errDiffers = errors.New("the tree differs")
+
+// sameTree reports whether dir holds exactly files, byte for byte, as
+// regular files, and no other file, link or folder: such a tree is left
+// alone.
 func sameTree(dir string, files Files) bool {
+	dirs := map[string]bool{".": true}
+	for p := range files {
+		for d := path.Dir(p); !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
 	n := 0
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() {
-			return nil
-		}
 		rel, err := filepath.Rel(dir, p)
 		if err != nil {
 			return err
 		}
-		want, ok := files[filepath.ToSlash(rel)]
-		if !ok || !d.Type().IsRegular() {
-			return fs.SkipAll
+		rel = filepath.ToSlash(rel)
+		switch {
+		case d.IsDir():
+			if !dirs[rel] {
+				return errDiffers
+			}
+			return nil
+		case !d.Type().IsRegular():
+			return errDiffers
+		}
+		want, ok := files[rel]
+		if !ok {
+			return errDiffers
 		}
 		got, err := os.ReadFile(p)
 		if err != nil || !bytes.Equal(got, want) {
-			return fs.SkipAll
+			return errDiffers
 		}
 		n++
 		return nil

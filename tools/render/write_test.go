@@ -22,7 +22,9 @@ func TestWriteLeavesSameTreesAlone(t *testing.T) {
 	if err := Write(root, sites); err != nil {
 		t.Fatal(err)
 	}
-	gen := func(site, p string) string { return filepath.Join(root, filepath.FromSlash(Dir(site)), filepath.FromSlash(p)) }
+	gen := func(site, p string) string {
+		return filepath.Join(root, filepath.FromSlash(Dir(site)), filepath.FromSlash(p))
+	}
 	old := time.Unix(1, 0)
 	mark := func() {
 		for site, files := range sites {

@@ -322,40 +322,27 @@ func changedSites(a, b fs.FS) ([]string, int, error) {
 		}
 	}
 	all := sortedKeys(names)
-	shared := false
 	for _, dir := range pipeline.SharedInputs {
-		same, err := sameDigest(a, b, dir)
-		if err != nil {
-			return nil, 0, err
+		if !sameDigest(a, b, dir) {
+			return all, len(all), nil
 		}
-		shared = shared || !same
-	}
-	if shared {
-		return all, len(all), nil
 	}
 	var out []string
 	for _, s := range all {
-		same, err := sameDigest(a, b, path.Join(load.ClustersDir, s), load.GeneratedDir)
-		if err != nil {
-			return nil, 0, err
-		}
-		if !same {
+		if !sameDigest(a, b, path.Join(load.ClustersDir, s), load.GeneratedDir) {
 			out = append(out, s)
 		}
 	}
 	return out, len(all), nil
 }
 
-func sameDigest(a, b fs.FS, dir string, skip ...string) (bool, error) {
-	da, err := source.Digest(a, dir, skip...)
-	if err != nil {
-		return false, err
-	}
-	db, err := source.Digest(b, dir, skip...)
-	if err != nil {
-		return false, err
-	}
-	return da == db, nil
+// sameDigest reports whether dir is the same in both revisions. A folder
+// that cannot be read counts as changed: the render then says what is
+// wrong with it.
+func sameDigest(a, b fs.FS, dir string, skip ...string) bool {
+	da, errA := source.Digest(a, dir, skip...)
+	db, errB := source.Digest(b, dir, skip...)
+	return errA == nil && errB == nil && da == db
 }
 
 // compareClusters expands and compares every cluster of either revision.

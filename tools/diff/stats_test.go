@@ -1,6 +1,10 @@
 package diff
 
 import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/capiform/capiform/tools/fleetgen"
@@ -73,5 +77,33 @@ func TestOnlyWhatChangedIsRenderedAndExpanded(t *testing.T) {
 				t.Errorf("expanded %d cluster(s) for %d changed", rep.Stats.ClustersExpanded, len(rep.Clusters))
 			}
 		})
+	}
+}
+
+// TestNewSiteInTheWorkTreeIsRendered: a site added in the work tree, with a
+// stray dangling link in its folder (an editor's lock file), is new, not
+// unchanged.
+func TestNewSiteInTheWorkTreeIsRendered(t *testing.T) {
+	t.Parallel()
+	r := newFleetRepo(t, 2, 3)
+	from, to := fleetgen.SiteName(1), "newsite"
+	for _, name := range []string{"site.yaml", fleetgen.ClusterName(1, 0) + ".yaml", fleetgen.ClusterName(1, 1) + ".yaml"} {
+		data := strings.ReplaceAll(r.read("clusters/"+from+"/"+name), from, to)
+		r.write("clusters/"+to+"/"+name, data)
+	}
+	if err := os.Symlink("user@host.1234:1", filepath.Join(r.dir, "clusters", to, ".#notes.md")); err != nil {
+		t.Skip("no symbolic links here:", err)
+	}
+	rep, err := Run(context.Background(), Options{Repo: r.dir, Base: "HEAD"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Stats.SitesRendered != 1 || len(rep.Clusters) != 2 {
+		t.Fatalf("rendered %d site(s), %d cluster(s) in the report; want the new site and its 2 clusters", rep.Stats.SitesRendered, len(rep.Clusters))
+	}
+	for _, c := range rep.Clusters {
+		if c.Site != to || c.Action != Added {
+			t.Errorf("%s/%s: %s", c.Site, c.Cluster, c.Action)
+		}
 	}
 }

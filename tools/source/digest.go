@@ -29,10 +29,10 @@ func Digest(fsys fs.FS, dir string, skip ...string) (string, error) {
 	} else {
 		err = fsBlobs(fsys, dir, skip, blobs)
 	}
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
-	}
 	if err != nil {
+		if isMissing(err) {
+			return "", nil
+		}
 		return "", err
 	}
 	names := make([]string, 0, len(blobs))
@@ -45,6 +45,16 @@ func Digest(fsys fs.FS, dir string, skip ...string) (string, error) {
 		fmt.Fprintf(h, "%s\x00%s\n", n, blobs[n])
 	}
 	return fmt.Sprintf("%x", h.Sum(nil)), nil
+}
+
+// missingError marks a folder that does not exist.
+type missingError struct{ error }
+
+func (e missingError) Unwrap() error { return e.error }
+
+func isMissing(err error) bool {
+	var m missingError
+	return errors.As(err, &m)
 }
 
 func skipped(rel string, skip []string) bool {
@@ -63,7 +73,7 @@ func treeBlobs(t *treeFS, dir string, skip []string, out map[string]plumbing.Has
 		sub, err := t.tree.Tree(dir)
 		if err != nil {
 			if errors.Is(err, object.ErrDirectoryNotFound) || errors.Is(err, object.ErrEntryNotFound) {
-				return fs.ErrNotExist
+				return missingError{fs.ErrNotExist}
 			}
 			return err
 		}
@@ -96,12 +106,18 @@ func treeBlobs(t *treeFS, dir string, skip []string, out map[string]plumbing.Has
 }
 
 // fsBlobs lists the files under dir by the object names git would give
-// their contents.
+// their contents. A link is named by its target and, when that is a
+// regular file, its content (what a reader of the file gets); anything
+// else that is not a regular file (a pipe, a device) by its type alone,
+// unread.
 func fsBlobs(fsys fs.FS, dir string, skip []string, out map[string]plumbing.Hash) error {
 	if _, err := fs.Stat(fsys, dir); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return missingError{err}
+		}
 		return err
 	}
-	return fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -112,14 +128,38 @@ func fsBlobs(fsys fs.FS, dir string, skip []string, out map[string]plumbing.Hash
 			}
 			return nil
 		}
-		if d.IsDir() {
+		switch t := d.Type(); {
+		case d.IsDir():
 			return nil
+		case t.IsRegular():
+			data, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return err
+			}
+			out[rel] = plumbing.ComputeHash(plumbing.BlobObject, data)
+		case t&fs.ModeSymlink != 0:
+			target, err := fs.ReadLink(fsys, p)
+			if err != nil {
+				return err
+			}
+			content := "link\x00" + target
+			if st, err := fs.Stat(fsys, p); err == nil && st.Mode().IsRegular() {
+				data, err := fs.ReadFile(fsys, p)
+				if err != nil {
+					return err
+				}
+				content += "\x00" + string(data)
+			}
+			out[rel] = plumbing.ComputeHash(plumbing.BlobObject, []byte(content))
+		default:
+			out[rel] = plumbing.ComputeHash(plumbing.BlobObject, []byte("special\x00"+t.String()))
 		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
-		out[rel] = plumbing.ComputeHash(plumbing.BlobObject, data)
 		return nil
 	})
+	if errors.Is(err, fs.ErrNotExist) {
+		// Something vanished or could not be followed while walking: not a
+		// missing folder, which would read as unchanged.
+		return fmt.Errorf("reading %s: %w", dir, err)
+	}
+	return err
 }

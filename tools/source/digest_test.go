@@ -73,3 +73,44 @@ func TestDigest(t *testing.T) {
 		t.Error("the work tree's changes do not show")
 	}
 }
+
+// TestDigestOfOddFiles: links, dangling links and links to folders are
+// summed by their targets, never read as folders nor taken for a missing
+// folder.
+func TestDigestOfOddFiles(t *testing.T) {
+	dir := t.TempDir()
+	site := filepath.Join(dir, "clusters", "s")
+	os.MkdirAll(filepath.Join(site, "sub"), 0o755)
+	os.WriteFile(filepath.Join(site, "a.yaml"), []byte("a: 1\n"), 0o644)
+	fsys := Worktree(dir)
+	sum := func() string {
+		t.Helper()
+		s, err := Digest(fsys, "clusters/s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s == "" {
+			t.Fatal("an existing folder has the digest of a missing one")
+		}
+		return s
+	}
+	before := sum()
+	if err := os.Symlink("user@host.1234:1", filepath.Join(site, ".#notes.md")); err != nil {
+		t.Skip("no symbolic links here:", err)
+	}
+	dangling := sum()
+	if dangling == before {
+		t.Error("a dangling link changes nothing")
+	}
+	os.Symlink("sub", filepath.Join(site, "dirlink"))
+	withDir := sum()
+	if withDir == dangling {
+		t.Error("a link to a folder changes nothing")
+	}
+	os.Symlink("a.yaml", filepath.Join(site, "b.yaml"))
+	withFile := sum()
+	os.WriteFile(filepath.Join(site, "a.yaml"), []byte("a: 2\n"), 0o644)
+	if sum() == withFile {
+		t.Error("the content behind a link is not summed")
+	}
+}

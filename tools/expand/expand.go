@@ -113,6 +113,10 @@ func Expand(ctx context.Context, opts Options) ([]*unstructured.Unstructured, er
 // any number of releases, concurrently if need be.
 type Chart struct {
 	chart *chartv2.Chart
+	// files are the chart's files, to build a chart of its own for each
+	// install: the install action changes the chart it is given (it
+	// resolves dependencies in place).
+	files []*archive.BufferedFile
 	// schema is the compiled values.schema.json; nil when the chart has
 	// none, or when it refers to other documents (Helm then validates).
 	schema *jsonschema.Schema
@@ -124,11 +128,15 @@ type Chart struct {
 
 // Load loads the chart in fsys (see LoadChart) for Chart.Expand.
 func Load(fsys fs.FS) (*Chart, error) {
-	chrt, err := LoadChart(fsys)
+	files, err := chartFiles(fsys)
 	if err != nil {
 		return nil, err
 	}
-	c := &Chart{chart: chrt, direct: len(chrt.Metadata.Dependencies) == 0 && len(chrt.Dependencies()) == 0}
+	chrt, err := loadFiles(files)
+	if err != nil {
+		return nil, err
+	}
+	c := &Chart{chart: chrt, files: files, direct: len(chrt.Metadata.Dependencies) == 0 && len(chrt.Dependencies()) == 0}
 	if len(chrt.Schema) > 0 {
 		c.schema = compileSchema(chrt.Schema)
 	}
@@ -224,9 +232,12 @@ func (c *Chart) install(ctx context.Context, opts Options, kv *common.KubeVersio
 	install.IncludeCRDs = true
 	install.KubeVersion = kv
 	// The install action changes the chart it is given (dependencies):
-	// give it a copy of its own.
-	chrt := *c.chart
-	rel, err := install.RunWithContext(ctx, &chrt, values)
+	// give it one of its own.
+	chrt, err := loadFiles(c.files)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := install.RunWithContext(ctx, chrt, values)
 	if err != nil {
 		return nil, err
 	}
@@ -345,12 +356,16 @@ func decodeDocs(manifest string, skipHooks bool) ([]*unstructured.Unstructured, 
 		if len(m) == 0 {
 			continue
 		}
-		u := &unstructured.Unstructured{Object: m}
 		if skipHooks {
-			if _, hook := u.GetAnnotations()[releasev1.HookAnnotation]; hook {
+			hook, err := helmHead(m)
+			if err != nil {
+				return nil, fmt.Errorf("decode %s: %w", sourceOf(doc), err)
+			}
+			if hook {
 				continue
 			}
 		}
+		u := &unstructured.Unstructured{Object: m}
 		if u.GetAPIVersion() == "" || u.GetKind() == "" {
 			return nil, fmt.Errorf("decode %s: object without apiVersion or kind", sourceOf(doc))
 		}
@@ -402,6 +417,50 @@ func splitManifests(s string) []string {
 	}
 	add(s[start:])
 	return docs
+}
+
+// helmHead reads a document's head as Helm's manifest sorter does (its
+// SimpleHead: apiVersion, kind, metadata.name and annotations, as strings):
+// it fails where that fails, on an object or a list where a string is, and
+// says whether the document is a hook, which Helm leaves out of the
+// release (a helm.sh/hook annotation, whatever its value).
+func helmHead(m map[string]any) (bool, error) {
+	scalar := func(v any) bool {
+		switch v.(type) {
+		case map[string]any, []any:
+			return false
+		}
+		return true
+	}
+	for _, k := range []string{"apiVersion", "kind"} {
+		if !scalar(m[k]) {
+			return false, fmt.Errorf("%s is not a string", k)
+		}
+	}
+	if m["metadata"] == nil {
+		return false, nil
+	}
+	md, ok := m["metadata"].(map[string]any)
+	if !ok {
+		return false, errors.New("metadata is not an object")
+	}
+	if !scalar(md["name"]) {
+		return false, errors.New("metadata.name is not a string")
+	}
+	if md["annotations"] == nil {
+		return false, nil
+	}
+	ann, ok := md["annotations"].(map[string]any)
+	if !ok {
+		return false, errors.New("metadata.annotations is not an object")
+	}
+	for k, v := range ann {
+		if !scalar(v) {
+			return false, fmt.Errorf("annotation %s is not a string", k)
+		}
+	}
+	_, hook := ann[releasev1.HookAnnotation]
+	return hook, nil
 }
 
 // decodeDoc decodes one YAML document into what Kubernetes' YAML decoder
@@ -525,6 +584,28 @@ func sourceOf(doc string) string {
 // times are not read, so that the chart is the same whichever file system
 // (work tree or git revision) it comes from.
 func LoadChart(fsys fs.FS) (*chartv2.Chart, error) {
+	files, err := chartFiles(fsys)
+	if err != nil {
+		return nil, err
+	}
+	return loadFiles(files)
+}
+
+// loadFiles builds a chart from its files.
+func loadFiles(files []*archive.BufferedFile) (*chartv2.Chart, error) {
+	chrt, err := loader.LoadFiles(files)
+	if err != nil {
+		return nil, fmt.Errorf("load chart: %w", err)
+	}
+	if err := chrt.Validate(); err != nil {
+		return nil, fmt.Errorf("load chart: %w", err)
+	}
+	return chrt, nil
+}
+
+// chartFiles reads the files of a chart's directory that `helm package`
+// would take.
+func chartFiles(fsys fs.FS) ([]*archive.BufferedFile, error) {
 	rules := ignore.Empty()
 	if data, err := fs.ReadFile(fsys, ignore.HelmIgnore); err == nil {
 		r, err := ignore.Parse(bytes.NewReader(data))
@@ -575,12 +656,5 @@ func LoadChart(fsys fs.FS) (*chartv2.Chart, error) {
 	if len(files) == 0 {
 		return nil, errors.New("load chart: no files")
 	}
-	chrt, err := loader.LoadFiles(files)
-	if err != nil {
-		return nil, fmt.Errorf("load chart: %w", err)
-	}
-	if err := chrt.Validate(); err != nil {
-		return nil, fmt.Errorf("load chart: %w", err)
-	}
-	return chrt, nil
+	return files, nil
 }

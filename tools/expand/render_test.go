@@ -3,6 +3,7 @@ package expand
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,6 +70,21 @@ metadata:
   name: migrate
   annotations:
     helm.sh/hook: pre-install,pre-upgrade
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: weighted
+  annotations:
+    helm.sh/hook: post-install
+    helm.sh/hook-weight: 5
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: empty-hook
+  annotations:
+    helm.sh/hook:
 ---
 apiVersion: v1
 kind: Pod
@@ -214,6 +230,89 @@ func TestRenderMatchesInstall(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRenderFailsWhereInstallFails: a document whose head Helm cannot read
+// (an object or a list where a string belongs) fails both ways.
+func TestRenderFailsWhereInstallFails(t *testing.T) {
+	t.Parallel()
+	for name, doc := range map[string]string{
+		"name is a list":        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [a]\n",
+		"kind is an object":     "apiVersion: v1\nkind: {a: b}\nmetadata:\n  name: a\n",
+		"metadata is a list":    "apiVersion: v1\nkind: ConfigMap\nmetadata: [a]\n",
+		"annotation is a list":  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations:\n    x: [1]\n",
+		"annotations is a list": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations: [x]\n",
+	} {
+		chart := fstest.MapFS{
+			"Chart.yaml":         {Data: []byte("apiVersion: v2\nname: bad\nversion: 0.1.0\n")},
+			"templates/bad.yaml": {Data: []byte(doc)},
+		}
+		c, err := Load(chart)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, derr, ierr := both(t, c, Options{ReleaseName: "rel", Namespace: "ns", KubeVersion: "v1.36.1"})
+		if derr == nil || ierr == nil {
+			t.Errorf("%s: render error %v, install error %v; want both to fail", name, derr, ierr)
+		}
+	}
+}
+
+// TestInstallPathResolvesDependenciesEachTime: a chart with a dependency
+// (the install action's path) loaded once gives each release what a fresh
+// load gives, one after the other and at once.
+func TestInstallPathResolvesDependenciesEachTime(t *testing.T) {
+	t.Parallel()
+	chart := fstest.MapFS{
+		"Chart.yaml":                   {Data: []byte("apiVersion: v2\nname: top\nversion: 0.1.0\ndependencies:\n  - {name: sub, version: 0.1.0, condition: sub.enabled}\n")},
+		"values.yaml":                  {Data: []byte("sub: {enabled: true}\n")},
+		"templates/top.yaml":           {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: top-{{ .Release.Name }}}\n")},
+		"charts/sub/Chart.yaml":        {Data: []byte("apiVersion: v2\nname: sub\nversion: 0.1.0\n")},
+		"charts/sub/templates/cm.yaml": {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: sub-{{ .Release.Name }}}\n")},
+	}
+	c, err := Load(chart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.direct {
+		t.Fatal("a chart with dependencies is rendered directly")
+	}
+	names := func(objs []*unstructured.Unstructured) string {
+		var n []string
+		for _, o := range objs {
+			n = append(n, o.GetName())
+		}
+		return strings.Join(n, " ")
+	}
+	expand := func(rel string, enabled bool) string {
+		objs, err := c.Expand(context.Background(), Options{ReleaseName: rel, Namespace: "ns", KubeVersion: "v1.36.1", Values: map[string]any{"sub": map[string]any{"enabled": enabled}}})
+		if err != nil {
+			t.Error(err)
+			return ""
+		}
+		return names(objs)
+	}
+	for _, rel := range []string{"a", "b", "c"} {
+		if got, want := expand(rel, false), "top-"+rel; got != want {
+			t.Errorf("sub disabled: %q, want %q", got, want)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rel := fmt.Sprintf("r%d", i)
+			want := "top-" + rel
+			if i%2 == 0 {
+				want = "sub-" + rel + " " + want
+			}
+			if got := expand(rel, i%2 == 0); got != want {
+				t.Errorf("%s: %q, want %q", rel, got, want)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // TestChartConcurrentExpand: one loaded chart expands many releases at once

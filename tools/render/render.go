@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
@@ -467,7 +468,7 @@ func copyJSON(v any) any {
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, x := range t {
-			out[k] = copyJSON(x)
+			out[validUTF8(k)] = copyJSON(x)
 		}
 		return out
 	case []any:
@@ -478,16 +479,47 @@ func copyJSON(v any) any {
 		return out
 	case float64:
 		// encoding/json writes an integral float64 below 1e21 as its
-		// shortest integer digits, which numbers reads back as int64 when
-		// they fit.
+		// shortest integer digits, which YAML reads back as an integer
+		// when they fit.
 		if t == math.Trunc(t) && math.Abs(t) < 1e21 {
-			if i, err := strconv.ParseInt(strconv.FormatFloat(t, 'f', -1, 64), 10, 64); err == nil {
-				return i
-			}
+			return integer(strconv.FormatFloat(t, 'f', -1, 64), t)
 		}
 		return t
+	case string:
+		return validUTF8(t)
 	}
 	return v
+}
+
+// integer is what YAML makes of the digits of an integral JSON number:
+// an int64, a uint64, or else the float64.
+func integer(digits string, f float64) any {
+	if i, err := strconv.ParseInt(digits, 10, 64); err == nil {
+		return i
+	}
+	if u, err := strconv.ParseUint(digits, 10, 64); err == nil {
+		return u
+	}
+	return f
+}
+
+// validUTF8 replaces each byte that is not UTF-8 with U+FFFD, as
+// encoding/json does.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b.WriteString("\uFFFD")
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // numbers turns JSON numbers into int64 when they are integers and float64
@@ -503,13 +535,14 @@ func numbers(v any) any {
 			t[i] = numbers(x)
 		}
 	case json.Number:
-		if i, err := t.Int64(); err == nil {
-			return i
+		f, err := t.Float64()
+		if err != nil {
+			return string(t)
 		}
-		if f, err := t.Float64(); err == nil {
-			return f
+		if !strings.ContainsAny(string(t), ".eE") {
+			return integer(string(t), f)
 		}
-		return string(t)
+		return f
 	}
 	return v
 }

@@ -135,6 +135,8 @@ func scalar(v any, col int) (string, bool) {
 		return strconv.FormatInt(t, 10), true
 	case int:
 		return strconv.Itoa(t), true
+	case uint64:
+		return strconv.FormatUint(t, 10), true
 	case float64:
 		s := strconv.FormatFloat(t, 'g', -1, 64)
 		switch s {

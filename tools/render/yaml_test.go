@@ -1,13 +1,10 @@
 package render
 
 import (
-	"bytes"
-	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -184,24 +181,37 @@ func TestFastYAMLOnRenderedObjects(t *testing.T) {
 
 }
 
-// TestCopyJSONNumbers: copying an unstructured object gives its numbers the
-// types a round trip through JSON gives them.
-func TestCopyJSONNumbers(t *testing.T) {
-	for _, f := range []float64{0, math.Copysign(0, -1), 1, -1, 2.5, 1e-7, 1e20, 1e21, 1e22, 123456789, 9.2e18, math.Ldexp(1, 63), -math.Ldexp(1, 63), math.MaxFloat64, math.SmallestNonzeroFloat64} {
-		obj := map[string]any{"v": f, "l": []any{f}}
-		js, err := json.Marshal(obj)
-		if err != nil {
-			t.Fatal(err)
+// TestMarshalObjectMatchesSigsYAML: MarshalObject writes what
+// sigs.k8s.io/yaml writes (which it replaced): numbers of every size, of
+// unstructured (float64) and typed objects, and strings that are not
+// UTF-8.
+func TestMarshalObjectMatchesSigsYAML(t *testing.T) {
+	var values []any
+	for _, f := range []float64{0, math.Copysign(0, -1), 1, -1, 2.5, 1e-7, 1e20, 1e21, 1e22, 1e19, 123456789, 9.2e18, math.Ldexp(1, 63), -math.Ldexp(1, 63), math.Ldexp(1, 64), math.MaxFloat64, math.SmallestNonzeroFloat64} {
+		values = append(values, f)
+	}
+	values = append(values, "a\xffb", "\xfe\xff", "ok", "é\xc3")
+	for _, v := range values {
+		for _, obj := range []any{
+			map[string]any{"v": v, "l": []any{v}, "m": map[string]any{"x": v}},
+			struct {
+				V any `json:"v"`
+			}{v},
+		} {
+			want, err := yaml.Marshal(obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := MarshalObject(obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("%T %#v:\n got %q\nwant %q", obj, v, got, want)
+			}
 		}
-		dec := json.NewDecoder(bytes.NewReader(js))
-		dec.UseNumber()
-		var want map[string]any
-		if err := dec.Decode(&want); err != nil {
-			t.Fatal(err)
-		}
-		got := numbers(copyJSON(obj))
-		if w := numbers(want); !reflect.DeepEqual(w, got) {
-			t.Errorf("%v: copy %#v, JSON %#v", f, got, w)
-		}
+	}
+	if got, _ := MarshalObject(map[string]any{"k\xff": "v"}); string(got) != "k\uFFFD: v\n" {
+		t.Errorf("a key that is not UTF-8: %q", got)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	yamlv2 "go.yaml.in/yaml/v2"
@@ -469,7 +470,9 @@ func helmHead(m map[string]any) (bool, error) {
 // as float64. A document that is JSON goes through Kubernetes' decoder
 // itself. TestDecodeDocMatchesKubernetes holds the two together.
 func decodeDoc(doc string) (map[string]any, error) {
-	if t := strings.TrimSpace(doc); strings.HasPrefix(t, "{") {
+	// JSON, and what is not plain UTF-8 (a byte order mark, UTF-16), take
+	// Kubernetes' decoder itself.
+	if t := strings.TrimSpace(doc); strings.HasPrefix(t, "{") || !utf8.ValidString(doc) || strings.HasPrefix(doc, "\xef\xbb\xbf") {
 		var m map[string]any
 		dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(doc), 4096)
 		if err := dec.Decode(&m); err != nil && !errors.Is(err, io.EOF) {

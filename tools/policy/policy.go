@@ -15,6 +15,8 @@ import (
 	"sync"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/parser"
 	"cuelang.org/go/cue/cuecontext"
 
 	"github.com/capiform/capiform/tools/diag"
@@ -209,5 +211,56 @@ func (e *engine) sitePolicy(head fs.FS, s *load.Site) (cue.Value, diag.List) {
 	if err != nil {
 		return e.base, cueDiags(err, file, "policy.site-policy", "fix the site policy", nil, cue.Value{})
 	}
-	return v, nil
+	return v, removedFields(file, src)
+}
+
+// removedFields reports a site policy that refers to a field the rules no
+// longer have, which CUE would take for a new, empty field and so judge
+// nothing: #ClusterRules and #SiteRules used to carry the definition's
+// scalars as leaves; credentials are now judged by #NoCredentials alone.
+func removedFields(file string, src []byte) diag.List {
+	f, err := parser.ParseFile(file, src)
+	if err != nil {
+		return nil // compile has said so
+	}
+	var out diag.List
+	inRules := 0 // how deep inside #ClusterRules or #SiteRules
+	rules := func(n ast.Node) bool {
+		f, ok := n.(*ast.Field)
+		if !ok {
+			return false
+		}
+		l, ok := f.Label.(*ast.Ident)
+		return ok && (l.Name == "#ClusterRules" || l.Name == "#SiteRules")
+	}
+	ast.Walk(f, func(n ast.Node) bool {
+		if rules(n) {
+			inRules++
+		}
+		if inRules == 0 {
+			return true
+		}
+		var name *ast.Ident
+		switch x := n.(type) {
+		case *ast.SelectorExpr:
+			name, _ = x.Sel.(*ast.Ident)
+		case *ast.Field:
+			name, _ = x.Label.(*ast.Ident)
+		}
+		if name != nil && name.Name == "leaves" {
+			p := name.Pos()
+			out = append(out, diag.Diagnostic{
+				Pos:      diag.Pos{File: file, Line: p.Line(), Col: p.Column()},
+				Rule:     "policy.site-policy",
+				Message:  "the rules no longer carry the definitions' leaves, so this judges nothing: to judge values wherever they are, extend #NoCredentials (its leaves are each distinct key and value of a site; p is an opaque id) or narrow #credentialKey",
+				Severity: diag.Error,
+			})
+		}
+		return true
+	}, func(n ast.Node) {
+		if rules(n) {
+			inRules--
+		}
+	})
+	return out
 }

@@ -9,7 +9,7 @@ CAPIFORM  := $(BIN)/capiform
 PKGS      := ./...
 # The packages that run work concurrently; make test runs them again under
 # the race detector.
-RACE_PKGS := ./tools/source ./tools/load ./tools/policy ./tools/expand ./tools/render ./tools/pipeline
+RACE_PKGS := ./tools/source ./tools/load ./tools/policy ./tools/expand ./tools/render ./tools/pipeline ./tools/diff
 # The envtest kube-apiserver and etcd: an exact version, so that a new
 # upstream patch never starts a rebuild by surprise (cached outside the repo).
 ENVTEST_K8S_VERSION ?= v1.36.5

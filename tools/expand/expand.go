@@ -167,6 +167,17 @@ func compileSchema(doc []byte) *jsonschema.Schema {
 	return sch
 }
 
+// valid reports whether the compiled schema accepts the values; a panic
+// of the validator counts as a no, and Helm's validation then judges.
+func (c *Chart) valid(vals common.Values) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return c.schema.Validate(vals.AsMap()) == nil
+}
+
 // Expand renders a release of the chart; opts.Chart is not read.
 func (c *Chart) Expand(ctx context.Context, opts Options) ([]*unstructured.Unstructured, error) {
 	if opts.ReleaseName == "" {
@@ -273,12 +284,11 @@ func (c *Chart) render(opts Options, kv *common.KubeVersion, values map[string]a
 	}
 	if c.schema != nil {
 		vals, _ := top["Values"].(common.Values)
-		if verr := c.schema.Validate(vals.AsMap()); verr != nil {
-			// Helm's own validation, for Helm's own message.
+		if !c.valid(vals) {
+			// Helm's own validation, for Helm's own verdict and message.
 			if err := util.ValidateAgainstSchema(c.chart, vals); err != nil {
 				return nil, fmt.Errorf("values don't meet the specifications of the schema(s) in the following chart(s):\n%w", err)
 			}
-			return nil, verr
 		}
 	}
 	files, err := engine.Engine{}.Render(c.chart, top)

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"unicode"
+	"unsafe"
 
 	yamlv2 "go.yaml.in/yaml/v2"
 )
@@ -240,13 +241,30 @@ type yamlKeys []string
 func (l yamlKeys) Len() int      { return len(l) }
 func (l yamlKeys) Swap(i, j int) { l[i], l[j] = l[j], l[i] }
 func (l yamlKeys) Less(i, j int) bool {
-	ar, br := []rune(l[i]), []rune(l[j])
+	if isASCII(l[i]) && isASCII(l[j]) {
+		// The keys' bytes, read in place: sorting must not allocate.
+		return keyLess(unsafe.Slice(unsafe.StringData(l[i]), len(l[i])), unsafe.Slice(unsafe.StringData(l[j]), len(l[j])))
+	}
+	return keyLess([]rune(l[i]), []rune(l[j]))
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// keyLess is yaml.v2's order of two keys, as bytes (ASCII) or runes.
+func keyLess[T byte | rune](ar, br []T) bool {
 	for i := 0; i < len(ar) && i < len(br); i++ {
 		if ar[i] == br[i] {
 			continue
 		}
-		al := unicode.IsLetter(ar[i])
-		bl := unicode.IsLetter(br[i])
+		al := unicode.IsLetter(rune(ar[i]))
+		bl := unicode.IsLetter(rune(br[i]))
 		if al && bl {
 			return ar[i] < br[i]
 		}
@@ -256,7 +274,7 @@ func (l yamlKeys) Less(i, j int) bool {
 		var ai, bi int
 		var an, bn int64
 		if ar[i] == '0' || br[i] == '0' {
-			for j := i - 1; j >= 0 && unicode.IsDigit(ar[j]); j-- {
+			for j := i - 1; j >= 0 && unicode.IsDigit(rune(ar[j])); j-- {
 				if ar[j] != '0' {
 					an = 1
 					bn = 1
@@ -264,10 +282,10 @@ func (l yamlKeys) Less(i, j int) bool {
 				}
 			}
 		}
-		for ai = i; ai < len(ar) && unicode.IsDigit(ar[ai]); ai++ {
+		for ai = i; ai < len(ar) && unicode.IsDigit(rune(ar[ai])); ai++ {
 			an = an*10 + int64(ar[ai]-'0')
 		}
-		for bi = i; bi < len(br) && unicode.IsDigit(br[bi]); bi++ {
+		for bi = i; bi < len(br) && unicode.IsDigit(rune(br[bi])); bi++ {
 			bn = bn*10 + int64(br[bi]-'0')
 		}
 		if an != bn {

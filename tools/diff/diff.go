@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -25,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/capiform/capiform/tools/internal/parallel"
 	"github.com/capiform/capiform/tools/load"
 	"github.com/capiform/capiform/tools/pipeline"
 	"github.com/capiform/capiform/tools/render"
@@ -371,32 +371,9 @@ func compareClusters(ctx context.Context, opts Options, base, head *side, stats 
 		stats.ClustersExpanded, stats.ChartRenders = int(expanded.Load()), int(renders.Load())
 	}()
 	out := make([]*ClusterReport, len(order))
-	workers := opts.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				out[i] = compareCluster(ctx, order[i], base, head, &expanded, &renders)
-			}
-		}()
-	}
-	for i := range order {
-		select {
-		case jobs <- i:
-		case <-ctx.Done():
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+	if err := parallel.For(ctx, len(order), opts.Workers, func(_, i int) {
+		out[i] = compareCluster(ctx, order[i], base, head, &expanded, &renders)
+	}); err != nil {
 		return nil, err
 	}
 	return out, nil

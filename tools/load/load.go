@@ -7,6 +7,7 @@ package load
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +15,6 @@ import (
 	"path"
 	"reflect"
 	"regexp"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -25,6 +25,7 @@ import (
 
 	"github.com/capiform/capiform/tools/api/v1alpha1"
 	"github.com/capiform/capiform/tools/diag"
+	"github.com/capiform/capiform/tools/internal/parallel"
 )
 
 // ClustersDir is the folder of site definitions at the repository root.
@@ -149,22 +150,9 @@ func LoadSites(fsys fs.FS, names []string) (*Fleet, error) {
 		err  error
 	}
 	out := make([]loaded, len(dirs))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(dirs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				out[i].site, out[i].err = loadSite(fsys, path.Join(ClustersDir, dirs[i]), &out[i].errs)
-			}
-		}()
-	}
-	for i := range dirs {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	parallel.For(context.Background(), len(dirs), 0, func(_, i int) {
+		out[i].site, out[i].err = loadSite(fsys, path.Join(ClustersDir, dirs[i]), &out[i].errs)
+	})
 	var (
 		fleet Fleet
 		errs  diag.List

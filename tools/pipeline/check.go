@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/capiform/capiform/tools/expand"
+	"github.com/capiform/capiform/tools/internal/parallel"
 	"github.com/capiform/capiform/tools/render"
 	"github.com/capiform/capiform/tools/resolve"
 	"github.com/capiform/capiform/tools/verify"
@@ -229,22 +230,11 @@ func Check(ctx context.Context, res *Result, fsys fs.FS) (*CheckResult, error) {
 	// Each site's paths are built and verified on their own, one site per
 	// CPU at a time; the findings are kept in the order of sites.
 	builds := make([]siteBuild, len(sites))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(sites)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				builds[i] = buildSite(sites[i], res.Sites[sites[i]])
-			}
-		}()
+	if err := parallel.For(ctx, len(sites), 0, func(_, i int) {
+		builds[i] = buildSite(sites[i], res.Sites[sites[i]])
+	}); err != nil {
+		return nil, err
 	}
-	for i := range sites {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
 	for _, b := range builds {
 		out.Objects += b.objects
 		out.Problems = append(out.Problems, b.problems...)

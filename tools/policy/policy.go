@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"path"
 	"runtime"
-	"sync"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -20,6 +19,7 @@ import (
 	"cuelang.org/go/cue/parser"
 
 	"github.com/capiform/capiform/tools/diag"
+	"github.com/capiform/capiform/tools/internal/parallel"
 	"github.com/capiform/capiform/tools/load"
 )
 
@@ -119,30 +119,7 @@ func checkSites(ctx context.Context, first *engine, fleet *load.Fleet, head fs.F
 		}
 		engines = append(engines, e)
 	}
-	// run calls do(w, i) for i in [0, n), on the workers, engine w each.
-	run := func(n int, do func(w, i int)) error {
-		next := make(chan int)
-		var wg sync.WaitGroup
-		for w := range engines {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range next {
-					do(w, i)
-				}
-			}()
-		}
-		var err error
-		for i := range n {
-			if err = ctx.Err(); err != nil {
-				break
-			}
-			next <- i
-		}
-		close(next)
-		wg.Wait()
-		return err
-	}
+	run := func(n int, do func(w, i int)) error { return parallel.For(ctx, n, len(engines), do) }
 	err := run(len(tasks), func(w, i int) {
 		t := tasks[i]
 		chunks[t.site][t.chunk] = engines[w].checkClusters(head, fleet.Sites[t.site], t.lo, t.hi)

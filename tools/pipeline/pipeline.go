@@ -8,12 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/capiform/capiform/tools/diag"
+	"github.com/capiform/capiform/tools/internal/parallel"
 	"github.com/capiform/capiform/tools/load"
 	"github.com/capiform/capiform/tools/render"
 	"github.com/capiform/capiform/tools/resolve"
@@ -149,67 +149,38 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 	if opts.NoTrees {
 		return res, nil
 	}
-	// Sites render independently: one worker a CPU, results by site name,
-	// so the output does not depend on the order they finish in.
+	// Sites render independently, one a CPU at a time, each into its own
+	// slot, so the output does not depend on the order they finish in.
 	type done struct {
-		site  string
 		files render.Files
 		err   error
 	}
-	jobs := make(chan *load.Site)
-	results := make(chan done)
-	workers := min(runtime.GOMAXPROCS(0), len(fleet.Sites))
-	for range workers {
-		go func() {
-			for s := range jobs {
-				var rels []*resolve.Release
-				for _, r := range releases {
-					if r.Site == s.Metadata.Name {
-						rels = append(rels, r)
-					}
-				}
-				files, err := render.Site(render.Options{Site: s, Releases: rels, Addons: addons})
-				results <- done{site: s.Metadata.Name, files: files, err: err}
+	out := make([]done, len(fleet.Sites))
+	if err := parallel.For(ctx, len(fleet.Sites), 0, func(_, i int) {
+		s := fleet.Sites[i]
+		var rels []*resolve.Release
+		for _, r := range releases {
+			if r.Site == s.Metadata.Name {
+				rels = append(rels, r)
 			}
-		}()
+		}
+		out[i].files, out[i].err = render.Site(render.Options{Site: s, Releases: rels, Addons: addons})
+	}); err != nil {
+		return nil, err
 	}
-	go func() {
-		defer close(jobs)
-		for _, s := range fleet.Sites {
-			select {
-			case jobs <- s:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	var (
-		firstErr   error
-		sites      []string
-		renderErrs diag.List
-	)
-	for range fleet.Sites {
-		var d done
-		select {
-		case d = <-results:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	var renderErrs diag.List
+	for i, d := range out {
+		name := fleet.Sites[i].Metadata.Name
 		if d.err != nil {
 			var dl diag.List
-			switch {
-			case errors.As(d.err, &dl):
-				renderErrs = append(renderErrs, dl...)
-			case firstErr == nil || d.site < sites[0]:
-				firstErr = fmt.Errorf("rendering site %s: %w", d.site, d.err)
-				sites = []string{d.site}
+			if !errors.As(d.err, &dl) {
+				// The sites are in name order: this is the first by name.
+				return nil, fmt.Errorf("rendering site %s: %w", name, d.err)
 			}
+			renderErrs = append(renderErrs, dl...)
 			continue
 		}
-		res.Sites[d.site] = d.files
-	}
-	if firstErr != nil {
-		return nil, firstErr
+		res.Sites[name] = d.files
 	}
 	if len(renderErrs) > 0 {
 		return nil, renderErrs.Sorted()

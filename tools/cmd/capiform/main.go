@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
@@ -23,22 +24,26 @@ func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(768 << 20)
 	}
-	// CAPIFORM_CPUPROFILE=FILE writes a CPU profile of the run, for
-	// `go tool pprof`.
-	if p := os.Getenv("CAPIFORM_CPUPROFILE"); p != "" {
-		f, err := os.Create(p)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "error: CAPIFORM_CPUPROFILE: %v\n", err)
-			os.Exit(cli.ExitCantRun)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintf(os.Stderr, "error: CAPIFORM_CPUPROFILE: %v\n", err)
-			os.Exit(cli.ExitCantRun)
-		}
-		code := cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-		pprof.StopCPUProfile()
-		f.Close()
-		os.Exit(code)
+	os.Exit(run(os.Args[1:], os.Getenv("CAPIFORM_CPUPROFILE"), os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run runs capiform, writing a CPU profile of the run to profile (the
+// CAPIFORM_CPUPROFILE variable, for `go tool pprof`) when it is set.
+func run(args []string, profile string, in io.Reader, out, errOut io.Writer) int {
+	if profile == "" {
+		return cli.Main(args, in, out, errOut)
 	}
-	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	f, err := os.Create(profile)
+	if err != nil {
+		fmt.Fprintf(errOut, "error: CAPIFORM_CPUPROFILE: %v\n", err)
+		return cli.ExitCantRun
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintf(errOut, "error: CAPIFORM_CPUPROFILE: %v\n", err)
+		return cli.ExitCantRun
+	}
+	code := cli.Main(args, in, out, errOut)
+	pprof.StopCPUProfile()
+	return code
 }

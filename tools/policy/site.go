@@ -189,9 +189,19 @@ func judge(sp *sitePolicy, def string, rv cue.Value, file, what string) (map[str
 	if !ok {
 		return m, nil
 	}
-	// Only the violations are read, as of the base: rv's own fields hold
-	// the incomplete values its conditions test for on purpose.
-	sm, err := violations(ext.Unify(rv))
+	// The site's part reads rv's fields, each filled in as the finished
+	// value it is: unifying with rv itself would evaluate the base rules a
+	// second time. Only the violations are read, as of the base: rv's
+	// fields hold the incomplete values its conditions test on purpose.
+	sv := ext
+	it, err := rv.Fields(cue.Definitions(false))
+	if err != nil {
+		return m, sp.evalDiags(def, what, err)
+	}
+	for it.Next() {
+		sv = sv.FillPath(cue.MakePath(it.Selector()), it.Value())
+	}
+	sm, err := violations(sv)
 	if err != nil {
 		return m, sp.evalDiags(def, what, err)
 	}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -74,10 +75,15 @@ func (e *engine) loadSitePolicy(head fs.FS, s *load.Site) *sitePolicy {
 	}
 	file := path.Join(path.Dir(s.File), SitePolicyFile)
 	src, err := fs.ReadFile(head, file)
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	sp := &sitePolicy{file: file, exts: map[string]cue.Value{}, decls: map[string]diag.Pos{}}
+	if err != nil {
+		// Not a policy that judges nothing: one that cannot be read.
+		sp.diags.Add(diag.Pos{File: file}, sitePolicyRule, "the site policy cannot be read (%v): make %s a regular file", err, SitePolicyFile)
+		return sp
+	}
 	f, err := parser.ParseFile(file, src)
 	if err != nil {
 		sp.diags = cueDiags(err, file, sitePolicyRule, "fix the site policy's syntax", nil, cue.Value{})

@@ -1,6 +1,7 @@
 // Package load reads the Site and Cluster definitions of a repository
 // strictly: malformed YAML, unknown and duplicate keys, values of the wrong
-// type, names that are not DNS labels and clusters that share a name are all
+// type, names, labels and taints that Kubernetes would refuse (judged by
+// k8s.io/apimachinery's own validation) and clusters that share a name are all
 // reported at once, each with the file and line it is about. It also keeps
 // the position of every field so that later stages can point at it.
 package load
@@ -22,6 +23,10 @@ import (
 	"sync"
 
 	"gopkg.in/yaml.v3"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/capiform/capiform/tools/api/v1alpha1"
 	"github.com/capiform/capiform/tools/diag"
@@ -236,6 +241,7 @@ var reservedNamespaces = map[string]bool{
 
 func checkNames(site *Site, errs *diag.List) {
 	checkDNSLabel(site.Pos, "metadata.name", site.Metadata.Name, "site", errs)
+	checkSecretNames(site, errs)
 	seen := map[string]*Cluster{}
 	for _, c := range site.Clusters {
 		name := c.Metadata.Name
@@ -248,6 +254,7 @@ func checkNames(site *Site, errs *diag.List) {
 		} else {
 			seen[name] = c
 		}
+		checkNodeLabels(c, errs)
 		groups := map[string]int{}
 		for i, g := range c.Spec.NodeGroups {
 			p := fmt.Sprintf("spec.nodeGroups[%d].name", i)
@@ -261,19 +268,95 @@ func checkNames(site *Site, errs *diag.List) {
 	}
 }
 
-var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+// IsDNSLabel reports whether s is an RFC 1123 DNS label, as Kubernetes
+// judges it (k8s.io/apimachinery's IsDNS1123Label).
+func IsDNSLabel(s string) bool { return len(validation.IsDNS1123Label(s)) == 0 }
 
-// IsDNSLabel reports whether s is an RFC 1123 DNS label.
-func IsDNSLabel(s string) bool { return len(s) <= 63 && dnsLabel.MatchString(s) }
+// k8sMessage joins the reasons Kubernetes' validation gives.
+func k8sMessage(msgs []string) string { return strings.Join(msgs, "; ") }
 
 func checkDNSLabel(pos Positions, fieldPath, value, what string, errs *diag.List) {
 	if value == "" {
 		errs.Add(pos.Of(fieldPath), "load.required", "%s is required: set the %s name", fieldPath, what)
 		return
 	}
-	if !IsDNSLabel(value) {
-		errs.Add(pos.Of(fieldPath), "load.dns-label", "%s name %q is not a DNS label: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit", what, value)
+	var msgs []string
+	if what == "cluster" {
+		// A cluster's name is its namespace on the management cluster.
+		msgs = apivalidation.ValidateNamespaceName(value, false)
+	} else {
+		msgs = validation.IsDNS1123Label(value)
 	}
+	if len(msgs) > 0 {
+		errs.Add(pos.Of(fieldPath), "load.dns-label", "%s name %q is not a DNS label, as Kubernetes requires: %s", what, value, k8sMessage(msgs))
+	}
+}
+
+// checkSecretNames checks the names of the Secrets a site refers to: each
+// is the name of a Kubernetes Secret, a DNS subdomain.
+func checkSecretNames(site *Site, errs *diag.List) {
+	for _, f := range []struct{ path, value string }{
+		{"spec.cloud.credentialsSecret", site.Spec.Cloud.CredentialsSecret},
+		{"spec.git.secretName", site.Spec.Git.SecretName},
+	} {
+		if f.value == "" {
+			continue // required fields are the schema's to report
+		}
+		if msgs := apivalidation.NameIsDNSSubdomain(f.value, false); len(msgs) > 0 {
+			errs.Add(site.Pos.Of(f.path), "load.secret-name", "%s %q is not the name of a Kubernetes Secret: %s", f.path, f.value, k8sMessage(msgs))
+		}
+	}
+}
+
+// checkNodeLabels checks a node group's labels and taints with Kubernetes'
+// own validation, as the API server would when the chart's objects reach
+// it: label keys are qualified names, values label values; a taint's key is
+// a qualified name and its value a label value.
+func checkNodeLabels(c *Cluster, errs *diag.List) {
+	for i, g := range c.Spec.NodeGroups {
+		keys := make([]string, 0, len(g.Labels))
+		for k := range g.Labels {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			p := fmt.Sprintf("spec.nodeGroups[%d].labels.%s", i, k)
+			if fe := metav1validation.ValidateLabelName(k, field.NewPath("labels")); len(fe) > 0 {
+				errs.Add(c.Pos.Of(p), "load.label", "node group %s: label key %q is refused by Kubernetes: %s", g.Name, k, fieldMessage(fe))
+			}
+			if msgs := validation.IsValidLabelValue(g.Labels[k]); len(msgs) > 0 {
+				errs.Add(c.Pos.Of(p), "load.label", "node group %s: the value of label %q is refused by Kubernetes (%s): %s", g.Name, k, quoteShort(g.Labels[k]), k8sMessage(msgs))
+			}
+		}
+		for j, t := range g.Taints {
+			p := fmt.Sprintf("spec.nodeGroups[%d].taints[%d]", i, j)
+			if msgs := validation.IsQualifiedName(t.Key); len(msgs) > 0 {
+				errs.Add(c.Pos.Of(p+".key"), "load.taint", "node group %s: taint key %q is refused by Kubernetes: %s", g.Name, t.Key, k8sMessage(msgs))
+			}
+			if msgs := validation.IsValidLabelValue(t.Value); len(msgs) > 0 {
+				errs.Add(c.Pos.Of(p+".value"), "load.taint", "node group %s: the value of taint %q is refused by Kubernetes (%s): %s", g.Name, t.Key, quoteShort(t.Value), k8sMessage(msgs))
+			}
+		}
+	}
+}
+
+// fieldMessage is the reasons of Kubernetes' field errors, without the
+// field path and value they repeat.
+func fieldMessage(l field.ErrorList) string {
+	msgs := make([]string, 0, len(l))
+	for _, e := range l {
+		msgs = append(msgs, e.Detail)
+	}
+	return k8sMessage(msgs)
+}
+
+// quoteShort quotes a value for a message, cut to a readable length.
+func quoteShort(s string) string {
+	const most = 80
+	if len(s) <= most {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%s... (%d characters)", strconv.Quote(s[:most]), len(s))
 }
 
 // decodeFile decodes one definition file into out, checking it strictly
@@ -493,13 +576,17 @@ func (w *walker) checkNodeNames(root *yaml.Node, kind string) {
 	if kind == v1alpha1.KindSite {
 		what = "site"
 	}
-	if n := child(child(root, "metadata"), "name"); n != nil && n.Kind == yaml.ScalarNode && !IsDNSLabel(n.Value) {
-		w.errs.Add(w.at(n), "load.dns-label", "%s name %q is not a DNS label: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit", what, n.Value)
+	pos := Positions{File: w.file, Paths: map[string]diag.Pos{}}
+	if n := child(child(root, "metadata"), "name"); n != nil && n.Kind == yaml.ScalarNode && n.Value != "" {
+		pos.Paths["metadata.name"] = w.at(n)
+		checkDNSLabel(pos, "metadata.name", n.Value, what, w.errs)
 	}
 	if groups := child(child(root, "spec"), "nodeGroups"); groups != nil && groups.Kind == yaml.SequenceNode {
-		for _, g := range groups.Content {
-			if n := child(g, "name"); n != nil && n.Kind == yaml.ScalarNode && !IsDNSLabel(n.Value) {
-				w.errs.Add(w.at(n), "load.dns-label", "node group name %q is not a DNS label: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit", n.Value)
+		for i, g := range groups.Content {
+			if n := child(g, "name"); n != nil && n.Kind == yaml.ScalarNode && n.Value != "" {
+				p := fmt.Sprintf("spec.nodeGroups[%d].name", i)
+				pos.Paths[p] = w.at(n)
+				checkDNSLabel(pos, p, n.Value, "node group", w.errs)
 			}
 		}
 	}

@@ -131,6 +131,39 @@ func TestLoadBadInput(t *testing.T) {
 			},
 		},
 		{
+			name: "label keys and values Kubernetes refuses",
+			files: map[string]string{"clusters/s1/c1.yaml": c("  kubernetesVersion: v1.36.1\n  controlPlane: {flavor: m1}\n  nodeGroups:\n    - name: md\n      flavor: m1\n      labels:\n" +
+				"        \"pool type\": a\n" +
+				"        tier: " + strings.Repeat("v", 300) + "\n" +
+				"        \"a\\n::warning::x\": b\n" +
+				"        zone: \"a\\nb\"\n" +
+				"        example.com/ok: fine\n")},
+			want: []string{
+				`clusters/s1/c1.yaml:14:28: node group md: label key "a\n::warning::x" is refused by Kubernetes: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') [load.label]`,
+				`clusters/s1/c1.yaml:12:22: node group md: label key "pool type" is refused by Kubernetes: name part must consist of alphanumeric characters`,
+				`clusters/s1/c1.yaml:13:15: node group md: the value of label "tier" is refused by Kubernetes ("` + strings.Repeat("v", 80) + `"... (300 characters)): must be no more than 63 bytes [load.label]`,
+				`clusters/s1/c1.yaml:15:15: node group md: the value of label "zone" is refused by Kubernetes ("a\nb"): a valid label must be an empty string or consist of alphanumeric characters`,
+			},
+		},
+		{
+			name: "taints Kubernetes refuses",
+			files: map[string]string{"clusters/s1/c1.yaml": c("  kubernetesVersion: v1.36.1\n  controlPlane: {flavor: m1}\n  nodeGroups:\n    - name: md\n      flavor: m1\n      taints:\n" +
+				"        - {key: \"gpu only\", value: x, effect: NoSchedule}\n" +
+				"        - {key: gpu, value: \"a b\", effect: NoSchedule}\n")},
+			want: []string{
+				`clusters/s1/c1.yaml:12:17: node group md: taint key "gpu only" is refused by Kubernetes: name part must consist of alphanumeric characters`,
+				`clusters/s1/c1.yaml:13:29: node group md: the value of taint "gpu" is refused by Kubernetes ("a b"): a valid label must be an empty string`,
+			},
+		},
+		{
+			name:  "secret names Kubernetes refuses",
+			files: map[string]string{"clusters/s1/site.yaml": strings.Replace(strings.Replace(siteYAML, "credentialsSecret: creds", "credentialsSecret: Creds_1", 1), "git: {url:", "git: {secretName: -key, url:", 1)},
+			want: []string{
+				`clusters/s1/site.yaml:7:30: spec.cloud.credentialsSecret "Creds_1" is not the name of a Kubernetes Secret: a lowercase RFC 1123 subdomain must consist of`,
+				`clusters/s1/site.yaml:11:21: spec.git.secretName "-key" is not the name of a Kubernetes Secret`,
+			},
+		},
+		{
 			name:  "wrong type: unquoted version becomes a number",
 			files: map[string]string{"clusters/s1/c1.yaml": c("  kubernetesVersion: 1.36\n  controlPlane: {flavor: m1, replicas: three}\n")},
 			want: []string{

@@ -94,6 +94,50 @@ func BenchmarkValidate(b *testing.B) {
 	}
 }
 
+// BenchmarkValidateSitePolicy is BenchmarkValidate with a site policy in
+// every site, evaluated apart from the base for the violations it adds.
+func BenchmarkValidateSitePolicy(b *testing.B) {
+	fsys := generateFleet(benchSites, benchClusters)
+	for s := range benchSites {
+		fsys[fmt.Sprintf("clusters/site%02d/policy.cue", s)] = &fstest.MapFile{Data: []byte(benchSitePolicy)}
+	}
+	fleet, err := load.Load(fsys)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		got, err := Validate(b.Context(), fleet, DefaultOptions(fsys, nil))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(got) > 0 {
+			b.Fatalf("the generated fleet is not valid:\n%s", Format(got[:min(len(got), 5)], FormatText))
+		}
+	}
+}
+
+// benchSitePolicy is a site policy of the shape of the example fleet's.
+const benchSitePolicy = `package policies
+
+#Cluster: spec: controlPlane: flavor: "small"
+
+#ClusterRules: X={
+	for i, g in X.groups if g.group.flavor =~ "^g1\\." && g.group.name != "gpu" {
+		violations: "spec.nodeGroups[\(i)].name": "bench.gpu-groups": "GPU flavors only in group gpu"
+	}
+	for i, g in X.groups if g.group.name == "gpu" && g.group.autoscale == _|_ {
+		violations: "spec.nodeGroups[\(i)].name": "bench.gpu-autoscale": "group gpu autoscales"
+	}
+}
+
+#SiteRules: X={
+	if len(X.clusters) > 1000 {
+		violations: "metadata.name": "bench.size": "too many clusters"
+	}
+}
+`
+
 // TestGeneratedFleetIsValid keeps the benchmark's fleet honest at a small
 // size.
 func TestGeneratedFleetIsValid(t *testing.T) {

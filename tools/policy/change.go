@@ -41,13 +41,14 @@ func (e *engine) checkChange(ctx context.Context, base, head *load.Fleet, checke
 			// that checked it.
 			se := r.clusters[i].eng
 			baseDef := se.base.LookupPath(cpath("#Cluster"))
-			rules := r.clusters[i].pol.LookupPath(cpath("#ClusterChange"))
+			rules := se.base.LookupPath(cpath("#ClusterChange"))
 			bdata, err := extract(se.ctx, bc.File, bc.Source)
 			if err != nil || baseDef.Unify(bdata).Validate(cue.Concrete(true)) != nil {
 				continue // a broken base is not this change's fault
 			}
 			v := rules.Unify(se.ctx.CompileString("{}").FillPath(cpath("base"), bdata).FillPath(cpath("head"), r.clusters[i].data))
-			out = append(out, mapViolations(v, hc.File, func(p string) diag.Pos { return hc.Pos.Of(p) })...)
+			m, d := judge(r.clusters[i].sp, "#ClusterChange", v, hc.File, hc.File)
+			out = append(append(out, d...), violationDiags(m, hc.Pos.Of)...)
 		}
 	}
 

@@ -24,22 +24,21 @@ type siteResult struct {
 // belong to the CUE context of eng, the engine that checked it.
 type clusterResult struct {
 	eng  *engine
-	pol  cue.Value
+	sp   *sitePolicy
 	data cue.Value
 	ok   bool
 }
 
 func cpath(p ...string) cue.Path { return cue.ParsePath(strings.Join(p, ".")) }
 
-// siteView is a site compiled in one engine's context: its policy (with
-// the site's own policy.cue) and its definition. Each engine makes it once
-// per site, for every chunk of the site's clusters it checks.
+// siteView is a site compiled in one engine's context: its own policy.cue
+// (nil without one) and its definition. Each engine makes it once per
+// site, for every chunk of the site's clusters it checks.
 type siteView struct {
-	pol      cue.Value
-	polDiags diag.List
-	data     cue.Value
-	err      error // the site's definition does not extract or breaks #Site
-	ok       bool  // the site is valid: the rules may judge its clusters
+	sp   *sitePolicy
+	data cue.Value
+	err  error // the site's definition does not extract or breaks #Site
+	ok   bool  // the site is valid: the rules may judge its clusters
 }
 
 func (e *engine) view(head fs.FS, s *load.Site) *siteView {
@@ -47,10 +46,10 @@ func (e *engine) view(head fs.FS, s *load.Site) *siteView {
 		return v
 	}
 	v := &siteView{}
-	v.pol, v.polDiags = e.sitePolicy(head, s)
+	v.sp = e.loadSitePolicy(head, s)
 	v.data, v.err = extract(e.ctx, s.File, s.Source)
 	if v.err == nil {
-		v.err = v.pol.LookupPath(cpath("#Site")).Unify(v.data).Validate(cue.Concrete(true), cue.All())
+		v.err = e.base.LookupPath(cpath("#Site")).Unify(v.data).Validate(cue.Concrete(true), cue.All())
 	}
 	v.ok = v.err == nil
 	e.views[s] = v
@@ -68,18 +67,18 @@ type chunkResult struct {
 // and, on a valid site, the rules and #NoCredentials.
 func (e *engine) checkClusters(head fs.FS, s *load.Site, lo, hi int) chunkResult {
 	v := e.view(head, s)
-	clusterDef := v.pol.LookupPath(cpath("#Cluster"))
+	clusterDef := e.base.LookupPath(cpath("#Cluster"))
 	out := chunkResult{clusters: make([]clusterResult, hi-lo), machines: make([]int64, hi-lo)}
 	// cred collects every scalar of the clusters, judged once per
 	// distinct key and value.
 	var cred credentialLeaves
 	var rules cue.Value
 	if v.ok {
-		rules = v.pol.LookupPath(cpath("#ClusterRules")).FillPath(cpath("site"), v.data)
+		rules = e.base.LookupPath(cpath("#ClusterRules")).FillPath(cpath("site"), v.data)
 	}
 	for i := lo; i < hi; i++ {
 		c := s.Clusters[i]
-		cr := clusterResult{eng: e, pol: v.pol}
+		cr := clusterResult{eng: e, sp: v.sp}
 		data, err := extract(e.ctx, c.File, c.Source)
 		if err == nil {
 			cr.data = data
@@ -89,6 +88,7 @@ func (e *engine) checkClusters(head fs.FS, s *load.Site, lo, hi int) chunkResult
 			out.diags = append(out.diags, cueDiags(err, c.File, "policy.schema", schemaHint, c.Pos.Of, clusterDef)...)
 		} else {
 			cr.ok = true
+			out.diags = append(out.diags, v.sp.narrow("#Cluster", data, c.File, c.Pos.Of)...)
 		}
 		out.clusters[i-lo] = cr
 		if !cr.ok || !v.ok {
@@ -96,12 +96,13 @@ func (e *engine) checkClusters(head fs.FS, s *load.Site, lo, hi int) chunkResult
 		}
 		cred.add(data, c.Pos.Of)
 		rv := rules.Unify(e.ctx.CompileString("{}").FillPath(cpath("cluster"), data))
-		out.diags = append(out.diags, mapViolations(rv, c.File, c.Pos.Of)...)
+		m, d := judge(v.sp, "#ClusterRules", rv, c.File, c.File)
+		out.diags = append(append(out.diags, d...), violationDiags(m, c.Pos.Of)...)
 		if n, err := rv.LookupPath(cpath("machines")).Int64(); err == nil {
 			out.machines[i-lo] = n
 		}
 	}
-	out.diags = append(out.diags, e.credentials(v.pol, s.File, &cred)...)
+	out.diags = append(out.diags, e.credentials(v.sp, s.File, &cred)...)
 	return out
 }
 
@@ -110,9 +111,14 @@ func (e *engine) checkClusters(head fs.FS, s *load.Site, lo, hi int) chunkResult
 // sees every cluster's machines.
 func (e *engine) finishSite(head fs.FS, s *load.Site, chunks []chunkResult) *siteResult {
 	v := e.view(head, s)
-	r := &siteResult{diags: append(diag.List(nil), v.polDiags...)}
+	r := &siteResult{}
+	if v.sp != nil {
+		r.diags = append(r.diags, v.sp.diags...)
+	}
 	if v.err != nil {
-		r.diags = append(r.diags, cueDiags(v.err, s.File, "policy.schema", schemaHint, s.Pos.Of, v.pol.LookupPath(cpath("#Site")))...)
+		r.diags = append(r.diags, cueDiags(v.err, s.File, "policy.schema", schemaHint, s.Pos.Of, e.base.LookupPath(cpath("#Site")))...)
+	} else {
+		r.diags = append(r.diags, v.sp.narrow("#Site", v.data, s.File, s.Pos.Of)...)
 	}
 	type summary struct {
 		Name     string `json:"name"`
@@ -131,12 +137,13 @@ func (e *engine) finishSite(head fs.FS, s *load.Site, chunks []chunkResult) *sit
 	}
 	var cred credentialLeaves
 	cred.add(v.data, s.Pos.Of)
-	r.diags = append(r.diags, e.credentials(v.pol, s.File, &cred)...)
+	r.diags = append(r.diags, e.credentials(v.sp, s.File, &cred)...)
 	in := e.ctx.CompileString("{}").
 		FillPath(cpath("site"), v.data).
 		FillPath(cpath("clusters"), e.ctx.Encode(summaries))
-	sr := v.pol.LookupPath(cpath("#SiteRules")).Unify(in)
-	r.diags = append(r.diags, mapViolations(sr, s.File, func(p string) diag.Pos {
+	sr := e.base.LookupPath(cpath("#SiteRules")).Unify(in)
+	m, d := judge(v.sp, "#SiteRules", sr, s.File, s.File)
+	r.diags = append(append(r.diags, d...), violationDiags(m, func(p string) diag.Pos {
 		if i, rest, ok := clusterPath(p); ok && i < len(s.Clusters) {
 			return s.Clusters[i].Pos.Of(rest)
 		}
@@ -181,18 +188,15 @@ func (c *credentialLeaves) add(v cue.Value, at func(string) diag.Pos) {
 	}
 }
 
-// credentials judges the collected scalars with the policy's
-// #NoCredentials and reports each credential at every field that holds it.
-func (e *engine) credentials(pol cue.Value, file string, c *credentialLeaves) diag.List {
+// credentials judges the collected scalars with #NoCredentials and the
+// site policy's additions, and reports each credential at every field
+// that holds it.
+func (e *engine) credentials(sp *sitePolicy, file string, c *credentialLeaves) diag.List {
 	if len(c.pairs) == 0 {
 		return nil
 	}
-	v := pol.LookupPath(cpath("#NoCredentials")).FillPath(cpath("leaves"), e.ctx.Encode(c.pairs))
-	m, err := violations(v)
-	if err != nil {
-		return cueDiags(err, file, "policy.eval", "the policy could not judge this definition; fix the field or report a bug in policies/", nil, cue.Value{})
-	}
-	var out diag.List
+	v := e.base.LookupPath(cpath("#NoCredentials")).FillPath(cpath("leaves"), e.ctx.Encode(c.pairs))
+	m, out := judge(sp, "#NoCredentials", v, file, file)
 	for id, rules := range m {
 		i, err := strconv.Atoi(id)
 		if err != nil || i < 0 || i >= len(c.where) {
@@ -231,7 +235,7 @@ func clusterPath(p string) (int, string, bool) {
 func mapViolations(v cue.Value, file string, at func(path string) diag.Pos) diag.List {
 	m, err := violations(v)
 	if err != nil {
-		return cueDiags(err, file, "policy.eval", "the policy could not judge this definition; fix the field or report a bug in policies/", nil, cue.Value{})
+		return cueDiags(err, file, "policy.eval", evalHint, nil, cue.Value{})
 	}
 	return violationDiags(m, at)
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"cuelang.org/go/cue"
-	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/build"
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/parser"
@@ -26,14 +25,9 @@ const PackageName = "policies"
 // positions in them read policies/<file>.cue.
 const policyDir = "policies"
 
-type extraFile struct {
-	name string
-	src  []byte
-}
-
-// compile builds package policies from the embedded files and, when extra
-// is not nil, a site's policy file unified with them.
-func compile(ctx *cue.Context, extra *extraFile) (cue.Value, error) {
+// compile builds package policies from the embedded files. A site's policy
+// is never part of it: see sitePolicy.
+func compile(ctx *cue.Context) (cue.Value, error) {
 	inst := build.NewContext().NewInstance(policyDir, nil)
 	names, err := fs.Glob(policies.FS, "*.cue")
 	if err != nil {
@@ -48,21 +42,6 @@ func compile(ctx *cue.Context, extra *extraFile) (cue.Value, error) {
 		f, err := parser.ParseFile(path.Join(policyDir, n), src, parser.ParseComments)
 		if err != nil {
 			return cue.Value{}, err
-		}
-		if err := inst.AddSyntax(f); err != nil {
-			return cue.Value{}, err
-		}
-	}
-	if extra != nil {
-		f, err := parser.ParseFile(extra.name, extra.src)
-		if err != nil {
-			return cue.Value{}, err
-		}
-		if f.PackageName() == "" {
-			// A site policy may leave out its package clause.
-			f.Decls = append([]ast.Decl{&ast.Package{Name: ast.NewIdent(PackageName)}}, f.Decls...)
-		} else if f.PackageName() != PackageName {
-			return cue.Value{}, fmt.Errorf("%s: package %s: a site policy is in package %s", extra.name, f.PackageName(), PackageName)
 		}
 		if err := inst.AddSyntax(f); err != nil {
 			return cue.Value{}, err
@@ -153,7 +132,7 @@ func cueDiags(err error, file, rule, hint string, at func(string) diag.Pos, sche
 func schemaAt(schema cue.Value, p []string) cue.Value {
 	v := schema
 	for i, s := range p {
-		if i == 0 && strings.HasPrefix(s, "#") {
+		if i == 0 && rootLabel(s) {
 			continue
 		}
 		if _, err := strconv.Atoi(s); err == nil {
@@ -171,12 +150,19 @@ func schemaAt(schema cue.Value, p []string) cue.Value {
 	return v
 }
 
+// rootLabel reports whether s, the first element of a CUE error path, is
+// the definition (or a site policy's part of one) the path is in, not a
+// field of the definition file.
+func rootLabel(s string) bool {
+	return strings.HasPrefix(s, "#") || strings.HasPrefix(strings.TrimPrefix(s, `"`), extensionLabel(""))
+}
+
 // fieldPath turns a CUE error path such as [#Cluster spec nodeGroups 0
 // flavor] into the loader's spec.nodeGroups[0].flavor.
 func fieldPath(p []string) string {
 	var b strings.Builder
 	for i, s := range p {
-		if i == 0 && strings.HasPrefix(s, "#") {
+		if i == 0 && rootLabel(s) {
 			continue
 		}
 		if _, err := strconv.Atoi(s); err == nil {

@@ -16,7 +16,7 @@ import (
 // CUE schemas side by side: the same fields, the same optionality
 // (omitempty is optional, anything else required) and the same types.
 func TestGoTypesMatchCUE(t *testing.T) {
-	v, err := compile(cuecontext.New(), nil)
+	v, err := compile(cuecontext.New())
 	if err != nil {
 		t.Fatal(err)
 	}

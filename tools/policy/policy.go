@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"path"
 	"runtime"
 
 	"cuelang.org/go/cue"
@@ -166,29 +165,11 @@ type engine struct {
 
 func newEngine() (*engine, error) {
 	ctx := cuecontext.New()
-	v, err := compile(ctx, nil)
+	v, err := compile(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("compiling policies: %w", err)
 	}
 	return &engine{ctx: ctx, base: v, views: map[*load.Site]*siteView{}}, nil
-}
-
-// sitePolicy returns the policies of a site, unified with its own
-// policy.cue when it has one.
-func (e *engine) sitePolicy(head fs.FS, s *load.Site) (cue.Value, diag.List) {
-	if head == nil {
-		return e.base, nil
-	}
-	file := path.Join(path.Dir(s.File), SitePolicyFile)
-	src, err := fs.ReadFile(head, file)
-	if err != nil {
-		return e.base, nil
-	}
-	v, err := compile(e.ctx, &extraFile{name: file, src: src})
-	if err != nil {
-		return e.base, cueDiags(err, file, "policy.site-policy", "fix the site policy", nil, cue.Value{})
-	}
-	return v, removedFields(file, src)
 }
 
 // removedFields reports a site policy that refers to a field the rules no

@@ -14,7 +14,7 @@ import (
 // `# yaml-language-server: $schema=../../policies/schema.json`.
 func Schema() ([]byte, error) {
 	ctx := cuecontext.New()
-	v, err := compile(ctx, nil)
+	v, err := compile(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("compiling policies: %w", err)
 	}

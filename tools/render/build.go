@@ -4,27 +4,36 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"testing/fstest"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/capiform/capiform/tools/kustomize"
 )
 
 // Build builds a folder of a generated tree with kustomize's krusty, as
 // kustomize-controller builds the path of a Flux Kustomization, and returns
 // its objects. dir is relative to the generated folder ("" for the root).
+// The files are named generated/<path> in errors.
 func Build(files Files, dir string) ([]*unstructured.Unstructured, error) {
-	mem := filesys.MakeFsInMemory()
-	for _, p := range files.Paths() {
-		if err := mem.WriteFile(path.Join("/generated", p), files[p]); err != nil {
-			return nil, err
-		}
+	return build("generated", files, dir)
+}
+
+// build builds dir of files as if they were the folder root of the
+// revision, through the safe build: a kustomization that refers to
+// anything remote, to Helm, to a plugin or out of the tree is refused
+// before kustomize runs.
+func build(root string, files Files, dir string) ([]*unstructured.Unstructured, error) {
+	// fstest.MapFS is the standard library's in-memory fs.FS: the tree
+	// never touches the disk.
+	fsys := fstest.MapFS{}
+	for p, data := range files {
+		fsys[path.Join(root, p)] = &fstest.MapFile{Data: data}
 	}
-	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	target := path.Join("/generated", dir)
-	rm, err := k.Run(mem, target)
+	target := path.Join(root, dir)
+	rm, err := kustomize.Build(fsys, kustomize.Options{Root: root, Dir: target})
 	if err != nil {
-		return nil, fmt.Errorf("kustomize build %s: %w", strings.TrimPrefix(target, "/"), err)
+		return nil, fmt.Errorf("kustomize build %s: %w", target, err)
 	}
 	var out []*unstructured.Unstructured
 	for _, r := range rm.Resources() {
@@ -39,9 +48,10 @@ func Build(files Files, dir string) ([]*unstructured.Unstructured, error) {
 
 // BuildAll builds the root of a generated tree and every folder a Flux
 // Kustomization of it points at; it returns the objects of each folder.
+// Files are named clusters/<site>/generated/<path> in errors.
 func BuildAll(site string, files Files) (map[string][]*unstructured.Unstructured, error) {
 	out := map[string][]*unstructured.Unstructured{}
-	root, err := Build(files, "")
+	root, err := build(Dir(site), files, "")
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +69,7 @@ func BuildAll(site string, files Files) (map[string][]*unstructured.Unstructured
 			return nil, fmt.Errorf("Kustomization %s points at %s, outside the generated tree of site %s", o.GetName(), p, site)
 		}
 		dir := strings.TrimPrefix(p, prefix+"/")
-		objs, err := Build(files, dir)
+		objs, err := build(Dir(site), files, dir)
 		if err != nil {
 			return nil, err
 		}

@@ -404,7 +404,7 @@ func (c *checker) plugin(file, dir string, item *yaml.Node, depth int) {
 			return
 		}
 		if len(n.Content) == 1 {
-			c.config(file, dir, n.Content[0], pos(file, item))
+			c.config(file, dir, n.Content[0], pos(file, item), pos(file, item))
 		}
 		return
 	}
@@ -425,28 +425,32 @@ func (c *checker) configFile(p string, depth int, from diag.Pos) {
 		return
 	}
 	for _, doc := range c.parse(p, data) {
-		c.config(p, path.Dir(p), doc, pos(p, doc))
+		c.config(p, path.Dir(p), doc, pos(p, doc), from)
 	}
 }
 
 // config checks one plugin configuration: a builtin kind of apiVersion
 // builtin (the only ones kustomize links in), no KRM function annotation,
-// and file fields that stay local.
-func (c *checker) config(file, dir string, n *yaml.Node, at diag.Pos) {
+// and file fields that stay local. from is where it is listed.
+func (c *checker) config(file, dir string, n *yaml.Node, at, from diag.Pos) {
+	listed := ""
+	if from.File != file {
+		listed = " (listed at " + from.String() + ")"
+	}
 	if n.Kind != yaml.MappingNode {
-		c.errs.Add(at, RulePlugin, "a plugin configuration is an object with apiVersion builtin and a builtin kind")
+		c.errs.Add(at, RulePlugin, "a plugin configuration is an object with apiVersion builtin and a builtin kind%s", listed)
 		return
 	}
 	apiVersion, kind := lookup(n, "apiVersion"), lookup(n, "kind")
 	switch {
 	case kind != nil && kind.Value == helmInflator:
-		c.errs.Add(pos(file, kind), RuleHelmCharts, "%s: kustomize would run helm and download the chart: make the chart a platform component, or commit its rendered manifests", helmInflator)
+		c.errs.Add(pos(file, kind), RuleHelmCharts, "%s%s: kustomize would run helm and download the chart: make the chart a platform component, or commit its rendered manifests", helmInflator, listed)
 	case apiVersion == nil || kind == nil || apiVersion.Value != konfig.BuiltinPluginApiVersion || !builtinKinds[kind.Value]:
 		name := "(no kind)"
 		if kind != nil {
 			name = kind.Value
 		}
-		c.errs.Add(at, RulePlugin, "plugin %s is not one of kustomize's builtins (apiVersion %s, kind one of %s): exec and KRM function plugins are not run", name, konfig.BuiltinPluginApiVersion, strings.Join(sortedKinds(), ", "))
+		c.errs.Add(at, RulePlugin, "plugin %s%s is not one of kustomize's builtins (apiVersion %s, kind one of %s): exec and KRM function plugins are not run", name, listed, konfig.BuiltinPluginApiVersion, strings.Join(sortedKinds(), ", "))
 	}
 	if md := lookup(n, "metadata"); md != nil {
 		if ann := lookup(md, "annotations"); ann != nil && ann.Kind == yaml.MappingNode {
@@ -454,7 +458,7 @@ func (c *checker) config(file, dir string, n *yaml.Node, at diag.Pos) {
 				k := ann.Content[i]
 				low := strings.ToLower(k.Value)
 				if strings.Contains(low, "config.kubernetes.io/function") || strings.Contains(low, "config.k8s.io/function") {
-					c.errs.Add(pos(file, k), RulePlugin, "annotation %s makes a KRM function plugin (a container, exec or starlark program): functions are not run", k.Value)
+					c.errs.Add(pos(file, k), RulePlugin, "annotation %s makes a KRM function plugin (a container, exec or starlark program)%s: functions are not run", k.Value, listed)
 				}
 			}
 		}

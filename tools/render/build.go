@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"io/fs"
 	"path"
 	"strings"
 	"testing/fstest"
@@ -16,20 +17,24 @@ import (
 // its objects. dir is relative to the generated folder ("" for the root).
 // The files are named generated/<path> in errors.
 func Build(files Files, dir string) ([]*unstructured.Unstructured, error) {
-	return build("generated", files, dir)
+	return build(tree("generated", files), "generated", dir)
 }
 
-// build builds dir of files as if they were the folder root of the
-// revision, through the safe build: a kustomization that refers to
-// anything remote, to Helm, to a plugin or out of the tree is refused
-// before kustomize runs.
-func build(root string, files Files, dir string) ([]*unstructured.Unstructured, error) {
-	// fstest.MapFS is the standard library's in-memory fs.FS: the tree
-	// never touches the disk.
+// tree lays the files of a generated tree under root in an in-memory
+// fs.FS (the standard library's fstest.MapFS): the build never touches
+// the disk.
+func tree(root string, files Files) fs.FS {
 	fsys := fstest.MapFS{}
 	for p, data := range files {
 		fsys[path.Join(root, p)] = &fstest.MapFile{Data: data}
 	}
+	return fsys
+}
+
+// build builds folder dir of the tree under root through the safe
+// build: a kustomization that refers to anything remote, to Helm, to a
+// plugin or out of the tree is refused before kustomize runs.
+func build(fsys fs.FS, root, dir string) ([]*unstructured.Unstructured, error) {
 	target := path.Join(root, dir)
 	rm, err := kustomize.Build(fsys, kustomize.Options{Root: root, Dir: target})
 	if err != nil {
@@ -51,7 +56,8 @@ func build(root string, files Files, dir string) ([]*unstructured.Unstructured, 
 // Files are named clusters/<site>/generated/<path> in errors.
 func BuildAll(site string, files Files) (map[string][]*unstructured.Unstructured, error) {
 	out := map[string][]*unstructured.Unstructured{}
-	root, err := build(Dir(site), files, "")
+	fsys := tree(Dir(site), files)
+	root, err := build(fsys, Dir(site), "")
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +75,7 @@ func BuildAll(site string, files Files) (map[string][]*unstructured.Unstructured
 			return nil, fmt.Errorf("Kustomization %s points at %s, outside the generated tree of site %s", o.GetName(), p, site)
 		}
 		dir := strings.TrimPrefix(p, prefix+"/")
-		objs, err := build(Dir(site), files, dir)
+		objs, err := build(fsys, Dir(site), dir)
 		if err != nil {
 			return nil, err
 		}

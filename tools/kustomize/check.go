@@ -310,7 +310,7 @@ func (c *checker) kustomization(file, dir string, doc *yaml.Node, configs bool, 
 				case !inline(item.Value):
 					c.ref(file, dir, item)
 				case kustomizeRemote(item.Value):
-					c.errs.Add(pos(file, item), RuleRemote, "%q is a remote reference: kustomize would download it; refer to a file of this repository", firstLine(item.Value))
+					c.errs.Add(pos(file, item), RuleRemote, "%q is a remote reference: kustomize would download it; refer to a file of this repository", item.Value)
 				}
 			}
 		case fieldGenerator:
@@ -392,7 +392,7 @@ func (c *checker) plugin(file, dir string, item *yaml.Node, depth int) {
 		// configurations, and anything else as a path: refuse an entry
 		// its remote loader could take for a URL either way.
 		if kustomizeRemote(item.Value) {
-			c.errs.Add(pos(file, item), RuleRemote, "%q is a remote reference: kustomize would clone or download it; refer to a folder of this repository", firstLine(item.Value))
+			c.errs.Add(pos(file, item), RuleRemote, "%q is a remote reference: kustomize would clone or download it; refer to a folder of this repository", item.Value)
 			return
 		}
 		if !c.count(pos(file, item)) {
@@ -499,7 +499,7 @@ func (c *checker) ref(file, dir string, item *yaml.Node) (string, bool) {
 	}
 	at := pos(file, item)
 	if remote(v) {
-		c.errs.Add(at, RuleRemote, "%q is a remote reference: kustomize would clone or download it; refer to a file or folder of this repository", firstLine(v))
+		c.errs.Add(at, RuleRemote, "%q is a remote reference: kustomize would clone or download it; refer to a file or folder of this repository", v)
 		return "", false
 	}
 	if path.IsAbs(v) || strings.HasPrefix(v, `\`) {
@@ -546,11 +546,6 @@ func inline(s string) bool {
 	}
 	t := strings.TrimSpace(s)
 	return strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") || strings.Contains(t, ": ")
-}
-
-func firstLine(s string) string {
-	l, _, _ := strings.Cut(s, "\n")
-	return l
 }
 
 func pos(file string, n *yaml.Node) diag.Pos {

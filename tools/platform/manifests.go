@@ -317,7 +317,8 @@ func buildManifests(fsys fs.FS, dir string, folder manifestsFolder) ([]builtObje
 		var b bytes.Buffer
 		b.WriteString("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n")
 		for _, f := range folder.files {
-			fmt.Fprintf(&b, "  - %s\n", f)
+			// Quoted: a file name is data, never YAML.
+			fmt.Fprintf(&b, "  - %q\n", f)
 		}
 		opts.Generated = b.Bytes()
 	}

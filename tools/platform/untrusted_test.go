@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -144,4 +145,24 @@ func hasAt(l diag.List, rule, at string) bool {
 		}
 	}
 	return false
+}
+
+// TestManifestsFileNameIsData: the kustomization generated for a folder
+// without one lists its files quoted, so a file name cannot add a
+// reference of its own; a name kustomize could take for a repository is
+// refused whole (kustomize clones what it fails to read as a file).
+func TestManifestsFileNameIsData(t *testing.T) {
+	t.Parallel()
+	name := "a.yaml\n  - git@127.0.0.1:r?ref=--upload-pack=touch pwned\n  - b.yaml"
+	files := map[string]string{"defaults/settings.yaml": configMap, "later/" + name: configMap}
+	_, err := LoadCatalogue(manifestsFixture(toolsPlatform, files))
+	var remote diag.List
+	for _, d := range diagnostics(t, err) {
+		if d.Rule == kustomize.RuleRemote {
+			remote = append(remote, d)
+		}
+	}
+	if len(remote) != 1 || remote[0].Pos.String() != "platforms/tools/later/kustomization.yaml:4:5" || !strings.Contains(remote[0].Message, strconv.Quote(name)) {
+		t.Errorf("want the whole name refused once, got:\n%v", remote)
+	}
 }

@@ -78,11 +78,12 @@ bench-go: ## run the Go benchmarks of every package (go test -bench)
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)
 
 FUZZTIME ?= 60s
-fuzz: ## fuzz the parsers, a minute each: the definition loader, the manifest decoder, the YAML writer
+fuzz: ## fuzz the parsers, a minute each: the definition loader, the manifest decoder, the YAML writer, the kustomization pre-check
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME) ./tools/load/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeDoc -fuzztime $(FUZZTIME) ./tools/expand/
 	$(GO) test -run '^$$' -fuzz FuzzSplitManifests -fuzztime $(FUZZTIME) ./tools/expand/
 	$(GO) test -run '^$$' -fuzz FuzzFastYAML -fuzztime $(FUZZTIME) ./tools/render/
+	$(GO) test -run '^$$' -fuzz FuzzKustomizationCheck -fuzztime $(FUZZTIME) ./tools/kustomize/
 
 lint: ## go vet, gofmt, and the chart's helm lint (a Go test with the Helm SDK)
 	$(GO) vet $(PKGS)

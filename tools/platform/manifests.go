@@ -16,10 +16,9 @@ import (
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"gopkg.in/yaml.v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/capiform/capiform/tools/diag"
+	"github.com/capiform/capiform/tools/kustomize"
 	"github.com/capiform/capiform/tools/load"
 	"github.com/capiform/capiform/tools/render"
 )
@@ -164,6 +163,16 @@ func (c *Catalogue) checkManifestsFolder(fsys fs.FS, ref componentRef, errs *dia
 		}
 	}
 	objs, err := buildManifests(fsys, dir, folder)
+	var refused diag.List
+	if errors.As(err, &refused) {
+		// Each refused reference is reported where it is, in the
+		// kustomization, and the component says which it is.
+		for _, d := range refused {
+			errs.Add(d.Pos, d.Rule, "%s (component %s of platform %s)", d.Message, comp.Name, ref.platform.Metadata.Name)
+		}
+		errs.Add(at, "platform.manifests-build", "folder %s of component %s is not built: %d reference(s) of its kustomization would leave the revision or run a program (reported at each)", dir, comp.Name, len(refused))
+		return
+	}
 	if err != nil {
 		errs.Add(at, "platform.manifests-build", "folder %s of component %s does not build: %v", dir, comp.Name, err)
 		return
@@ -298,35 +307,28 @@ type builtObject struct{ kind, name string }
 
 // buildManifests builds a manifests folder with kustomize as
 // kustomize-controller does: with the folder's kustomization file, or else
-// with one listing every YAML file.
+// with one listing every YAML file. The build is the safe one: a
+// kustomization that refers to anything remote, to Helm, to a plugin or
+// out of the folder is refused before kustomize runs, with the
+// diagnostics of kustomize.Check.
 func buildManifests(fsys fs.FS, dir string, folder manifestsFolder) ([]builtObject, error) {
-	mem := filesys.MakeFsInMemory()
-	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
-		return mem.WriteFile("/"+p, data)
-	})
-	if err != nil {
-		return nil, err
-	}
+	opts := kustomize.Options{Root: dir, Dir: dir}
 	if folder.kustomization == "" {
 		var b bytes.Buffer
 		b.WriteString("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n")
 		for _, f := range folder.files {
-			fmt.Fprintf(&b, "  - %s\n", f)
+			// Quoted: a file name is data, never YAML.
+			fmt.Fprintf(&b, "  - %q\n", f)
 		}
-		if err := mem.WriteFile("/"+path.Join(dir, "kustomization.yaml"), b.Bytes()); err != nil {
+		opts.Generated = b.Bytes()
+	}
+	rm, err := kustomize.Build(fsys, opts)
+	if err != nil {
+		var l diag.List
+		if errors.As(err, &l) {
 			return nil, err
 		}
-	}
-	rm, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, "/"+dir)
-	if err != nil {
-		return nil, errors.New(strings.ReplaceAll(err.Error(), "/"+dir+"/", ""))
+		return nil, errors.New(strings.ReplaceAll(err.Error(), dir+"/", ""))
 	}
 	var out []builtObject
 	for _, r := range rm.Resources() {

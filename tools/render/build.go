@@ -2,29 +2,43 @@ package render
 
 import (
 	"fmt"
+	"io/fs"
 	"path"
 	"strings"
+	"testing/fstest"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/capiform/capiform/tools/kustomize"
 )
 
 // Build builds a folder of a generated tree with kustomize's krusty, as
 // kustomize-controller builds the path of a Flux Kustomization, and returns
 // its objects. dir is relative to the generated folder ("" for the root).
+// The files are named generated/<path> in errors.
 func Build(files Files, dir string) ([]*unstructured.Unstructured, error) {
-	mem := filesys.MakeFsInMemory()
-	for _, p := range files.Paths() {
-		if err := mem.WriteFile(path.Join("/generated", p), files[p]); err != nil {
-			return nil, err
-		}
+	return build(tree("generated", files), "generated", dir)
+}
+
+// tree lays the files of a generated tree under root in an in-memory
+// fs.FS (the standard library's fstest.MapFS): the build never touches
+// the disk.
+func tree(root string, files Files) fs.FS {
+	fsys := fstest.MapFS{}
+	for p, data := range files {
+		fsys[path.Join(root, p)] = &fstest.MapFile{Data: data}
 	}
-	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	target := path.Join("/generated", dir)
-	rm, err := k.Run(mem, target)
+	return fsys
+}
+
+// build builds folder dir of the tree under root through the safe
+// build: a kustomization that refers to anything remote, to Helm, to a
+// plugin or out of the tree is refused before kustomize runs.
+func build(fsys fs.FS, root, dir string) ([]*unstructured.Unstructured, error) {
+	target := path.Join(root, dir)
+	rm, err := kustomize.Build(fsys, kustomize.Options{Root: root, Dir: target})
 	if err != nil {
-		return nil, fmt.Errorf("kustomize build %s: %w", strings.TrimPrefix(target, "/"), err)
+		return nil, fmt.Errorf("kustomize build %s: %w", target, err)
 	}
 	var out []*unstructured.Unstructured
 	for _, r := range rm.Resources() {
@@ -39,9 +53,11 @@ func Build(files Files, dir string) ([]*unstructured.Unstructured, error) {
 
 // BuildAll builds the root of a generated tree and every folder a Flux
 // Kustomization of it points at; it returns the objects of each folder.
+// Files are named clusters/<site>/generated/<path> in errors.
 func BuildAll(site string, files Files) (map[string][]*unstructured.Unstructured, error) {
 	out := map[string][]*unstructured.Unstructured{}
-	root, err := Build(files, "")
+	fsys := tree(Dir(site), files)
+	root, err := build(fsys, Dir(site), "")
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +75,7 @@ func BuildAll(site string, files Files) (map[string][]*unstructured.Unstructured
 			return nil, fmt.Errorf("Kustomization %s points at %s, outside the generated tree of site %s", o.GetName(), p, site)
 		}
 		dir := strings.TrimPrefix(p, prefix+"/")
-		objs, err := Build(files, dir)
+		objs, err := build(fsys, Dir(site), dir)
 		if err != nil {
 			return nil, err
 		}

@@ -165,7 +165,7 @@ func TestRenderMatchesInstall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cluster.schema == nil {
+	if len(cluster.schemas) == 0 {
 		t.Fatal("the chart's values schema did not compile")
 	}
 	for _, v := range exampleValues(t) {

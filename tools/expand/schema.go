@@ -67,7 +67,12 @@ const schemaRoot = "capiform-chart:///chart/"
 // in memory, and refuses every other URL without touching it. Helm's own
 // loader (pkg/chart/common/util) fetches http and https URLs and reads
 // file:// URLs from the machine's file system; capiform never calls it.
-type chartLoader map[string][]byte
+type chartLoader struct {
+	files map[string][]byte
+	// refused is the first reference refused: the compiler's error does
+	// not wrap the loader's.
+	refused *refError
+}
 
 // refError is a reference the chart loader refused.
 type refError struct {
@@ -77,19 +82,26 @@ type refError struct {
 
 func (e *refError) Error() string { return fmt.Sprintf("$ref %q %s", e.ref, e.reason) }
 
-func (l chartLoader) Load(u string) (any, error) {
+func (l *chartLoader) Load(u string) (any, error) {
+	refuse := func(ref, reason string) (any, error) {
+		e := &refError{ref: ref, reason: reason}
+		if l.refused == nil {
+			l.refused = e
+		}
+		return nil, e
+	}
 	name, ok := chartPath(u)
 	if !ok {
-		return nil, &refError{ref: refName(u), reason: "is outside the chart"}
+		return refuse(refName(u), "is outside the chart")
 	}
-	data, ok := l[name]
+	data, ok := l.files[name]
 	if !ok {
-		return nil, &refError{ref: name, reason: "is not a file of the chart"}
+		return refuse(name, "is not a file of the chart")
 	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
 		// The chart's own file; the message is about its syntax.
-		return nil, &refError{ref: name, reason: fmt.Sprintf("is not JSON: %v", err)}
+		return refuse(name, fmt.Sprintf("is not JSON: %v", err))
 	}
 	return doc, nil
 }
@@ -161,20 +173,19 @@ func compileSchema(c *chartv2.Chart) (*jsonschema.Schema, *schemaError) {
 	if err != nil {
 		return nil, fail(RuleChartSchema, "not JSON: %v", err)
 	}
-	files := chartLoader{}
+	loader := &chartLoader{files: map[string][]byte{}}
 	for _, f := range c.Raw {
-		files[f.Name] = f.Data
+		loader.files[f.Name] = f.Data
 	}
 	comp := jsonschema.NewCompiler()
-	comp.UseLoader(files)
+	comp.UseLoader(loader)
 	root := schemaRoot + SchemaFile
 	if err := comp.AddResource(root, doc); err != nil {
 		return nil, fail(RuleChartSchema, "%s", schemaMessage(err))
 	}
 	sch, err := compileSafely(comp, root)
 	if err != nil {
-		var re *refError
-		if errors.As(err, &re) {
+		if re := loader.refused; re != nil {
 			return nil, fail(RuleChartSchemaRef, "%s: a values schema may refer only to its own definitions (#/...) and to other JSON files of the chart by a relative path; copy what it needs into the chart", re)
 		}
 		return nil, fail(RuleChartSchema, "does not compile: %s", schemaMessage(err))

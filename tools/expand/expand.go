@@ -594,13 +594,15 @@ func sourceOf(doc string) string {
 // LoadChart loads a chart from the files of its directory, honouring
 // .helmignore as `helm package` and Flux's source-controller do. Modification
 // times are not read, so that the chart is the same whichever file system
-// (work tree or git revision) it comes from.
+// (work tree or git revision) it comes from. The chart is checked as Load
+// checks it (its values schemas refer only to its own files, its templates
+// parse); the chart returned is the caller's own.
 func LoadChart(fsys fs.FS) (*chartv2.Chart, error) {
-	files, err := chartFiles(fsys)
+	c, err := Load(fsys)
 	if err != nil {
 		return nil, err
 	}
-	return loadFiles(files)
+	return loadFiles(c.files)
 }
 
 // loadFiles builds a chart from its files.

@@ -164,6 +164,9 @@ var ErrIncomplete = errors.New("diff incomplete")
 
 // side is one rendered revision.
 type side struct {
+	// name is the side and its revision, "base origin/main (0123456789ab)",
+	// for the messages about it.
+	name string
 	fsys fs.FS
 	res  *pipeline.Result
 	err  error
@@ -212,7 +215,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 
 // compare fills the report from two file systems.
 func compare(ctx context.Context, rep *Report, opts Options, baseFS, headFS fs.FS) error {
-	base, head := &side{fsys: baseFS}, &side{fsys: headFS}
+	base, head := &side{name: "base " + rep.Base.String(), fsys: baseFS}, &side{name: "head " + rep.Head.String(), fsys: headFS}
 	sites, all, err := changedSites(baseFS, headFS)
 	if err != nil {
 		return err
@@ -395,8 +398,7 @@ func compareCluster(ctx context.Context, id clusterID, base, head *side, expande
 		s   *side
 		rel *resolve.Release
 		set *objectSet
-		rev string
-	}{{base, ra, &old, "base"}, {head, rb, &cur, "head"}} {
+	}{{base, ra, &old}, {head, rb, &cur}} {
 		if x.rel == nil {
 			*x.set = objectSet{}
 			continue
@@ -404,7 +406,7 @@ func compareCluster(ctx context.Context, id clusterID, base, head *side, expande
 		renders.Add(1)
 		objs, err := x.s.expand(ctx, x.rel)
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v", x.rev, err))
+			errs = append(errs, fmt.Sprintf("%s: %v", x.s.name, err))
 			*x.set = objectSet{}
 			continue
 		}

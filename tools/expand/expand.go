@@ -22,7 +22,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
 	yamlv2 "go.yaml.in/yaml/v2"
 	"helm.sh/helm/v4/pkg/action"
 	"helm.sh/helm/v4/pkg/chart/common"
@@ -118,16 +117,19 @@ type Chart struct {
 	// install: the install action changes the chart it is given (it
 	// resolves dependencies in place).
 	files []*archive.BufferedFile
-	// schema is the compiled values.schema.json; nil when the chart has
-	// none, or when it refers to other documents (Helm then validates).
-	schema *jsonschema.Schema
+	// schemas are the compiled values schemas of the chart and its
+	// subcharts. Helm's own schema validation is never called: its loader
+	// fetches URLs and reads the machine's files.
+	schemas compiledSchemas
 	// direct is true when the chart has no dependencies: it is then
 	// rendered with Helm's engine directly (see render), else through
 	// Helm's install action, which also resolves dependencies.
 	direct bool
 }
 
-// Load loads the chart in fsys (see LoadChart) for Chart.Expand.
+// Load loads the chart in fsys (see LoadChart) for Chart.Expand: it reads
+// only fsys, compiles the values schemas (see compileSchema) and parses
+// every template. A fault of the chart itself is a *ChartError.
 func Load(fsys fs.FS) (*Chart, error) {
 	files, err := chartFiles(fsys)
 	if err != nil {
@@ -137,46 +139,18 @@ func Load(fsys fs.FS) (*Chart, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Chart{chart: chrt, files: files, direct: len(chrt.Metadata.Dependencies) == 0 && len(chrt.Dependencies()) == 0}
-	if len(chrt.Schema) > 0 {
-		c.schema = compileSchema(chrt.Schema)
+	c := &Chart{chart: chrt, files: files, schemas: compiledSchemas{}, direct: len(chrt.Metadata.Dependencies) == 0 && len(chrt.Dependencies()) == 0}
+	if err := compileSchemas(chrt, "", c.schemas); err != nil {
+		return nil, err
+	}
+	if err := parseTemplates(chrt); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
 
 // Metadata is the chart's Chart.yaml.
 func (c *Chart) Metadata() *chartv2.Metadata { return c.chart.Metadata }
-
-// compileSchema compiles a values schema as Helm does, but only from the
-// document itself: a schema that refers to another file or URL gives nil,
-// and Helm's own validation runs for it.
-func compileSchema(doc []byte) *jsonschema.Schema {
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
-	if err != nil {
-		return nil
-	}
-	comp := jsonschema.NewCompiler()
-	comp.UseLoader(jsonschema.SchemeURLLoader{}) // nothing is fetched
-	if err := comp.AddResource("file:///values.schema.json", v); err != nil {
-		return nil
-	}
-	sch, err := comp.Compile("file:///values.schema.json")
-	if err != nil {
-		return nil
-	}
-	return sch
-}
-
-// valid reports whether the compiled schema accepts the values; a panic
-// of the validator counts as a no, and Helm's validation then judges.
-func (c *Chart) valid(vals common.Values) (ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	return c.schema.Validate(vals.AsMap()) == nil
-}
 
 // Expand renders a release of the chart; opts.Chart is not read.
 func (c *Chart) Expand(ctx context.Context, opts Options) ([]*unstructured.Unstructured, error) {
@@ -240,9 +214,16 @@ func (c *Chart) install(ctx context.Context, opts Options, kv *common.KubeVersio
 	install.DryRunStrategy = action.DryRunClient
 	install.ReleaseName = opts.ReleaseName
 	install.Namespace = opts.Namespace
-	// helm-controller never lets a chart choose to skip CRDs or the schema.
+	// helm-controller never lets a chart choose to skip CRDs.
 	install.IncludeCRDs = true
 	install.KubeVersion = kv
+	// The values are checked against the chart's schemas here, with the
+	// schemas compiled at Load: Helm's own validation would compile them
+	// again with its loader, which fetches URLs and reads local files.
+	install.SkipSchemaValidation = true
+	if err := c.validateInstall(values); err != nil {
+		return nil, err
+	}
 	// The install action changes the chart it is given (dependencies):
 	// give it one of its own.
 	chrt, err := loadFiles(c.files)
@@ -260,11 +241,32 @@ func (c *Chart) install(ctx context.Context, opts Options, kv *common.KubeVersio
 	return decode(r.Manifest)
 }
 
+// validateInstall checks values against the schemas as the install action
+// would before it renders: on a chart of its own with the dependencies
+// processed (conditions, tags, imported values), the values coalesced.
+func (c *Chart) validateInstall(values map[string]any) error {
+	chrt, err := loadFiles(c.files)
+	if err != nil {
+		return err
+	}
+	if err := chartutil.ProcessDependencies(chrt, values); err != nil {
+		return fmt.Errorf("chart dependencies processing failed: %w", err)
+	}
+	vals, err := util.CoalesceValues(chrt, values)
+	if err != nil {
+		return err
+	}
+	if err := c.schemas.validate(chrt, vals); err != nil {
+		return schemaFailed(err)
+	}
+	return nil
+}
+
 // render does what the install action does for a chart without
 // dependencies in client-only dry-run mode, with Helm's own parts (values
 // coalescing, the template engine, manifest splitting), but without its
 // second YAML parse of every manifest, and with the values schema compiled
-// once rather than once a release. Its output is the install action's
+// once rather than once a release (and never with Helm's loader). Its output is the install action's
 // (TestRenderMatchesInstall).
 func (c *Chart) render(opts Options, kv *common.KubeVersion, values map[string]any) ([]*unstructured.Unstructured, error) {
 	if err := chartutil.ValidateReleaseName(opts.ReleaseName); err != nil {
@@ -278,18 +280,15 @@ func (c *Chart) render(opts Options, kv *common.KubeVersion, values map[string]a
 		return nil, fmt.Errorf("chart requires kubeVersion: %s which is incompatible with Kubernetes %s", c.chart.Metadata.KubeVersion, caps.KubeVersion.Version)
 	}
 	options := common.ReleaseOptions{Name: opts.ReleaseName, Namespace: opts.Namespace, Revision: 1, IsInstall: true}
-	top, err := util.ToRenderValuesWithSchemaValidation(c.chart, values, options, caps, c.schema != nil || len(c.chart.Schema) == 0)
+	// Helm's schema validation is skipped (its loader fetches URLs and
+	// reads local files); the schemas compiled at Load judge instead.
+	top, err := util.ToRenderValuesWithSchemaValidation(c.chart, values, options, caps, true)
 	if err != nil {
 		return nil, err
 	}
-	if c.schema != nil {
-		vals, _ := top["Values"].(common.Values)
-		if !c.valid(vals) {
-			// Helm's own validation, for Helm's own verdict and message.
-			if err := util.ValidateAgainstSchema(c.chart, vals); err != nil {
-				return nil, fmt.Errorf("values don't meet the specifications of the schema(s) in the following chart(s):\n%w", err)
-			}
-		}
+	vals, _ := top["Values"].(common.Values)
+	if err := c.schemas.validate(c.chart, vals); err != nil {
+		return nil, schemaFailed(err)
 	}
 	files, err := engine.Engine{}.Render(c.chart, top)
 	if err != nil {
@@ -595,30 +594,37 @@ func sourceOf(doc string) string {
 // LoadChart loads a chart from the files of its directory, honouring
 // .helmignore as `helm package` and Flux's source-controller do. Modification
 // times are not read, so that the chart is the same whichever file system
-// (work tree or git revision) it comes from.
+// (work tree or git revision) it comes from. The chart is checked as Load
+// checks it (its values schemas refer only to its own files, its templates
+// parse); the chart returned is the caller's own.
 func LoadChart(fsys fs.FS) (*chartv2.Chart, error) {
-	files, err := chartFiles(fsys)
+	c, err := Load(fsys)
 	if err != nil {
 		return nil, err
 	}
-	return loadFiles(files)
+	return loadFiles(c.files)
 }
 
 // loadFiles builds a chart from its files.
 func loadFiles(files []*archive.BufferedFile) (*chartv2.Chart, error) {
 	chrt, err := loader.LoadFiles(files)
 	if err != nil {
-		return nil, fmt.Errorf("load chart: %w", err)
+		return nil, chartFault(err)
 	}
 	if err := chrt.Validate(); err != nil {
-		return nil, fmt.Errorf("load chart: %w", err)
+		return nil, chartFault(err)
 	}
 	return chrt, nil
 }
 
 // chartFiles reads the files of a chart's directory that `helm package`
-// would take.
+// would take, from fsys only: Helm's loader never sees the machine's file
+// system, so the chart and its .Files are the revision's files and nothing
+// else. A file that is not a regular file (a symbolic link) is refused.
 func chartFiles(fsys fs.FS) ([]*archive.BufferedFile, error) {
+	if _, err := fs.Stat(fsys, "Chart.yaml"); errors.Is(err, fs.ErrNotExist) {
+		return nil, &ChartError{File: "Chart.yaml", Rule: RuleChartMissing, Message: "the chart is missing from this revision (no Chart.yaml): restore the chart's folder"}
+	}
 	rules := ignore.Empty()
 	if data, err := fs.ReadFile(fsys, ignore.HelmIgnore); err == nil {
 		r, err := ignore.Parse(bytes.NewReader(data))
@@ -653,7 +659,7 @@ func chartFiles(fsys fs.FS) ([]*archive.BufferedFile, error) {
 			return nil
 		}
 		if !fi.Mode().IsRegular() {
-			return fmt.Errorf("%s: not a regular file", name)
+			return &ChartError{File: name, Rule: RuleChartLoad, Message: "not a regular file (a symbolic link or a special file): a chart holds regular files only; put the file itself in the chart"}
 		}
 		data, err := fs.ReadFile(fsys, name)
 		if err != nil {
@@ -663,6 +669,10 @@ func chartFiles(fsys fs.FS) ([]*archive.BufferedFile, error) {
 		files = append(files, &archive.BufferedFile{Name: path.Clean(name), Data: data})
 		return nil
 	})
+	var ce *ChartError
+	if errors.As(err, &ce) {
+		return nil, ce
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load chart: %w", err)
 	}

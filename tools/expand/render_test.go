@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
+	"helm.sh/helm/v4/pkg/chart/common/util"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 )
@@ -165,7 +167,7 @@ func TestRenderMatchesInstall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cluster.schema == nil {
+	if len(cluster.schemas) == 0 {
 		t.Fatal("the chart's values schema did not compile")
 	}
 	for _, v := range exampleValues(t) {
@@ -359,5 +361,52 @@ func TestChartConcurrentExpand(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Error(e)
+	}
+}
+
+// TestValidateMatchesHelm: the values check with the schemas compiled at
+// Load gives Helm's verdict and Helm's message, on the openstack-cluster
+// chart and on a chart with a subchart. (Helm's validation is called here
+// only on these schemas, which refer to nothing: it would fetch or read
+// whatever they referred to.)
+func TestValidateMatchesHelm(t *testing.T) {
+	t.Parallel()
+	dep := fstest.MapFS{
+		"Chart.yaml":                    {Data: []byte("apiVersion: v2\nname: top\nversion: 0.1.0\ndependencies:\n  - {name: sub, version: 0.1.0}\n")},
+		"values.yaml":                   {Data: []byte("size: 1\nsub: {name: web}\n")},
+		"values.schema.json":            {Data: []byte(`{"type": "object", "properties": {"size": {"type": "integer"}}}`)},
+		"templates/top.yaml":            {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: top}\n")},
+		"charts/sub/Chart.yaml":         {Data: []byte("apiVersion: v2\nname: sub\nversion: 0.1.0\n")},
+		"charts/sub/values.schema.json": {Data: []byte(`{"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "pattern": "^[a-z]+$"}}}`)},
+		"charts/sub/templates/cm.yaml":  {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: sub}\n")},
+	}
+	plain := exampleValues(t)[0]
+	for _, tc := range []struct {
+		name   string
+		chart  fs.FS
+		values map[string]any
+	}{
+		{"cluster chart: valid", os.DirFS("../../charts/openstack-cluster"), plain},
+		{"cluster chart: unknown key", os.DirFS("../../charts/openstack-cluster"), map[string]any{"clusterNmae": "x", "kubernetesVersion": "1.36"}},
+		{"parity: valid", parityChart, map[string]any{"replicas": 3}},
+		{"parity: several faults", parityChart, map[string]any{"replicas": -1, "name": "Web", "replica": 1}},
+		{"subchart: valid", dep, nil},
+		{"subchart: bad pattern and type", dep, map[string]any{"size": "big", "sub": map[string]any{"name": "Web"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Load(tc.chart)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vals, err := util.CoalesceValues(c.chart, tc.values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, want := c.schemas.validate(c.chart, vals), util.ValidateAgainstSchema(c.chart, vals)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("capiform: %v\nhelm:     %v", got, want)
+			}
+		})
 	}
 }

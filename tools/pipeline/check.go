@@ -2,14 +2,17 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"runtime"
 	"sort"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/expand"
 	"github.com/capiform/capiform/tools/internal/parallel"
 	"github.com/capiform/capiform/tools/render"
@@ -39,16 +42,40 @@ type Expander struct {
 }
 
 // NewExpander loads the chart of the revision fsys for the clusters of res.
+// A fault of the chart (see LoadChart) is a diag.List.
 func NewExpander(fsys fs.FS, res *Result) (*Expander, error) {
+	c, err := LoadChart(fsys)
+	if err != nil {
+		return nil, err
+	}
+	return &Expander{chart: c, res: res}, nil
+}
+
+// LoadChart loads the chart of the revision fsys (ChartDir) from fsys
+// alone, compiles its values schemas and parses its templates. A fault of
+// the chart itself (missing, Chart.yaml or values.yaml that does not load,
+// a template that does not parse, a schema that does not compile or refers
+// outside the chart) is a diag.List naming the chart's file; any other
+// error means the revision could not be read.
+func LoadChart(fsys fs.FS) (*expand.Chart, error) {
 	sub, err := fs.Sub(fsys, ChartDir)
 	if err != nil {
 		return nil, err
 	}
 	c, err := expand.Load(sub)
-	if err != nil {
-		return nil, err
+	var ce *expand.ChartError
+	if errors.As(err, &ce) {
+		return nil, diag.List{{
+			Pos:      diag.Pos{File: path.Join(ChartDir, ce.File), Line: ce.Line},
+			Rule:     ce.Rule,
+			Message:  ce.Message,
+			Severity: diag.Error,
+		}}
 	}
-	return &Expander{chart: c, res: res}, nil
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ChartDir, err)
+	}
+	return c, nil
 }
 
 // Expand renders one cluster's HelmRelease.
@@ -267,8 +294,12 @@ func Check(ctx context.Context, res *Result, fsys fs.FS) (*CheckResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err != nil {
-		out.Problems = append(out.Problems, fmt.Sprintf("%s: %v", ChartDir, err))
+	var dl diag.List
+	switch {
+	case errors.As(err, &dl):
+		out.Problems = append(out.Problems, dl.Error())
+	case err != nil:
+		out.Problems = append(out.Problems, err.Error())
 	}
 	return out, nil
 }

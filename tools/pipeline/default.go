@@ -12,9 +12,9 @@ import (
 )
 
 // Default are the stages every command runs over a revision: the CUE
-// policy and the platform catalogue of that same revision.
+// policy, the chart and the platform catalogue of that same revision.
 func Default(fsys fs.FS) Options {
-	return Options{FS: fsys, Validate: Policy(fsys, nil), Addons: Platforms}
+	return Options{FS: fsys, Validate: Policy(fsys, nil), Addons: Platforms, CheckChart: true}
 }
 
 // Policy validates with the CUE policy of the revision head and, when base

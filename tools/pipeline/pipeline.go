@@ -41,6 +41,11 @@ type Options struct {
 	// NoTrees stops after resolve: the result's Releases are set, its
 	// Sites (the Flux trees) are empty. For expanding, which needs no tree.
 	NoTrees bool
+	// CheckChart loads the revision's chart (LoadChart) before resolve:
+	// a chart that is missing, does not load, does not parse or whose
+	// values schema does not compile is then a diagnostic of the run,
+	// found by validate and render and not only when a cluster expands.
+	CheckChart bool
 }
 
 // SharedInputs are the folders outside clusters/<site>/ that a site's
@@ -102,6 +107,14 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 			return nil, err
 		}
 		errs = append(errs, d...)
+	}
+	if opts.CheckChart {
+		var dl diag.List
+		if _, err := LoadChart(opts.FS); errors.As(err, &dl) {
+			errs = append(errs, dl...)
+		} else if err != nil {
+			return nil, err
+		}
 	}
 	var addons render.AddonsFunc
 	if opts.Addons != nil {

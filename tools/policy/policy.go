@@ -68,6 +68,9 @@ func Validate(ctx context.Context, fleet *load.Fleet, opts Options) (diag.List, 
 	if opts.GoChecks {
 		out = append(out, goChecks(fleet)...)
 	}
+	if out, err = checkCredentials(ctx, fleet, opts.Head, out); err != nil {
+		return nil, err
+	}
 	if opts.Base != nil {
 		base, err := load.Load(opts.Base)
 		if base == nil {

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Rule IDs of capiform's structural rules. The maintained rules are
@@ -152,6 +154,27 @@ func (s *Scanner) Scan(file string, v Value) []Finding {
 
 // judge applies every rule to one key and value.
 func judge(key string, env bool, raw any, text string) []string {
+	rules := structural(key, env, raw, text, 0)
+	if _, isString := raw.(string); isString {
+		for _, id := range gitleaksRules(key, text) {
+			rules = append(rules, GitleaksPrefix+id)
+		}
+	}
+	slices.Sort(rules)
+	return slices.Compact(rules)
+}
+
+// maxEmbedded bounds how deep documents inside string values (a
+// clouds.yaml or a config file held in a value) are opened, and
+// maxEmbeddedSize how large such a document may be to be opened at all.
+const (
+	maxEmbedded     = 2
+	maxEmbeddedSize = 64 << 10
+)
+
+// structural applies capiform's rules to one key and value; depth counts
+// the documents inside string values it is in.
+func structural(key string, env bool, raw any, text string, depth int) []string {
 	var rules []string
 	if text == "" {
 		return nil
@@ -181,11 +204,34 @@ func judge(key string, env bool, raw any, text string) []string {
 	if dockerConfigAuth(text) {
 		rules = append(rules, RuleDockerAuth)
 	}
-	for _, id := range gitleaksRules(key, text) {
-		rules = append(rules, GitleaksPrefix+id)
+	if embeddedDocument(text, depth) {
+		rules = append(rules, RuleEmbedded)
 	}
-	slices.Sort(rules)
-	return slices.Compact(rules)
+	return rules
+}
+
+// embeddedDocument reports whether a string value is itself a YAML or JSON
+// document (clouds.yaml, a config file) with a credential in it by the
+// structural rules, such as clouds.yaml's auth.token.
+func embeddedDocument(text string, depth int) bool {
+	if depth >= maxEmbedded || len(text) > maxEmbeddedSize || !strings.Contains(text, ":") {
+		return false
+	}
+	t := strings.TrimSpace(text)
+	if !strings.Contains(t, "\n") && !strings.HasPrefix(t, "{") {
+		return false
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal([]byte(text), &doc) != nil {
+		return false
+	}
+	for _, v := range Values(&doc) {
+		t, ok := scalarText(v.Value.Value)
+		if ok && len(structural(v.Key, v.Env, v.Value.Value, t, depth+1)) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // dockerConfigAuth reports whether text is a docker config JSON with a

@@ -23,6 +23,9 @@ func TestScanYAML(t *testing.T) {
 		path string
 		want []string
 	}{
+		{"clouds.yaml content with a token", "clouds.yaml: |\n  clouds:\n    openstack:\n      auth:\n        token: gAAAAABnXyZ7\n", "clouds.yaml", []string{RuleEmbedded, RuleKeyName}},
+		{"clouds.yaml under an innocent key", "config: |\n  clouds:\n    openstack:\n      auth:\n        token: gAAAAABnXyZ7\n", "config", []string{RuleEmbedded}},
+		{"env list as a string", "extra: |\n  - name: DB_PASSWORD\n    value: x\n", "extra", []string{RuleEmbedded}},
 		{"clouds.yaml token", "clouds:\n  openstack:\n    auth:\n      token: gAAAAABnXyZ7abcdefghijklmnop\n", "clouds.openstack.auth.token", []string{RuleKeyName}},
 		{"password", "grafana:\n  admin:\n    password: hunter2\n", "grafana.admin.password", []string{RuleKeyName}},
 		{"numeric password", "db:\n  password: 12345678\n", "db.password", []string{RuleKeyName}},
@@ -51,6 +54,7 @@ func TestScanYAML(t *testing.T) {
 		{"chart version with a hash", "chart:\n  version: 1.2.3+sha.abcdef0123456789abcdef01\n  digest: sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n", "", nil},
 		{"empty and null password", "a:\n  password: \"\"\nb:\n  password:\n", "", nil},
 		{"boolean token flag", "automountServiceAccountToken: false\n", "", nil},
+		{"a config file without credentials", "config: |\n  log:\n    level: debug\n  tokenFile: /var/run/token\n", "", nil},
 		{"auth mapping", "auth:\n  type: oidc\noauth: enabled\n", "", nil},
 		{"URL without a password", "repo: https://git@example.com/org/repo.git\nssh: git@github.com:org/repo.git\n", "", nil},
 		{"kubeconfig secret ref", "kubeConfig:\n  secretRef: {name: work-kubeconfig, key: value}\n", "", nil},

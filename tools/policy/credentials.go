@@ -3,7 +3,7 @@ package policy
 import (
 	"context"
 	"io/fs"
-	"path"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -163,16 +163,32 @@ func allowedBy(f credentialFile, p string) bool {
 }
 
 // allows reports whether one allow-list entry covers a value. An entry
-// without a reason or with a bad pattern allows nothing (the schema
-// reports it).
+// without a reason allows nothing (the schema reports it).
 func allows(a v1alpha1.AllowedCredential, file, p string) bool {
 	if strings.TrimSpace(a.Reason) == "" || a.File == "" || a.Path == "" {
 		return false
 	}
-	okFile, err := path.Match(a.File, file)
-	if err != nil || !okFile {
-		return false
+	return glob(a.File, file, '/') && glob(a.Path, p, '.')
+}
+
+// glob matches s against a pattern in which only * is special: * matches
+// a run of characters without sep, ** any run at all. Key paths are full
+// of brackets ([0]) that path.Match would take for character classes.
+func glob(pattern, s string, sep byte) bool {
+	var re strings.Builder
+	re.WriteString("^")
+	for i := 0; i < len(pattern); i++ {
+		switch {
+		case strings.HasPrefix(pattern[i:], "**"):
+			re.WriteString(".*")
+			i++
+		case pattern[i] == '*':
+			re.WriteString("[^" + regexp.QuoteMeta(string(sep)) + "]*")
+		default:
+			re.WriteString(regexp.QuoteMeta(pattern[i : i+1]))
+		}
 	}
-	okPath, err := path.Match(a.Path, p)
-	return err == nil && okPath
+	re.WriteString("$")
+	ok, err := regexp.MatchString(re.String(), s)
+	return err == nil && ok
 }

@@ -77,12 +77,13 @@ type SiteSpec struct {
 // base policy.
 type AllowedCredential struct {
 	// File is the file the value is in, relative to the repository root;
-	// a path.Match pattern. A site's entry covers the site's own files and,
+	// a pattern where * matches within a folder name and ** across folders. A site's entry covers the site's own files and,
 	// together with the same entry in every other site, the platform
 	// catalogue and chart values files that all sites share.
 	File string `json:"file"`
 	// Path is the key path of the value, like
-	// spec.platforms[0].values.app.tokenPattern; a path.Match pattern.
+	// spec.platforms[0].values.app.tokenPattern; a pattern where * matches
+	// within one key and ** across keys (brackets are literal).
 	Path string `json:"path"`
 	// Reason says why the value is not a credential. Required: an entry
 	// without one is an error and allows nothing.

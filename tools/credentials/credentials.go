@@ -50,7 +50,7 @@ const KeyPattern = `(?i)(password|passwd|secret|token|privatekey|private[-_]key|
 // ReferencePattern matches the keys that only name a Secret (or a file)
 // holding a credential; their values are fine. CUE's #referenceKey is the
 // same expression.
-const ReferencePattern = `(?i)(secretname|secretref|existingsecret|credentialssecret|secretkeyref|secret[-_]name|tokenfile|passwordfile)$`
+const ReferencePattern = `(?i)(secretname|secretref|existingsecret|credentialssecret|secretkeyref|fromsecretkey|secret[-_]name|tokenfile|passwordfile)$`
 
 // EmbeddedPattern matches a string value that holds clouds.yaml-like
 // content with a credential.

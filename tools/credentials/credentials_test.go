@@ -57,6 +57,7 @@ func TestScanYAML(t *testing.T) {
 		{"a config file without credentials", "config: |\n  log:\n    level: debug\n  tokenFile: /var/run/token\n", "", nil},
 		{"auth mapping", "auth:\n  type: oidc\noauth: enabled\n", "", nil},
 		{"URL without a password", "repo: https://git@example.com/org/repo.git\nssh: git@github.com:org/repo.git\n", "", nil},
+		{"key of a Secret", "jupyterhub:\n  apiTokenFromSecretName: hub\n  apiTokenFromSecretKey: hub.services.apiToken\n", "", nil},
 		{"kubeconfig secret ref", "kubeConfig:\n  secretRef: {name: work-kubeconfig, key: value}\n", "", nil},
 	}
 	for _, tt := range tests {

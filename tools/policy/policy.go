@@ -18,6 +18,7 @@ import (
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/parser"
 
+	"github.com/capiform/capiform/tools/credentials"
 	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/internal/parallel"
 	"github.com/capiform/capiform/tools/load"
@@ -51,6 +52,7 @@ const SitePolicyFile = "policy.cue"
 // error is for what made validation impossible (the base revision cannot be
 // loaded, a site policy does not compile is a diagnostic, not an error).
 func Validate(ctx context.Context, fleet *load.Fleet, opts Options) (diag.List, error) {
+	go credentials.Warm() // gitleaks' rules compile while CUE works
 	e, err := newEngine()
 	if err != nil {
 		return nil, err

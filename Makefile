@@ -84,6 +84,7 @@ fuzz: ## fuzz the parsers, a minute each: the definition loader, the manifest de
 	$(GO) test -run '^$$' -fuzz FuzzSplitManifests -fuzztime $(FUZZTIME) ./tools/expand/
 	$(GO) test -run '^$$' -fuzz FuzzFastYAML -fuzztime $(FUZZTIME) ./tools/render/
 	$(GO) test -run '^$$' -fuzz FuzzKustomizationCheck -fuzztime $(FUZZTIME) ./tools/kustomize/
+	$(GO) test -run '^$$' -fuzz FuzzCredentials -fuzztime $(FUZZTIME) ./tools/credentials/
 
 lint: ## go vet, gofmt, and the chart's helm lint (a Go test with the Helm SDK)
 	$(GO) vet $(PKGS)

@@ -205,23 +205,26 @@ func text(v any) string {
 	return string(b)
 }
 
-// isSecret reports whether the object is a core Secret, whose data must
-// never be shown.
+// isSecret reports whether the object is a Secret, none of whose content
+// may be shown: its data, and its metadata too (a kubectl
+// last-applied-configuration annotation holds the data; labels and
+// annotations are where tools put tokens). Any apiVersion: a Secret that
+// decodes with a group is still read as one by whoever wrote it.
 func isSecret(o *unstructured.Unstructured) bool {
-	return o != nil && o.GetKind() == "Secret" && (o.GetAPIVersion() == "v1" || o.GetAPIVersion() == "")
+	return o != nil && o.GetKind() == "Secret"
 }
 
-// redact replaces every value under a Secret's data and stringData in the
-// changes of that object, keeping which keys changed.
+// redact replaces every value in the changes of a Secret (data,
+// stringData, annotations, labels, type, everything but its name and
+// namespace, which are its key and never a field change), keeping which
+// fields changed.
 func redact(changes []FieldChange) []FieldChange {
 	for i, c := range changes {
-		if c.Path == "data" || c.Path == "stringData" || strings.HasPrefix(c.Path, "data.") || strings.HasPrefix(c.Path, "stringData.") {
-			if c.Old != "" {
-				changes[i].Old = Redacted
-			}
-			if c.New != "" {
-				changes[i].New = Redacted
-			}
+		if c.Old != "" {
+			changes[i].Old = Redacted
+		}
+		if c.New != "" {
+			changes[i].New = Redacted
 		}
 	}
 	return changes

@@ -17,6 +17,7 @@ import (
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/parser"
 
+	"github.com/capiform/capiform/tools/credentials"
 	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/internal/parallel"
 	"github.com/capiform/capiform/tools/load"
@@ -50,6 +51,7 @@ const SitePolicyFile = "policy.cue"
 // error is for what made validation impossible (the base revision cannot be
 // loaded, a site policy does not compile is a diagnostic, not an error).
 func Validate(ctx context.Context, fleet *load.Fleet, opts Options) (diag.List, error) {
+	go credentials.Warm() // gitleaks' rules compile while CUE works
 	e, err := newEngine()
 	if err != nil {
 		return nil, err
@@ -66,6 +68,9 @@ func Validate(ctx context.Context, fleet *load.Fleet, opts Options) (diag.List, 
 	}
 	if opts.GoChecks {
 		out = append(out, goChecks(fleet)...)
+	}
+	if out, err = checkCredentials(ctx, fleet, opts.Head, out); err != nil {
+		return nil, err
 	}
 	if opts.Base != nil {
 		base, err := load.Load(opts.Base)

@@ -62,10 +62,32 @@ type SiteSpec struct {
 	// site's Cluster API controller copies from Machines to Nodes on top of
 	// its default domains (its --additional-sync-machine-labels flag).
 	SyncMachineLabels []string `json:"syncMachineLabels,omitempty"`
+	// AllowedCredentials are values the credential check takes for
+	// credentials but that are not, each with the reason why.
+	AllowedCredentials []AllowedCredential `json:"allowedCredentials,omitempty"`
 	// Git is the repository the site's Flux syncs.
 	Git GitSource `json:"git"`
 	// Bootstrap pins what the pivot installs.
 	Bootstrap *Bootstrap `json:"bootstrap,omitempty"`
+}
+
+// AllowedCredential lets one value pass the credential check: a site's
+// reviewed exception for a false positive. It lives in site.yaml, a
+// definition, and not in the site's policy.cue, which may only tighten the
+// base policy.
+type AllowedCredential struct {
+	// File is the file the value is in, relative to the repository root;
+	// a pattern where * matches within a folder name and ** across folders. A site's entry covers the site's own files and,
+	// together with the same entry in every other site, the platform
+	// catalogue and chart values files that all sites share.
+	File string `json:"file"`
+	// Path is the key path of the value, like
+	// spec.platforms[0].values.app.tokenPattern; a pattern where * matches
+	// within one key and ** across keys (brackets are literal).
+	Path string `json:"path"`
+	// Reason says why the value is not a credential. Required: an entry
+	// without one is an error and allows nothing.
+	Reason string `json:"reason"`
 }
 
 // Cloud holds the OpenStack settings shared by every cluster of a site.

@@ -78,7 +78,7 @@ bench-go: ## run the Go benchmarks of every package (go test -bench)
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)
 
 FUZZTIME ?= 60s
-fuzz: ## fuzz the parsers, a minute each: the definition loader, the manifest decoder, the YAML writer, the kustomization pre-check
+fuzz: ## fuzz the parsers, a minute each: the definition loader, the manifest decoder, the YAML writer, the kustomization pre-check, the credential detector
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME) ./tools/load/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeDoc -fuzztime $(FUZZTIME) ./tools/expand/
 	$(GO) test -run '^$$' -fuzz FuzzSplitManifests -fuzztime $(FUZZTIME) ./tools/expand/

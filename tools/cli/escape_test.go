@@ -178,9 +178,9 @@ func TestMarkdownStructureWithInjections(t *testing.T) {
 		return sh, text.String()
 	}
 	tests := []struct {
-		name          string
+		name           string
 		plain, hostile func(dir string)
-		code          int
+		code           int
 	}{
 		{name: "a label and a zone", code: 1,
 			plain:   func(dir string) { withLabels(t, dir, false) },

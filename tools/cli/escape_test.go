@@ -204,3 +204,37 @@ func TestMarkdownStructureWithInjections(t *testing.T) {
 		})
 	}
 }
+
+// TestMissingChartNamesIt: a revision without the chart is an error that
+// names the chart's file, in every command that expands.
+func TestMissingChartNamesIt(t *testing.T) {
+	dir := gitRepo(t)
+	// The base revision has the chart; the work tree does not.
+	if err := os.RemoveAll(filepath.Join(dir, "charts/openstack-cluster")); err != nil {
+		t.Fatal(err)
+	}
+	def := filepath.Join(dir, "clusters/lon/research.yaml")
+	data, _ := os.ReadFile(def)
+	os.WriteFile(def, []byte(strings.Replace(string(data), "replicas: 4", "replicas: 5", 1)), 0o644)
+	const want = "charts/openstack-cluster/Chart.yaml: no chart in this revision"
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stream string
+	}{
+		{name: "expand", args: []string{"expand", "lon/research"}, code: 2, stream: "stderr"},
+		{name: "expand --all", args: []string{"expand", "--all"}, code: 2, stream: "stderr"},
+		{name: "render --check", args: []string{"render", "--check"}, code: 1, stream: "stderr"},
+		{name: "diff", args: []string{"diff", "--base", "HEAD"}, code: 2, stream: "stdout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := run(t, append([]string{"-C", dir}, tt.args...)...)
+			text := map[string]string{"stdout": out, "stderr": errOut}[tt.stream]
+			if code != tt.code || !strings.Contains(text, want) || strings.Contains(out+errOut, "open .") {
+				t.Errorf("exit %d, want %d; %s lacks %q\nstdout:\n%s\nstderr:\n%s", code, tt.code, tt.stream, want, out, errOut)
+			}
+		})
+	}
+}

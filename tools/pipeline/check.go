@@ -2,8 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"runtime"
 	"sort"
 	"sync"
@@ -40,13 +42,18 @@ type Expander struct {
 
 // NewExpander loads the chart of the revision fsys for the clusters of res.
 func NewExpander(fsys fs.FS, res *Result) (*Expander, error) {
+	// Every error names the chart's folder: the chart's loader sees only
+	// the folder's files.
+	if _, err := fs.Stat(fsys, path.Join(ChartDir, "Chart.yaml")); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s/Chart.yaml: no chart in this revision: every cluster is expanded through it", ChartDir)
+	}
 	sub, err := fs.Sub(fsys, ChartDir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", ChartDir, err)
 	}
 	c, err := expand.Load(sub)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", ChartDir, err)
 	}
 	return &Expander{chart: c, res: res}, nil
 }
@@ -268,7 +275,7 @@ func Check(ctx context.Context, res *Result, fsys fs.FS) (*CheckResult, error) {
 		return nil, err
 	}
 	if err != nil {
-		out.Problems = append(out.Problems, fmt.Sprintf("%s: %v", ChartDir, err))
+		out.Problems = append(out.Problems, err.Error()) // it names the chart (NewExpander)
 	}
 	return out, nil
 }

@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -57,7 +59,10 @@ func Main(args []string, in io.Reader, out, errOut io.Writer) int {
 	return report(err, errOut)
 }
 
-// report prints err once and returns its exit code.
+// report prints err once and returns its exit code. An error may quote the
+// repository under review (a chart's or kustomize's error quotes values),
+// so each of its lines is made safe for a CI log (diag.Lines): no line
+// it prints starts a workflow command.
 func report(err error, w io.Writer) int {
 	if err == nil {
 		return ExitOK
@@ -69,15 +74,15 @@ func report(err error, w io.Writer) int {
 	switch {
 	case errors.As(err, &ee):
 		if ee.msg != "" {
-			fmt.Fprintln(w, ee.msg)
+			fmt.Fprintln(w, diag.Lines(ee.msg))
 		}
 		return ee.code
 	case errors.As(err, &dl):
-		fmt.Fprintln(w, dl.Error())
+		fmt.Fprintln(w, dl.Error()) // a diagnostic is a safe line
 		fmt.Fprintf(w, "%d problem(s) found\n", len(dl))
 		return ExitFailed
 	default:
-		fmt.Fprintf(w, "error: %v\n", err)
+		fmt.Fprintf(w, "error: %s\n", diag.Lines(err.Error()))
 		return ExitCantRun
 	}
 }
@@ -118,4 +123,15 @@ var extraCommands []func(Streams) *cobra.Command
 func rootDir(cmd *cobra.Command) string {
 	dir, _ := cmd.Flags().GetString("root")
 	return dir
+}
+
+// checkOutput refuses an -o format the command does not have before any
+// work is done: a usage error, exit 2, whatever the definitions hold.
+func checkOutput(format string, known ...string) error {
+	if format == "" || slices.Contains(known, format) {
+		return nil
+	}
+	names := slices.DeleteFunc(slices.Clone(known), func(s string) bool { return s == "md" })
+	return &exitError{code: ExitCantRun, msg: fmt.Sprintf("unknown output format %q: use %s or %s",
+		format, strings.Join(names[:len(names)-1], ", "), names[len(names)-1])}
 }

@@ -47,10 +47,8 @@ including a revision that failed to render (the rest is still printed).`,
 			if f.base == "" {
 				return &exitError{code: ExitCantRun, msg: "diff needs --base REV, for example --base origin/main"}
 			}
-			switch f.output {
-			case "text", "", "markdown", "md", "json":
-			default:
-				return &exitError{code: ExitCantRun, msg: fmt.Sprintf("unknown output format %q: use text, markdown or json", f.output)}
+			if err := checkOutput(f.output, "text", "markdown", "md", "json"); err != nil {
+				return err
 			}
 			rep, err := diff.Run(cmd.Context(), diff.Options{
 				Repo: rootDir(cmd),

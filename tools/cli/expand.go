@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/pipeline"
 	"github.com/capiform/capiform/tools/render"
 	"github.com/capiform/capiform/tools/source"
@@ -61,12 +62,12 @@ validates its site first.`,
 				objects := 0
 				err = pipeline.ExpandEach(cmd.Context(), fsys, res, func(x pipeline.Expanded) printed {
 					if x.Err != nil {
-						return printed{problem: fmt.Sprintf("cluster %s/%s: %v", x.Release.Site, x.Release.Cluster, x.Err)}
+						return printed{problem: diag.Line(fmt.Sprintf("cluster %s/%s: %v", x.Release.Site, x.Release.Cluster, x.Err))}
 					}
 					var b bytes.Buffer
-					fmt.Fprintf(&b, "# %s/%s\n", x.Release.Site, x.Release.Cluster)
+					fmt.Fprintf(&b, "# %s/%s\n", diag.Inline(x.Release.Site), diag.Inline(x.Release.Cluster))
 					if err := printObjects(&b, x.Objects); err != nil {
-						return printed{problem: fmt.Sprintf("cluster %s/%s: %v", x.Release.Site, x.Release.Cluster, err)}
+						return printed{problem: diag.Line(fmt.Sprintf("cluster %s/%s: %v", x.Release.Site, x.Release.Cluster, err))}
 					}
 					return printed{yaml: b.Bytes(), objects: len(x.Objects)}
 				}, func(p printed) error {
@@ -105,7 +106,7 @@ validates its site first.`,
 			}
 			rel := res.Release(site, cluster)
 			if rel == nil {
-				return failed("no cluster %s in site %s: see clusters/%s/", cluster, site, site)
+				return failed("no cluster %s in site %s: see clusters/%s/", diag.Inline(cluster), diag.Inline(site), diag.Inline(site))
 			}
 			objs, err := pipeline.Expand(cmd.Context(), fsys, res, rel)
 			if err != nil {

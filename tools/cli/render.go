@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/pipeline"
 	"github.com/capiform/capiform/tools/render"
 	"github.com/capiform/capiform/tools/source"
@@ -63,11 +64,13 @@ does. It exits 1 when anything is found.`,
 				return nil
 			}
 			var b strings.Builder
+			// One line each, whatever the files' names or a chart's
+			// error quote.
 			for _, d := range cr.Drift {
-				fmt.Fprintln(&b, d)
+				fmt.Fprintln(&b, diag.Line(d.String()))
 			}
 			for _, p := range cr.Problems {
-				fmt.Fprintln(&b, p)
+				fmt.Fprintln(&b, diag.Line(p))
 			}
 			fmt.Fprintf(&b, "render --check: %d stale/missing/extra file(s), %d problem(s)", len(cr.Drift), len(cr.Problems))
 			return failed("%s", b.String())
@@ -79,6 +82,6 @@ does. It exits 1 when anything is found.`,
 
 func printWarnings(s Streams, res *pipeline.Result) {
 	for _, w := range res.Warnings {
-		fmt.Fprintf(s.Err, "warning: %s\n", w)
+		fmt.Fprintf(s.Err, "warning: %s\n", w) // a diagnostic is a safe line
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/pipeline"
 	"github.com/capiform/capiform/tools/source"
 	"github.com/capiform/capiform/tools/summary"
@@ -33,7 +34,9 @@ func newSummaryCommand(s Streams) *cobra.Command {
 				if c.Management {
 					name += " (management)"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", c.Site, name, c.Version, c.ControlPlane, c.Groups, c.MachinesText(), c.Platforms)
+				// Names and versions are the repository's: escaped for a CI log.
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", diag.Line(c.Site), diag.Inline(name), diag.Inline(c.Version),
+					c.ControlPlane, diag.Inline(c.Groups), c.MachinesText(), diag.Inline(c.Platforms))
 			}
 			tw.Flush()
 			fmt.Fprintf(s.Out, "\n%d site(s), %d cluster(s), %d to %d machine(s)\n", sum.Sites, len(sum.Clusters), sum.MinMachines, sum.MaxMachines)

@@ -29,6 +29,9 @@ version bumps). It lists every problem at once with file:line:col.`,
   capiform validate --base origin/main -o github`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(f.output, "text", "json", "github"); err != nil {
+				return err
+			}
 			fsys := source.Worktree(rootDir(cmd))
 			opts := pipelineOptions(fsys)
 			if f.base != "" {

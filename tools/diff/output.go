@@ -1,10 +1,14 @@
 package diff
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"strings"
+
+	"github.com/capiform/capiform/tools/diag"
 )
 
 // MaxComment is the most characters GitHub accepts in a comment.
@@ -113,9 +117,11 @@ func short(s string) string {
 	return s[:maxValue] + "…"
 }
 
+// display is the change on one line, safe for a CI log (diag.Line): the
+// path and the values are the repository's, and the path starts the line.
 func (f FieldChange) display() string {
 	f.Old, f.New = short(f.Old), short(f.New)
-	return f.String()
+	return diag.Line(f.String())
 }
 
 func intText(p *int) string {
@@ -204,20 +210,24 @@ func (p palette) action(a Action) string {
 func (r *Report) Text(w io.Writer, color bool) error {
 	p := colors(color)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%scapiform diff%s %s -> %s\n", p.bold, p.reset, r.Base, r.Head)
+	// Every name, value and message below comes from the revisions under
+	// review: each is escaped where it is embedded (diag.Inline), so that
+	// none breaks its line or starts a workflow command in a CI log.
+	esc := diag.Inline
+	fmt.Fprintf(&b, "%scapiform diff%s %s -> %s\n", p.bold, p.reset, esc(r.Base.String()), esc(r.Head.String()))
 	fmt.Fprintf(&b, "%s\n", r.Summary())
 	for _, e := range r.Errors {
-		fmt.Fprintf(&b, "%sERROR%s %s\n", p.red, p.reset, e)
+		fmt.Fprintf(&b, "%sERROR%s %s\n", p.red, p.reset, esc(e))
 	}
 	for _, f := range r.allFindings() {
 		if f.Severity != Info {
-			fmt.Fprintf(&b, "%s %s\n", p.severity(f.Severity), f.Message)
+			fmt.Fprintf(&b, "%s %s\n", p.severity(f.Severity), esc(f.Message))
 		}
 	}
 	if c := r.Chart; c != nil {
-		fmt.Fprintf(&b, "\n%schart %s%s %s -> %s\n", p.bold, c.Path, p.reset, c.VersionFrom, c.VersionTo)
+		fmt.Fprintf(&b, "\n%schart %s%s %s -> %s\n", p.bold, esc(c.Path), p.reset, esc(c.VersionFrom), esc(c.VersionTo))
 		for _, f := range c.Files {
-			fmt.Fprintf(&b, "  %s %s\n", f.Action, f.Path)
+			fmt.Fprintf(&b, "  %s %s\n", f.Action, esc(f.Path))
 		}
 	}
 	for _, c := range r.Clusters {
@@ -225,12 +235,12 @@ func (r *Report) Text(w io.Writer, color bool) error {
 		b.WriteString(c.text(p))
 	}
 	for _, s := range r.Sites {
-		fmt.Fprintf(&b, "\n%ssite %s%s (%s)\n", p.bold, s.Site, p.reset, s.Dir)
+		fmt.Fprintf(&b, "\n%ssite %s%s (%s)\n", p.bold, esc(s.Site), p.reset, esc(s.Dir))
 		for _, e := range s.Errors {
-			fmt.Fprintf(&b, "  %sERROR%s %s\n", p.red, p.reset, e)
+			fmt.Fprintf(&b, "  %sERROR%s %s\n", p.red, p.reset, esc(e))
 		}
 		for _, a := range s.Addons {
-			fmt.Fprintf(&b, "  addon %s\n", a)
+			fmt.Fprintf(&b, "  addon %s\n", esc(a.String()))
 		}
 		for _, o := range s.Objects {
 			writeObject(&b, "  ", o)
@@ -253,29 +263,31 @@ func (r *Report) allFindings() []Finding {
 	return out
 }
 
+// text is the cluster's part of Text; like Text it escapes what it quotes.
 func (c *ClusterReport) text(p palette) string {
+	esc := diag.Inline
 	var b strings.Builder
-	fmt.Fprintf(&b, "%scluster %s/%s%s: %s", p.bold, c.Site, c.Cluster, p.reset, p.action(c.Action))
+	fmt.Fprintf(&b, "%scluster %s/%s%s: %s", p.bold, esc(c.Site), esc(c.Cluster), p.reset, p.action(c.Action))
 	if c.Action == Added || c.Action == Removed {
 		fmt.Fprintf(&b, " (%d machine(s))", c.Machines)
 	}
 	b.WriteString("\n")
 	if c.Error != "" {
-		fmt.Fprintf(&b, "  %sERROR%s %s\n", p.red, p.reset, c.Error)
+		fmt.Fprintf(&b, "  %sERROR%s %s\n", p.red, p.reset, esc(c.Error))
 	}
 	for _, f := range c.Findings {
-		fmt.Fprintf(&b, "  %s %s\n", p.severity(f.Severity), f.Message)
+		fmt.Fprintf(&b, "  %s %s\n", p.severity(f.Severity), esc(f.Message))
 	}
 	groups := c.NodeGroups
 	if c.ControlPlane != nil {
 		groups = append([]Rollout{*c.ControlPlane}, groups...)
 	}
 	for i, g := range groups {
-		what := "node group " + g.Name
+		what := "node group " + esc(g.Name)
 		if i == 0 && c.ControlPlane != nil {
 			what = "control plane"
 		}
-		head := g.headline()
+		head := esc(g.headline())
 		if g.Replace {
 			head = p.yellow + head + p.reset
 		}
@@ -300,21 +312,29 @@ func (c *ClusterReport) text(p palette) string {
 }
 
 func writeObject(b *strings.Builder, indent string, o ObjectChange) {
-	fmt.Fprintf(b, "%s%s\n", indent, o.summary())
+	fmt.Fprintf(b, "%s%s\n", indent, diag.Line(o.summary()))
 	for _, k := range o.Keys {
-		fmt.Fprintf(b, "%s    key %s\n", indent, k)
+		fmt.Fprintf(b, "%s    key %s\n", indent, diag.Inline(k))
 	}
 	for _, f := range o.Fields {
 		fmt.Fprintf(b, "%s    %s\n", indent, f.display())
 	}
 }
 
-// JSON writes the report as indented JSON.
+// JSON writes the report as indented JSON. JSON escapes line breaks and
+// every line starts with a quote or a bracket; diag.JSON writes what is left
+// that a CI log could read as a command, "##[", in a form that decodes to
+// the same.
 func (r *Report) JSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(r)
+	if err := enc.Encode(r); err != nil {
+		return err
+	}
+	_, err := w.Write(diag.JSON(b.Bytes()))
+	return err
 }
 
 // Markdown writes the report as a pull request comment: the marker, the
@@ -328,7 +348,11 @@ func (r *Report) Markdown(w io.Writer, limit int) error {
 	}
 	m := &budget{limit: limit}
 	m.reserve = 400
-	m.add(fmt.Sprintf("%s\n### capiform diff\n\n`%s` → `%s`\n\n**%s**\n\n", Marker, mdCode(r.Base.String()), mdCode(r.Head.String()), mdText(r.Summary())))
+	// Every name and value of the revisions is escaped for where it goes: a
+	// code span (mdCode), Markdown text (mdText, table cells included), the
+	// HTML of a <summary> (mdHTML) or a fenced block (codeBlock), so that it
+	// cannot change the comment's structure, link, mention or run markup.
+	m.add(fmt.Sprintf("%s\n### capiform diff\n\n%s → %s\n\n**%s**\n\n", Marker, mdCode(r.Base.String()), mdCode(r.Head.String()), mdText(r.Summary())))
 	for _, e := range r.Errors {
 		m.add(fmt.Sprintf("> [!CAUTION]\n> %s\n\n", mdText(short(e))))
 	}
@@ -345,7 +369,7 @@ func (r *Report) Markdown(w io.Writer, limit int) error {
 	}
 	m.addAll(notes, "\n")
 	if c := r.Chart; c != nil {
-		m.add(fmt.Sprintf("**chart** `%s` %s → %s (%d file(s) changed)\n\n", c.Path, mdCode(c.VersionFrom), mdCode(c.VersionTo), len(c.Files)))
+		m.add(fmt.Sprintf("**chart** %s %s → %s (%d file(s) changed)\n\n", mdCode(c.Path), mdText(c.VersionFrom), mdText(c.VersionTo), len(c.Files)))
 	}
 	if len(r.Clusters) > 0 {
 		rows := []string{"| cluster | change | control plane | node groups | findings |\n|---|---|---|---|---|\n"}
@@ -357,28 +381,28 @@ func (r *Report) Markdown(w io.Writer, limit int) error {
 	var addons []string
 	for _, s := range r.Sites {
 		for _, a := range s.Addons {
-			addons = append(addons, fmt.Sprintf("- addon `%s` (%s)\n", mdCode(a.String()), s.Site))
+			addons = append(addons, fmt.Sprintf("- addon %s (%s)\n", mdCode(a.String()), mdText(s.Site)))
 		}
 	}
 	m.addAll(addons, "\n")
 	var details []string
 	for _, c := range r.Clusters {
-		details = append(details, fmt.Sprintf("<details><summary>%s/%s: %s</summary>\n\n```\n%s```\n</details>\n\n", c.Site, c.Cluster, c.Action, fence(c.text(palette{}))))
+		details = append(details, fmt.Sprintf("<details><summary>%s/%s: %s</summary>\n\n%s</details>\n\n", mdHTML(c.Site), mdHTML(c.Cluster), c.Action, codeBlock(c.text(palette{}))))
 	}
 	for _, s := range r.Sites {
 		var b strings.Builder
 		for _, e := range s.Errors {
-			fmt.Fprintf(&b, "ERROR %s\n", e)
+			fmt.Fprintf(&b, "ERROR %s\n", diag.Inline(e))
 		}
 		for _, o := range s.Objects {
 			writeObject(&b, "", o)
 		}
-		details = append(details, fmt.Sprintf("<details><summary>Flux tree %s</summary>\n\n```\n%s```\n</details>\n\n", s.Dir, fence(b.String())))
+		details = append(details, fmt.Sprintf("<details><summary>Flux tree %s</summary>\n\n%s</details>\n\n", mdHTML(s.Dir), codeBlock(b.String())))
 	}
 	m.addAll(details, "")
 	if m.cut > 0 {
 		m.reserve = 0
-		m.add(fmt.Sprintf("\n> [!NOTE]\n> The report is cut to fit a comment of %d characters: %d section(s) not shown. Run `capiform diff --base %s` for all of it.\n", limit, m.cut, mdCode(r.Base.Ref)))
+		m.add(fmt.Sprintf("\n> [!NOTE]\n> The report is cut to fit a comment of %d characters: %d section(s) not shown. Run %s for all of it.\n", limit, m.cut, mdCode("capiform diff --base "+r.Base.Ref)))
 	}
 	_, err := io.WriteString(w, m.b.String())
 	return err
@@ -429,7 +453,7 @@ func (c *ClusterReport) row() string {
 	}
 	var groups []string
 	for _, g := range c.NodeGroups {
-		groups = append(groups, g.Name+": "+g.short())
+		groups = append(groups, mdText(g.Name)+": "+g.short())
 	}
 	var unsafe, warn int
 	for _, f := range c.Findings {
@@ -454,10 +478,11 @@ func (c *ClusterReport) row() string {
 	if c.Action == Added || c.Action == Removed {
 		change = fmt.Sprintf("%s (%d machines)", c.Action, c.Machines)
 	}
-	return fmt.Sprintf("| %s/%s | %s | %s | %s | %s |\n", c.Site, c.Cluster, change, mdText(cp), mdText(strings.Join(groups, "<br>")), strings.Join(fs, " "))
+	return fmt.Sprintf("| %s/%s | %s | %s | %s | %s |\n", mdText(c.Site), mdText(c.Cluster), change, cp, strings.Join(groups, "<br>"), strings.Join(fs, " "))
 }
 
-// short is a table cell's worth of a rollout.
+// short is a table cell's worth of a rollout, in Markdown: the versions it
+// quotes are escaped.
 func (g Rollout) short() string {
 	switch g.Action {
 	case Added:
@@ -469,7 +494,7 @@ func (g Rollout) short() string {
 	if g.Replace {
 		why := "template"
 		if g.VersionTo != "" && g.VersionFrom != g.VersionTo {
-			why = g.VersionFrom + " → " + g.VersionTo
+			why = mdText(g.VersionFrom) + " → " + mdText(g.VersionTo)
 		}
 		parts = append(parts, fmt.Sprintf("**rolls %s** (%s)", replacedText(g), why))
 	}
@@ -485,12 +510,78 @@ func (g Rollout) short() string {
 	return strings.Join(parts, ", ")
 }
 
-// mdText escapes what would break a table cell or start markup.
+// mdText escapes s for Markdown text, a table cell included: on one line
+// (diag.Inline), with every character that could start markup (emphasis, a
+// code span, a link or image, a table cell's end, strike-through) behind a
+// backslash, HTML's own as entities, and a zero-width space after "@" so that
+// no one is mentioned (as Renovate does).
 func mdText(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ", "<!--", "&lt;!--").Replace(s)
+	s = diag.Inline(s)
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		switch r {
+		case '\\', '`', '*', '_', '[', ']', '|', '~':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '&':
+			b.WriteString("&amp;")
+		case '@':
+			b.WriteString(noMention)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
-func mdCode(s string) string { return strings.ReplaceAll(s, "`", "'") }
+// noMention is "@" that GitHub does not read as a mention.
+const noMention = "@&#8203;"
 
-// fence keeps a code block from being closed early.
-func fence(s string) string { return strings.ReplaceAll(s, "```", "'''") }
+// mdHTML escapes s for the text of an HTML element (a <summary>), where
+// Markdown is not read: on one line, HTML-escaped, mentioning no one.
+func mdHTML(s string) string {
+	return strings.ReplaceAll(html.EscapeString(diag.Inline(s)), "@", noMention)
+}
+
+// mdCode is s as an inline code span: delimited by one backtick more than
+// its longest run of backticks, padded with spaces when it starts or ends
+// with one (CommonMark's rule), on one line. A code span shows its content
+// as it is: no markup, no mention.
+func mdCode(s string) string {
+	s = diag.Inline(s)
+	tick := strings.Repeat("`", longestRun(s, '`')+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		s = " " + s + " "
+	}
+	return tick + s + tick
+}
+
+// codeBlock is text as a fenced code block, its fence longer than any run of
+// backticks inside, so that no line of the text can close it. The text's
+// lines are already safe for a CI log (Text escapes them).
+func codeBlock(text string) string {
+	if text != "" && !strings.HasSuffix(text, "\n") {
+		text += "\n"
+	}
+	f := strings.Repeat("`", max(3, longestRun(text, '`')+1))
+	return f + "\n" + text + f + "\n"
+}
+
+// longestRun is the length of the longest run of c in s.
+func longestRun(s string, c byte) int {
+	longest, n := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] != c {
+			n = 0
+			continue
+		}
+		n++
+		longest = max(longest, n)
+	}
+	return longest
+}

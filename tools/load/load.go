@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -373,7 +374,13 @@ func decodeFile(file string, data []byte, kind string, out any, errs *diag.List)
 			if err.Error() == "EOF" {
 				break
 			}
-			errs.Add(yamlErrPos(file, err), "load.yaml", "malformed YAML: %s", yamlErrMsg(err))
+			pos, msg := yamlErrPos(file, err), yamlErrMsg(err)
+			// yaml.v3 says where a character it refuses is only as
+			// "line 1" (its reader has no position): find it.
+			if line, col, what, ok := BadChar(data); ok {
+				pos, msg = diag.Pos{File: file, Line: line, Col: col}, what
+			}
+			errs.Add(pos, "load.yaml", "malformed YAML: %s", msg)
 			return Positions{}
 		}
 		docs = append(docs, &n)
@@ -460,6 +467,33 @@ func yamlErrPos(file string, err error) diag.Pos {
 		return diag.Pos{File: file, Line: n}
 	}
 	return diag.Pos{File: file, Line: 1}
+}
+
+// BadChar finds the first character YAML does not allow in a file (a
+// control character but tab, line feed and carriage return, a byte that is
+// not UTF-8, U+FFFE or U+FFFF, a byte order mark past the start) and says
+// where it is (line and column from 1, the column in characters) and what
+// to do.
+func BadChar(data []byte) (line, col int, msg string, ok bool) {
+	line, col = 1, 1
+	for i, w := 0, 0; i < len(data); i += w {
+		r, size := utf8.DecodeRune(data[i:])
+		w = size
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			return line, col, fmt.Sprintf("byte 0x%02x is not UTF-8: save the file as UTF-8", data[i]), true
+		case r == '\n':
+			line, col = line+1, 1
+			continue
+		case r == '\t' || r == '\r':
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0 && r != 0x85):
+			return line, col, fmt.Sprintf("control character %U is not allowed: remove it", r), true
+		case r == 0xfffe || r == 0xffff || (r == 0xfeff && i > 0):
+			return line, col, fmt.Sprintf("character %U is not allowed: remove it", r), true
+		}
+		col++
+	}
+	return 0, 0, "", false
 }
 
 func yamlErrMsg(err error) string {

@@ -211,6 +211,21 @@ func TestLoadBadInput(t *testing.T) {
 			want:  []string{`clusters/s1/site.yaml:4:9: site name "s2" differs from its folder "s1"`},
 		},
 		{
+			name:  "a NUL byte at its line and column",
+			files: map[string]string{"clusters/s1/c1.yaml": c("  kubernetesVersion: v1.36.1\n  controlPlane: {flavor: m\x001}\n")},
+			want:  []string{`clusters/s1/c1.yaml:7:27: malformed YAML: control character U+0000 is not allowed: remove it [load.yaml]`},
+		},
+		{
+			name:  "an escape character after a multi-byte character",
+			files: map[string]string{"clusters/s1/c1.yaml": c("  kubernetesVersion: v1.36.1 # é\x1b\n  controlPlane: {flavor: m1}\n")},
+			want:  []string{`clusters/s1/c1.yaml:6:33: malformed YAML: control character U+001B is not allowed: remove it [load.yaml]`},
+		},
+		{
+			name:  "a byte that is not UTF-8",
+			files: map[string]string{"clusters/s1/c1.yaml": c("  kubernetesVersion: v1.36.1\n  controlPlane: {flavor: \xff}\n")},
+			want:  []string{`clusters/s1/c1.yaml:7:26: malformed YAML: byte 0xff is not UTF-8: save the file as UTF-8 [load.yaml]`},
+		},
+		{
 			name: "every problem at once, across files",
 			files: map[string]string{
 				"clusters/s1/a.yaml": c("  kubernetesVersion: v1.36.1\n  bogus: 1\n"),

@@ -60,7 +60,7 @@ func NewExpander(fsys fs.FS, res *Result) (*Expander, error) {
 func LoadChart(fsys fs.FS) (*expand.Chart, error) {
 	sub, err := fs.Sub(fsys, ChartDir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", ChartDir, err)
 	}
 	c, err := expand.Load(sub)
 	var ce *expand.ChartError

@@ -28,7 +28,7 @@ func Format(l diag.List, format string) []byte {
 			l = diag.List{}
 		}
 		data, _ := json.MarshalIndent(l, "", "  ") // a List always marshals
-		b.Write(data)
+		b.Write(diag.JSON(data))
 		b.WriteByte('\n')
 	case FormatGitHub:
 		for _, d := range l {
@@ -54,12 +54,14 @@ func Format(l diag.List, format string) []byte {
 	return b.Bytes()
 }
 
-// ghData escapes a workflow command's message.
+// ghData escapes a workflow command's message: the runner decodes %0A to
+// a line break of the annotation; what is left of other invisible characters
+// and "##[" is escaped as in any line (diag.Inline).
 func ghData(s string) string {
-	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+	return diag.Inline(strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s))
 }
 
 // ghProperty escapes a workflow command's property value.
 func ghProperty(s string) string {
-	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
+	return diag.Inline(strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s))
 }

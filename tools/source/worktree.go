@@ -263,7 +263,9 @@ func (f *worktreeFile) ReadDir(n int) ([]fs.DirEntry, error) {
 // submoduleEntry is a submodule in a listing.
 type submoduleEntry struct{ name string }
 
-func (e submoduleEntry) Name() string               { return e.name }
-func (e submoduleEntry) IsDir() bool                { return true }
-func (e submoduleEntry) Type() fs.FileMode          { return ModeSubmodule }
-func (e submoduleEntry) Info() (fs.FileInfo, error) { return fileInfo{name: e.name, mode: ModeSubmodule}, nil }
+func (e submoduleEntry) Name() string      { return e.name }
+func (e submoduleEntry) IsDir() bool       { return true }
+func (e submoduleEntry) Type() fs.FileMode { return ModeSubmodule }
+func (e submoduleEntry) Info() (fs.FileInfo, error) {
+	return fileInfo{name: e.name, mode: ModeSubmodule}, nil
+}

@@ -8,6 +8,7 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -21,6 +22,7 @@ import (
 	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/internal/parallel"
 	"github.com/capiform/capiform/tools/load"
+	"github.com/capiform/capiform/tools/source"
 )
 
 // Options configure Validate.
@@ -182,7 +184,19 @@ func (e *engine) sitePolicy(head fs.FS, s *load.Site) (cue.Value, diag.List) {
 	file := path.Join(path.Dir(s.File), SitePolicyFile)
 	src, err := fs.ReadFile(head, file)
 	if err != nil {
-		return e.base, nil
+		if errors.Is(err, fs.ErrNotExist) {
+			return e.base, nil
+		}
+		// A site policy that cannot be read (a link, a submodule) is not
+		// taken for no policy: the site would be judged by the base alone
+		// without a word.
+		var l diag.List
+		if d, ok := source.Diagnostic(err); ok {
+			l = append(l, d)
+		} else {
+			l.Add(diag.Pos{File: file}, "policy.site-policy", "cannot read the site policy: %v", err)
+		}
+		return e.base, l
 	}
 	v, err := compile(e.ctx, &extraFile{name: file, src: src})
 	if err != nil {

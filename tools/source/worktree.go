@@ -12,6 +12,8 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+
+	"github.com/capiform/capiform/tools/diag"
 )
 
 // ErrSymlink is why a path that is a symbolic link is not read: a link in a
@@ -268,4 +270,29 @@ func (e submoduleEntry) IsDir() bool       { return true }
 func (e submoduleEntry) Type() fs.FileMode { return ModeSubmodule }
 func (e submoduleEntry) Info() (fs.FileInfo, error) {
 	return fileInfo{name: e.name, mode: ModeSubmodule}, nil
+}
+
+// Diagnostic turns a read that this package refused (a link, a submodule, a
+// file that is not regular) into the problem it is with the revision: a
+// diagnostic at the path at fault, with the rule load.symlink,
+// load.submodule or load.not-regular. ok is false for any other error.
+func Diagnostic(err error) (d diag.Diagnostic, ok bool) {
+	var pe *fs.PathError
+	if !errors.As(err, &pe) {
+		return d, false
+	}
+	var rule string
+	switch {
+	case errors.Is(err, ErrSymlink):
+		rule = "load.symlink"
+	case errors.Is(err, ErrSubmodule):
+		rule = "load.submodule"
+	case errors.Is(err, ErrNotRegular):
+		rule = "load.not-regular"
+	default:
+		return d, false
+	}
+	var l diag.List
+	l.Add(diag.Pos{File: pe.Path}, rule, "%s", pe.Err)
+	return l[0], true
 }

@@ -319,7 +319,9 @@ func changedSites(a, b fs.FS) ([]string, int, error) {
 			return nil, 0, err
 		}
 		for _, e := range entries {
-			if e.IsDir() {
+			// A site folder that is a link is a site too: rendering it is
+			// what reports it.
+			if e.IsDir() || e.Type()&fs.ModeSymlink != 0 {
 				names[e.Name()] = true
 			}
 		}

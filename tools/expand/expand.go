@@ -35,6 +35,8 @@ import (
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/capiform/capiform/tools/source"
 )
 
 // Labels that helm-controller's post-renderer puts on every object of a
@@ -657,6 +659,9 @@ func chartFiles(fsys fs.FS) ([]*archive.BufferedFile, error) {
 		}
 		if rules.Ignore(name, fi) {
 			return nil
+		}
+		if err := source.Refused(name, d); err != nil {
+			return err
 		}
 		if !fi.Mode().IsRegular() {
 			return &ChartError{File: name, Rule: RuleChartLoad, Message: "not a regular file (a symbolic link or a special file): a chart holds regular files only; put the file itself in the chart"}

@@ -32,6 +32,7 @@ import (
 	"github.com/capiform/capiform/tools/api/v1alpha1"
 	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/internal/parallel"
+	"github.com/capiform/capiform/tools/source"
 )
 
 // ClustersDir is the folder of site definitions at the repository root.
@@ -43,6 +44,10 @@ const GeneratedDir = "generated"
 
 // SiteFile is the file name of a site's definition.
 const SiteFile = "site.yaml"
+
+// sitePolicyFile is a site's own policy (policy.SitePolicyFile, which the
+// policy package reads; it imports this one).
+const sitePolicyFile = "policy.cue"
 
 // Fleet is every site of a repository, sorted by name.
 type Fleet struct {
@@ -137,14 +142,30 @@ func Load(fsys fs.FS) (*Fleet, error) { return LoadSites(fsys, nil) }
 func LoadSites(fsys fs.FS, names []string) (*Fleet, error) {
 	entries, err := fs.ReadDir(fsys, ClustersDir)
 	if err != nil {
+		if d, ok := source.Diagnostic(err); ok {
+			return &Fleet{}, diag.List{d}
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, ErrNoRepository
 		}
 		return nil, fmt.Errorf("reading %s: %w", ClustersDir, err)
 	}
-	var dirs []string
+	var (
+		dirs    []string
+		refused diag.List
+	)
 	for _, e := range entries {
-		if e.IsDir() && (names == nil || slices.Contains(names, e.Name())) {
+		if names != nil && !slices.Contains(names, e.Name()) {
+			continue
+		}
+		// A site folder that is a link or a submodule is reported, not
+		// passed over: its definitions would go unchecked.
+		if err := source.Refused(path.Join(ClustersDir, e.Name()), e); err != nil {
+			d, _ := source.Diagnostic(err)
+			refused = append(refused, d)
+			continue
+		}
+		if e.IsDir() {
 			dirs = append(dirs, e.Name())
 		}
 	}
@@ -159,10 +180,8 @@ func LoadSites(fsys fs.FS, names []string) (*Fleet, error) {
 	parallel.For(context.Background(), len(dirs), 0, func(_, i int) {
 		out[i].site, out[i].err = loadSite(fsys, path.Join(ClustersDir, dirs[i]), &out[i].errs)
 	})
-	var (
-		fleet Fleet
-		errs  diag.List
-	)
+	var fleet Fleet
+	errs := refused
 	for _, l := range out {
 		if l.err != nil {
 			return nil, l.err
@@ -183,18 +202,39 @@ func loadSite(fsys fs.FS, dir string, errs *diag.List) (*Site, error) {
 	siteName := path.Base(dir)
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
+		if d, ok := source.Diagnostic(err); ok {
+			*errs = append(*errs, d)
+			return nil, nil
+		}
 		return nil, fmt.Errorf("reading %s: %w", dir, err)
 	}
 	site := &Site{File: path.Join(dir, SiteFile)}
-	siteFound := false
+	siteFound, siteRefused := false, false
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || !(strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")) {
+		isYAML := strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")
+		if err := source.Refused(path.Join(dir, name), e); err != nil {
+			// What capiform would read (a definition, the site policy,
+			// the generated tree) or cannot see into (a submodule) is an
+			// error; other links, such as an editor's lock files, are
+			// never read and so harmless.
+			if isYAML || name == sitePolicyFile || name == GeneratedDir || source.IsSubmodule(e.Type()) {
+				d, _ := source.Diagnostic(err)
+				*errs = append(*errs, d)
+				siteRefused = siteRefused || name == SiteFile
+			}
+			continue
+		}
+		if e.IsDir() || !isYAML {
 			continue
 		}
 		file := path.Join(dir, name)
 		data, err := fs.ReadFile(fsys, file)
 		if err != nil {
+			if d, ok := source.Diagnostic(err); ok {
+				*errs = append(*errs, d)
+				continue
+			}
 			return nil, fmt.Errorf("reading %s: %w", file, err)
 		}
 		if name == SiteFile {
@@ -210,7 +250,7 @@ func loadSite(fsys fs.FS, dir string, errs *diag.List) (*Site, error) {
 		}
 	}
 	if !siteFound {
-		if len(site.Clusters) == 0 {
+		if len(site.Clusters) == 0 || siteRefused {
 			return nil, nil // not a site folder
 		}
 		errs.Add(diag.Pos{File: site.File}, "load.missing-site", "site folder %s has clusters but no %s: add one", dir, SiteFile)

@@ -97,7 +97,9 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 		fleet = onlySites(fleet, opts.Sites)
 		errs = slices.DeleteFunc(errs, func(d diag.Diagnostic) bool {
 			return !slices.ContainsFunc(opts.Sites, func(s string) bool {
-				return strings.HasPrefix(d.File, load.ClustersDir+"/"+s+"/")
+				// The site folder itself too: it may be a link.
+				dir := load.ClustersDir + "/" + s
+				return d.File == dir || strings.HasPrefix(d.File, dir+"/")
 			})
 		})
 	}

@@ -81,7 +81,8 @@ func TestRenderIsReproducible(t *testing.T) {
 }
 
 // TestCheckNamesStaleMissingAndExtra: after a definition is edited, a
-// generated file is deleted and a stray one added, the check names each.
+// generated file is deleted, a stray one and a hand-written one added and
+// an interrupted run left its folder, the check names each.
 func TestCheckNamesStaleMissingAndExtra(t *testing.T) {
 	dir := testrepo.New(t, true)
 	if err := render.Write(dir, renderDir(t, dir).Sites); err != nil {
@@ -91,7 +92,9 @@ func TestCheckNamesStaleMissingAndExtra(t *testing.T) {
 	data, _ := os.ReadFile(def)
 	os.WriteFile(def, bytes.Replace(data, []byte("replicas: 3"), []byte("replicas: 5"), 1), 0o644)
 	os.Remove(filepath.Join(dir, "clusters/lon/generated/kustomizations/research.yaml"))
-	os.WriteFile(filepath.Join(dir, "clusters/lon/generated/stray.yaml"), []byte("x: 1\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "clusters/lon/generated/stray.yaml"), []byte(render.Header+"x: 1\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "clusters/lon/generated/NOTES.md"), []byte("mine\n"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "clusters/lon/.generated-123"), 0o755)
 
 	res := renderDir(t, dir)
 	cr, err := pipeline.Check(context.Background(), res, source.Worktree(dir))
@@ -100,6 +103,8 @@ func TestCheckNamesStaleMissingAndExtra(t *testing.T) {
 	}
 	want := []render.Drift{
 		{Path: "clusters/edi/generated/clusters/teaching/helmrelease.yaml", State: "stale"},
+		{Path: "clusters/lon/.generated-123", State: "leftover"},
+		{Path: "clusters/lon/generated/NOTES.md", State: "foreign"},
 		{Path: "clusters/lon/generated/kustomizations/research.yaml", State: "missing"},
 		{Path: "clusters/lon/generated/stray.yaml", State: "extra"},
 	}

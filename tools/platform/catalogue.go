@@ -18,6 +18,7 @@ import (
 	"github.com/capiform/capiform/tools/api/v1alpha1"
 	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/load"
+	reposource "github.com/capiform/capiform/tools/source"
 )
 
 // MaxComponentName bounds a component's name: it is the Helm release name
@@ -77,6 +78,9 @@ func LoadCatalogue(fsys fs.FS) (*Catalogue, error) {
 	c := &Catalogue{byName: map[string]*LoadedPlatform{}, components: map[string]componentRef{}}
 	entries, err := fs.ReadDir(fsys, Dir)
 	if err != nil {
+		if d, ok := reposource.Diagnostic(err); ok {
+			return nil, diag.List{d}
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			return c, nil
 		}
@@ -84,12 +88,24 @@ func LoadCatalogue(fsys fs.FS) (*Catalogue, error) {
 	}
 	var errs diag.List
 	for _, e := range entries {
+		// A platform folder that is a link or a submodule is reported, not
+		// passed over (clusters that choose it would be told it does not
+		// exist) nor followed.
+		if err := reposource.Refused(path.Join(Dir, e.Name()), e); err != nil {
+			d, _ := reposource.Diagnostic(err)
+			errs = append(errs, d)
+			continue
+		}
 		if !e.IsDir() {
 			continue
 		}
 		file := path.Join(Dir, e.Name(), File)
 		data, err := fs.ReadFile(fsys, file)
 		if err != nil {
+			if d, ok := reposource.Diagnostic(err); ok {
+				errs = append(errs, d)
+				continue
+			}
 			if errors.Is(err, fs.ErrNotExist) {
 				errs.Add(diag.Pos{File: file}, "platform.missing", "folder %s has no %s: add one or remove the folder", path.Join(Dir, e.Name()), File)
 				continue

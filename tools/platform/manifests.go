@@ -21,6 +21,7 @@ import (
 	"github.com/capiform/capiform/tools/kustomize"
 	"github.com/capiform/capiform/tools/load"
 	"github.com/capiform/capiform/tools/render"
+	reposource "github.com/capiform/capiform/tools/source"
 )
 
 // Components of plain manifests.
@@ -127,6 +128,11 @@ func (c *Catalogue) checkManifests(fsys fs.FS, errs *diag.List) {
 			continue
 		}
 		for _, e := range entries {
+			if err := reposource.Refused(path.Join(dir, e.Name()), e); err != nil {
+				d, _ := reposource.Diagnostic(err)
+				errs.Add(d.Pos, d.Rule, "%s", d.Message)
+				continue
+			}
 			if e.IsDir() && !names[e.Name()] {
 				errs.Add(p.Pos.Of("spec.components"), "platform.manifests-folder", "folder %s is not a component of platform %s: add {name: %s, manifests: true} to its components, or remove the folder", path.Join(dir, e.Name()), p.Metadata.Name, e.Name())
 			}
@@ -139,6 +145,9 @@ func (c *Catalogue) checkManifestsFolder(fsys fs.FS, ref componentRef, errs *dia
 	dir := path.Join(Dir, ref.platform.Metadata.Name, comp.Name)
 	at := ref.pos("manifests")
 	if st, err := fs.Stat(fsys, dir); err != nil || !st.IsDir() {
+		if _, ok := reposource.Diagnostic(err); ok {
+			return // reported with the platform's folder
+		}
 		errs.Add(at, "platform.manifests-folder", "component %s is plain manifests but there is no folder %s: put its YAML there", comp.Name, dir)
 		return
 	}

@@ -3,6 +3,7 @@ package policy
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,5 +56,36 @@ func TestBaseFromGitRevision(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].Rule != "policy.chart-version" || got[0].File != "charts/demo/Chart.yaml" || got[0].Line != 3 {
 		t.Errorf("want one policy.chart-version at charts/demo/Chart.yaml:3, got:\n%s", Format(got, FormatText))
+	}
+}
+
+// TestSitePolicyThatIsALink: a site policy that is a link is not taken for
+// no policy (the site judged by the base alone without a word): it is an
+// error naming it, and what it points to is not read.
+func TestSitePolicyThatIsALink(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(corpusDir, "fleet"))); err != nil {
+		t.Fatal(err)
+	}
+	outside := filepath.Join(t.TempDir(), "policy.cue")
+	os.WriteFile(outside, []byte("package capiform\nMARKER: 1\n"), 0o644)
+	if err := os.Symlink(outside, filepath.Join(dir, "clusters/dev/policy.cue")); err != nil {
+		t.Skip("no symbolic links here:", err)
+	}
+	head := source.Worktree(dir)
+	f, _ := load.Load(head) // the loader reports the link too
+	got, err := Validate(t.Context(), f, DefaultOptions(head, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, d := range got {
+		found = found || (d.File == "clusters/dev/policy.cue" && d.Rule == "load.symlink")
+		if strings.Contains(d.Message, "MARKER") {
+			t.Errorf("read outside the repository: %s", d)
+		}
+	}
+	if !found {
+		t.Errorf("want load.symlink at clusters/dev/policy.cue, got:\n%s", Format(got, FormatText))
 	}
 }

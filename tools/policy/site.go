@@ -14,6 +14,7 @@ import (
 
 	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/load"
+	"github.com/capiform/capiform/tools/source"
 )
 
 // A site policy (clusters/<site>/policy.cue) can only tighten the base
@@ -80,7 +81,12 @@ func (e *engine) loadSitePolicy(head fs.FS, s *load.Site) *sitePolicy {
 	}
 	sp := &sitePolicy{file: file, exts: map[string]cue.Value{}, decls: map[string]diag.Pos{}}
 	if err != nil {
-		// Not a policy that judges nothing: one that cannot be read.
+		// Not a policy that judges nothing: one that cannot be read (a
+		// link, a submodule: never followed).
+		if d, ok := source.Diagnostic(err); ok {
+			sp.diags = append(sp.diags, d)
+			return sp
+		}
 		sp.diags.Add(diag.Pos{File: file}, sitePolicyRule, "the site policy cannot be read (%v): make %s a regular file", err, SitePolicyFile)
 		return sp
 	}

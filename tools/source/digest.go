@@ -72,6 +72,14 @@ func treeBlobs(t *treeFS, dir string, skip []string, out map[string]plumbing.Has
 	if dir != "." && dir != "" {
 		sub, err := t.tree.Tree(dir)
 		if err != nil {
+			// A link or a submodule where the folder should be is not a
+			// missing folder, which would read as unchanged.
+			if e, ferr := t.tree.FindEntry(dir); ferr == nil && e.Mode != filemode.Dir {
+				return fmt.Errorf("reading %s: %w", dir, refusal(dir, e.Mode))
+			}
+			if merr := t.missing(dir); !errors.Is(merr, fs.ErrNotExist) {
+				return fmt.Errorf("reading %s: %w", dir, merr)
+			}
 			if errors.Is(err, object.ErrDirectoryNotFound) || errors.Is(err, object.ErrEntryNotFound) {
 				return missingError{fs.ErrNotExist}
 			}
@@ -96,6 +104,9 @@ func treeBlobs(t *treeFS, dir string, skip []string, out map[string]plumbing.Has
 					return err
 				}
 			case filemode.Submodule:
+				// Named by the commit it records: a change of commit
+				// is a change, which the render then refuses.
+				out[rel] = plumbing.ComputeHash(plumbing.BlobObject, []byte("submodule\x00"+e.Hash.String()))
 			default:
 				out[rel] = e.Hash
 			}
@@ -106,10 +117,9 @@ func treeBlobs(t *treeFS, dir string, skip []string, out map[string]plumbing.Has
 }
 
 // fsBlobs lists the files under dir by the object names git would give
-// their contents. A link is named by its target and, when that is a
-// regular file, its content (what a reader of the file gets); anything
-// else that is not a regular file (a pipe, a device) by its type alone,
-// unread.
+// their contents. A link is named by its target, as git names it, and never
+// followed; anything else that is not a regular file (a pipe, a device, a
+// submodule) by its type alone, unread.
 func fsBlobs(fsys fs.FS, dir string, skip []string, out map[string]plumbing.Hash) error {
 	if _, err := fs.Stat(fsys, dir); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -129,7 +139,7 @@ func fsBlobs(fsys fs.FS, dir string, skip []string, out map[string]plumbing.Hash
 			return nil
 		}
 		switch t := d.Type(); {
-		case d.IsDir():
+		case d.IsDir() && !IsSubmodule(t):
 			return nil
 		case t.IsRegular():
 			data, err := fs.ReadFile(fsys, p)
@@ -142,15 +152,10 @@ func fsBlobs(fsys fs.FS, dir string, skip []string, out map[string]plumbing.Hash
 			if err != nil {
 				return err
 			}
-			content := "link\x00" + target
-			if st, err := fs.Stat(fsys, p); err == nil && st.Mode().IsRegular() {
-				data, err := fs.ReadFile(fsys, p)
-				if err != nil {
-					return err
-				}
-				content += "\x00" + string(data)
-			}
-			out[rel] = plumbing.ComputeHash(plumbing.BlobObject, []byte(content))
+			out[rel] = plumbing.ComputeHash(plumbing.BlobObject, []byte(target))
+		case IsSubmodule(t):
+			out[rel] = plumbing.ComputeHash(plumbing.BlobObject, []byte("submodule\x00"))
+			return fs.SkipDir
 		default:
 			out[rel] = plumbing.ComputeHash(plumbing.BlobObject, []byte("special\x00"+t.String()))
 		}
@@ -162,4 +167,16 @@ func fsBlobs(fsys fs.FS, dir string, skip []string, out map[string]plumbing.Hash
 		return fmt.Errorf("reading %s: %w", dir, err)
 	}
 	return err
+}
+
+// refusal is the error for a tree entry that is not a folder where one was
+// expected.
+func refusal(p string, m filemode.FileMode) error {
+	switch m {
+	case filemode.Symlink:
+		return &fs.PathError{Op: "open", Path: p, Err: ErrSymlink}
+	case filemode.Submodule:
+		return &fs.PathError{Op: "open", Path: p, Err: ErrSubmodule}
+	}
+	return &fs.PathError{Op: "open", Path: p, Err: errors.New("not a directory")}
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path"
 	"sort"
 	"strings"
@@ -21,9 +20,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
-
-// Worktree returns the repository's work tree, uncommitted changes included.
-func Worktree(dir string) fs.FS { return os.DirFS(dir) }
 
 // Revision returns the tree of a git revision (a branch, tag, commit, or an
 // expression such as HEAD~1 or origin/main) of the repository that holds
@@ -73,7 +69,13 @@ func (t *treeFS) Open(name string) (fs.File, error) {
 	}
 	entry, err := t.tree.FindEntry(name)
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+		return nil, t.missing(name)
+	}
+	switch entry.Mode {
+	case filemode.Symlink:
+		return nil, &fs.PathError{Op: "open", Path: name, Err: ErrSymlink}
+	case filemode.Submodule:
+		return nil, &fs.PathError{Op: "open", Path: name, Err: ErrSubmodule}
 	}
 	info := entryInfo(entry)
 	if entry.Mode == filemode.Dir {
@@ -100,6 +102,30 @@ func (t *treeFS) Open(name string) (fs.File, error) {
 	return &regFile{info: info, Reader: bytes.NewReader(data)}, nil
 }
 
+// missing is the error for a path that is not in the tree: ErrSymlink or
+// ErrSubmodule naming the part of the path that is one (git stores no
+// tree beneath it), or else fs.ErrNotExist. Called with mu held.
+func (t *treeFS) missing(name string) error {
+	parts := strings.Split(name, "/")
+	for i := 1; i < len(parts); i++ {
+		p := strings.Join(parts[:i], "/")
+		e, err := t.tree.FindEntry(p)
+		if err != nil {
+			break
+		}
+		switch e.Mode {
+		case filemode.Symlink:
+			return &fs.PathError{Op: "open", Path: p, Err: ErrSymlink}
+		case filemode.Submodule:
+			return &fs.PathError{Op: "open", Path: p, Err: ErrSubmodule}
+		case filemode.Dir:
+			continue
+		}
+		break
+	}
+	return &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
+
 func (t *treeFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	f, err := t.Open(name)
 	if err != nil {
@@ -121,6 +147,8 @@ func entryInfo(e *object.TreeEntry) fileInfo {
 		mode = 0o755
 	case filemode.Symlink:
 		mode = fs.ModeSymlink | 0o777
+	case filemode.Submodule:
+		mode = ModeSubmodule | 0o755
 	}
 	return fileInfo{name: path.Base(e.Name), mode: mode}
 }
@@ -170,9 +198,8 @@ func (d *dirFile) ReadDir(n int) ([]fs.DirEntry, error) {
 		d.read = true
 		d.mu.Lock()
 		for i := range d.tree.Entries {
-			if d.tree.Entries[i].Mode == filemode.Submodule {
-				continue
-			}
+			// Submodules are listed (as ModeSubmodule) so that whoever
+			// reads the folder reports them instead of passing over them.
 			info := entryInfo(&d.tree.Entries[i])
 			if !info.IsDir() {
 				if f, err := d.tree.TreeEntryFile(&d.tree.Entries[i]); err == nil {

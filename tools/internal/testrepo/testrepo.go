@@ -8,7 +8,15 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // Root returns the repository's root folder.
@@ -71,4 +79,100 @@ func WriteFiles(tb testing.TB, dir string, files map[string][]byte) {
 			tb.Fatal(err)
 		}
 	}
+}
+
+// Entry is one entry of a git tree that Commit writes: a file's content, a
+// link's target, or a submodule's commit (40 hex digits).
+type Entry struct {
+	Mode filemode.FileMode
+	Data string
+}
+
+// Commit makes dir a git repository if it is not one and commits a tree of
+// exactly entries (repository-relative paths) on top of HEAD, whatever the
+// work tree holds: links and submodules are written as git records them,
+// without a link or a submodule on disk. It returns the commit.
+func Commit(tb testing.TB, dir string, entries map[string]Entry) plumbing.Hash {
+	tb.Helper()
+	repo, err := git.PlainOpen(dir)
+	if err != nil {
+		if repo, err = git.PlainInit(dir, false); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	st := repo.Storer
+	var write func(prefix string) plumbing.Hash
+	write = func(prefix string) plumbing.Hash {
+		children := map[string]object.TreeEntry{}
+		for p, e := range entries {
+			rel, ok := strings.CutPrefix(p, prefix)
+			if !ok {
+				continue
+			}
+			name, _, sub := strings.Cut(rel, "/")
+			if sub {
+				if _, done := children[name]; !done {
+					children[name] = object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: write(prefix + name + "/")}
+				}
+				continue
+			}
+			var h plumbing.Hash
+			if e.Mode == filemode.Submodule {
+				h = plumbing.NewHash(e.Data)
+			} else {
+				obj := st.NewEncodedObject()
+				obj.SetType(plumbing.BlobObject)
+				w, _ := obj.Writer()
+				w.Write([]byte(e.Data))
+				w.Close()
+				if h, err = st.SetEncodedObject(obj); err != nil {
+					tb.Fatal(err)
+				}
+			}
+			children[name] = object.TreeEntry{Name: name, Mode: e.Mode, Hash: h}
+		}
+		t := &object.Tree{}
+		for _, c := range children {
+			t.Entries = append(t.Entries, c)
+		}
+		// git sorts a folder's entries as if folders' names ended in '/'.
+		sortName := func(e object.TreeEntry) string {
+			if e.Mode == filemode.Dir {
+				return e.Name + "/"
+			}
+			return e.Name
+		}
+		sort.Slice(t.Entries, func(i, j int) bool { return sortName(t.Entries[i]) < sortName(t.Entries[j]) })
+		obj := st.NewEncodedObject()
+		if err := t.Encode(obj); err != nil {
+			tb.Fatal(err)
+		}
+		h, err := st.SetEncodedObject(obj)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return h
+	}
+	tree := write("")
+	sig := object.Signature{Name: "t", Email: "t@example.org", When: time.Unix(0, 0)}
+	c := &object.Commit{Author: sig, Committer: sig, Message: "test", TreeHash: tree}
+	if head, err := repo.Head(); err == nil {
+		c.ParentHashes = []plumbing.Hash{head.Hash()}
+	}
+	obj := st.NewEncodedObject()
+	if err := c.Encode(obj); err != nil {
+		tb.Fatal(err)
+	}
+	h, err := st.SetEncodedObject(obj)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	branch := plumbing.Master
+	if ref, err := st.Reference(plumbing.HEAD); err == nil && ref.Type() == plumbing.SymbolicReference {
+		branch = ref.Target()
+	}
+	if err := st.SetReference(plumbing.NewHashReference(branch, h)); err != nil {
+		tb.Fatal(err)
+	}
+	return h
 }

@@ -678,6 +678,11 @@ func chartFiles(fsys fs.FS) ([]*archive.BufferedFile, error) {
 	if errors.As(err, &ce) {
 		return nil, ce
 	}
+	// A link or a submodule in the chart is the revision's fault, named
+	// by its path: a diagnostic, not a failure to run.
+	if d, ok := source.Diagnostic(err); ok {
+		return nil, &ChartError{File: d.File, Rule: d.Rule, Message: d.Message}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load chart: %w", err)
 	}

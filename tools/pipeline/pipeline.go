@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/capiform/capiform/tools/diag"
+	"github.com/capiform/capiform/tools/internal/abandon"
 	"github.com/capiform/capiform/tools/internal/parallel"
 	"github.com/capiform/capiform/tools/load"
 	"github.com/capiform/capiform/tools/render"
@@ -121,7 +122,18 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 	var addons render.AddonsFunc
 	if opts.Addons != nil {
 		var check func(*load.Fleet) diag.List
-		addons, check, err = opts.Addons(opts.FS)
+		// The catalogue's manifests are built with kustomize, which
+		// cannot be interrupted: abandoned when ctx ends.
+		type loaded struct {
+			addons render.AddonsFunc
+			check  func(*load.Fleet) diag.List
+		}
+		var l loaded
+		l, err = abandon.Run(ctx, "loading the platform catalogue (platforms/)", func(context.Context) (loaded, error) {
+			a, c, err := opts.Addons(opts.FS)
+			return loaded{a, c}, err
+		})
+		addons, check = l.addons, l.check
 		if err != nil {
 			return nil, err
 		}
@@ -171,6 +183,7 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 		err   error
 	}
 	out := make([]done, len(fleet.Sites))
+	abandoned := make([]error, len(fleet.Sites))
 	if err := parallel.For(ctx, len(fleet.Sites), 0, func(_, i int) {
 		s := fleet.Sites[i]
 		var rels []*resolve.Release
@@ -179,9 +192,14 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 				rels = append(rels, r)
 			}
 		}
-		out[i].files, out[i].err = render.Site(render.Options{Site: s, Releases: rels, Addons: addons})
+		// A site's addons are built with kustomize: abandoned when ctx
+		// ends.
+		out[i], abandoned[i] = abandon.Run(ctx, "rendering site "+s.Metadata.Name, func(context.Context) (done, error) {
+			files, err := render.Site(render.Options{Site: s, Releases: rels, Addons: addons})
+			return done{files, err}, nil
+		})
 	}); err != nil {
-		return nil, err
+		return nil, abandon.First(abandoned, err)
 	}
 	var renderErrs diag.List
 	for i, d := range out {

@@ -15,6 +15,7 @@ package abandon
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 )
@@ -127,4 +128,16 @@ func (o outcome[T]) result() (T, error) {
 		panic(o.panicVal)
 	}
 	return o.v, o.err
+}
+
+// First returns the first of errs that says what it abandoned (an *Error),
+// else err: for a worker pool that returns only its context's error while
+// its units returned theirs.
+func First(errs []error, err error) error {
+	for _, e := range errs {
+		if ae := (*Error)(nil); errors.As(e, &ae) {
+			return e
+		}
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package abandon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -94,4 +95,24 @@ func TestRunRaisesThePanicInTheCaller(t *testing.T) {
 	}()
 	Run(context.Background(), "x", func(context.Context) (int, error) { panic("boom") })
 	t.Fatal("no panic")
+}
+
+func TestFirst(t *testing.T) {
+	named := &Error{What: "expanding cluster lon/research", Cause: context.Canceled}
+	tests := []struct {
+		name string
+		errs []error
+		want error
+	}{
+		{name: "no unit abandoned", errs: []error{nil, errors.New("bad chart")}, want: context.Canceled},
+		{name: "the first abandoned", errs: []error{nil, errors.New("bad chart"), named, &Error{What: "later", Cause: context.Canceled}}, want: named},
+		{name: "wrapped", errs: []error{fmt.Errorf("site lon: %w", named)}, want: named},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := First(tt.errs, context.Canceled); !errors.Is(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
 }

@@ -85,7 +85,21 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 	if len(opts.Sites) > 0 {
 		names = opts.Sites
 	}
-	fleet, err := load.LoadSites(opts.FS, names)
+	// Decoding is bounded by the files' size, but a large file takes
+	// seconds: abandoned when ctx ends, as a signal must end the command
+	// at once.
+	type loaded struct {
+		fleet *load.Fleet
+		err   error
+	}
+	l, err := abandon.Run(ctx, "loading "+load.ClustersDir+"/", func(context.Context) (loaded, error) {
+		f, err := load.LoadSites(opts.FS, names)
+		return loaded{f, err}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	fleet, err := l.fleet, l.err
 	var errs diag.List
 	if err != nil {
 		// The loader's findings do not stop the policy: what loaded is
@@ -124,16 +138,16 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 		var check func(*load.Fleet) diag.List
 		// The catalogue's manifests are built with kustomize, which
 		// cannot be interrupted: abandoned when ctx ends.
-		type loaded struct {
+		type catalogue struct {
 			addons render.AddonsFunc
 			check  func(*load.Fleet) diag.List
 		}
-		var l loaded
-		l, err = abandon.Run(ctx, "loading the platform catalogue (platforms/)", func(context.Context) (loaded, error) {
+		var c catalogue
+		c, err = abandon.Run(ctx, "loading the platform catalogue (platforms/)", func(context.Context) (catalogue, error) {
 			a, c, err := opts.Addons(opts.FS)
-			return loaded{a, c}, err
+			return catalogue{a, c}, err
 		})
-		addons, check = l.addons, l.check
+		addons, check = c.addons, c.check
 		if err != nil {
 			return nil, err
 		}

@@ -56,6 +56,9 @@ resumes); 2 could not run.`,
   # stop after the management cluster is ready, to look around
   capiform bootstrap lon --deploy-key key --known-hosts known_hosts --until wait-ready --keep-ephemeral`,
 		Args: cobra.ExactArgs(1),
+		// It waits on the cloud and on controllers, and resumes when
+		// run again: no deadline unless --timeout is given.
+		Annotations: map[string]string{noDefaultTimeout: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			site := args[0]
 			if !f.dryRun && f.deployKey == "" {

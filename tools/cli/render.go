@@ -45,6 +45,12 @@ does. It exits 1 when anything is found.`,
 			}
 			printWarnings(s, res)
 			if !f.check {
+				// Nothing is written once the run is interrupted or out
+				// of time; once begun, the write (bounded by what it
+				// writes) finishes, as Main exits only when it returns.
+				if err := cmd.Context().Err(); err != nil {
+					return err
+				}
 				if err := render.Write(root, res.Sites); err != nil {
 					return err
 				}

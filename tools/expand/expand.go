@@ -36,6 +36,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
+	"github.com/capiform/capiform/tools/internal/abandon"
 	"github.com/capiform/capiform/tools/source"
 )
 
@@ -177,15 +178,14 @@ func (c *Chart) Expand(ctx context.Context, opts Options) ([]*unstructured.Unstr
 	if values == nil {
 		values = map[string]any{}
 	}
-	var (
-		objs []*unstructured.Unstructured
-		err  error
-	)
-	if c.direct {
-		objs, err = c.render(opts, kv, values)
-	} else {
-		objs, err = c.install(ctx, opts, kv, values)
-	}
+	// Helm's engine cannot be interrupted, and a template can loop for
+	// ever: it runs where it can be abandoned when ctx ends.
+	objs, err := abandon.Run(ctx, fmt.Sprintf("rendering chart %s for release %s/%s", c.chart.Name(), opts.Namespace, opts.ReleaseName), func(ctx context.Context) ([]*unstructured.Unstructured, error) {
+		if c.direct {
+			return c.render(opts, kv, values)
+		}
+		return c.install(ctx, opts, kv, values)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("expand %s/%s: %w", opts.Namespace, opts.ReleaseName, err)
 	}

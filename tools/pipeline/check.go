@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/expand"
+	"github.com/capiform/capiform/tools/internal/abandon"
 	"github.com/capiform/capiform/tools/internal/parallel"
 	"github.com/capiform/capiform/tools/render"
 	"github.com/capiform/capiform/tools/resolve"
@@ -78,15 +80,19 @@ func LoadChart(fsys fs.FS) (*expand.Chart, error) {
 	return c, nil
 }
 
-// Expand renders one cluster's HelmRelease.
+// Expand renders one cluster's HelmRelease. A chart's template can loop
+// for ever: when ctx ends, the expansion is abandoned and the error names
+// the cluster (see package abandon).
 func (e *Expander) Expand(ctx context.Context, rel *resolve.Release) ([]*unstructured.Unstructured, error) {
-	return e.chart.Expand(ctx, expand.Options{
-		ReleaseName:          rel.ReleaseName,
-		Namespace:            rel.TargetNamespace,
-		Values:               rel.Values,
-		KubeVersion:          e.res.ManagementVersion(rel.Site),
-		HelmReleaseName:      rel.HelmReleaseName,
-		HelmReleaseNamespace: rel.HelmReleaseNamespace,
+	return abandon.Run(ctx, "expanding cluster "+rel.Site+"/"+rel.Cluster, func(ctx context.Context) ([]*unstructured.Unstructured, error) {
+		return e.chart.Expand(ctx, expand.Options{
+			ReleaseName:          rel.ReleaseName,
+			Namespace:            rel.TargetNamespace,
+			Values:               rel.Values,
+			KubeVersion:          e.res.ManagementVersion(rel.Site),
+			HelmReleaseName:      rel.HelmReleaseName,
+			HelmReleaseNamespace: rel.HelmReleaseNamespace,
+		})
 	})
 }
 
@@ -134,7 +140,13 @@ func ExpandEach[T any](parent context.Context, fsys fs.FS, res *Result, work fun
 		results[i] = make(chan T, 1)
 	}
 	next := make(chan int)
-	var wg sync.WaitGroup
+	var (
+		wg sync.WaitGroup
+		// abandoned is the first expansion abandoned when ctx ended: it
+		// names its cluster, which the context's error does not.
+		mu        sync.Mutex
+		abandoned error
+	)
 	for range min(workers, len(res.Releases)) {
 		wg.Add(1)
 		go func() {
@@ -142,6 +154,11 @@ func ExpandEach[T any](parent context.Context, fsys fs.FS, res *Result, work fun
 			for i := range next {
 				rel := res.Releases[i]
 				objs, err := e.Expand(ctx, rel)
+				if ae := (*abandon.Error)(nil); errors.As(err, &ae) {
+					mu.Lock()
+					abandoned = cmp.Or(abandoned, err)
+					mu.Unlock()
+				}
 				results[i] <- work(Expanded{Release: rel, Objects: objs, Err: err})
 			}
 		}()
@@ -181,7 +198,10 @@ func ExpandEach[T any](parent context.Context, fsys fs.FS, res *Result, work fun
 	if derr != nil {
 		return derr
 	}
-	return parent.Err()
+	if err := parent.Err(); err != nil {
+		return cmp.Or(abandoned, err)
+	}
+	return nil
 }
 
 // ManagementVersion is the Kubernetes version of a site's management
@@ -257,10 +277,14 @@ func Check(ctx context.Context, res *Result, fsys fs.FS) (*CheckResult, error) {
 	// Each site's paths are built and verified on their own, one site per
 	// CPU at a time; the findings are kept in the order of sites.
 	builds := make([]siteBuild, len(sites))
+	errs := make([]error, len(sites))
 	if err := parallel.For(ctx, len(sites), 0, func(_, i int) {
-		builds[i] = buildSite(sites[i], res.Sites[sites[i]])
+		// kustomize cannot be interrupted: abandoned when ctx ends.
+		builds[i], errs[i] = abandon.Run(ctx, "building "+render.Dir(sites[i])+" with kustomize", func(context.Context) (siteBuild, error) {
+			return buildSite(sites[i], res.Sites[sites[i]]), nil
+		})
 	}); err != nil {
-		return nil, err
+		return nil, abandon.First(errs, err)
 	}
 	for _, b := range builds {
 		out.Objects += b.objects

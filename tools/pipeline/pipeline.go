@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/capiform/capiform/tools/diag"
+	"github.com/capiform/capiform/tools/internal/abandon"
 	"github.com/capiform/capiform/tools/internal/parallel"
 	"github.com/capiform/capiform/tools/load"
 	"github.com/capiform/capiform/tools/render"
@@ -84,7 +85,21 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 	if len(opts.Sites) > 0 {
 		names = opts.Sites
 	}
-	fleet, err := load.LoadSites(opts.FS, names)
+	// Decoding is bounded by the files' size, but a large file takes
+	// seconds: abandoned when ctx ends, as a signal must end the command
+	// at once.
+	type loaded struct {
+		fleet *load.Fleet
+		err   error
+	}
+	l, err := abandon.Run(ctx, "loading "+load.ClustersDir+"/", func(context.Context) (loaded, error) {
+		f, err := load.LoadSites(opts.FS, names)
+		return loaded{f, err}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	fleet, err := l.fleet, l.err
 	var errs diag.List
 	if err != nil {
 		// The loader's findings do not stop the policy: what loaded is
@@ -121,7 +136,18 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 	var addons render.AddonsFunc
 	if opts.Addons != nil {
 		var check func(*load.Fleet) diag.List
-		addons, check, err = opts.Addons(opts.FS)
+		// The catalogue's manifests are built with kustomize, which
+		// cannot be interrupted: abandoned when ctx ends.
+		type catalogue struct {
+			addons render.AddonsFunc
+			check  func(*load.Fleet) diag.List
+		}
+		var c catalogue
+		c, err = abandon.Run(ctx, "loading the platform catalogue (platforms/)", func(context.Context) (catalogue, error) {
+			a, c, err := opts.Addons(opts.FS)
+			return catalogue{a, c}, err
+		})
+		addons, check = c.addons, c.check
 		if err != nil {
 			return nil, err
 		}
@@ -171,6 +197,7 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 		err   error
 	}
 	out := make([]done, len(fleet.Sites))
+	abandoned := make([]error, len(fleet.Sites))
 	if err := parallel.For(ctx, len(fleet.Sites), 0, func(_, i int) {
 		s := fleet.Sites[i]
 		var rels []*resolve.Release
@@ -179,9 +206,14 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 				rels = append(rels, r)
 			}
 		}
-		out[i].files, out[i].err = render.Site(render.Options{Site: s, Releases: rels, Addons: addons})
+		// A site's addons are built with kustomize: abandoned when ctx
+		// ends.
+		out[i], abandoned[i] = abandon.Run(ctx, "rendering site "+s.Metadata.Name, func(context.Context) (done, error) {
+			files, err := render.Site(render.Options{Site: s, Releases: rels, Addons: addons})
+			return done{files, err}, nil
+		})
 	}); err != nil {
-		return nil, err
+		return nil, abandon.First(abandoned, err)
 	}
 	var renderErrs diag.List
 	for i, d := range out {

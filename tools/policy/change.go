@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/capiform/capiform/tools/diag"
+	"github.com/capiform/capiform/tools/internal/abandon"
 	"github.com/capiform/capiform/tools/load"
 )
 
@@ -37,18 +38,26 @@ func (e *engine) checkChange(ctx context.Context, base, head *load.Fleet, checke
 			if bc == nil || !r.clusters[i].ok || bytes.Equal(bc.Source, hc.Source) {
 				continue // new, broken, or unchanged: no change to judge
 			}
-			// The cluster's values live in the CUE context of the engine
-			// that checked it.
-			se := r.clusters[i].eng
-			baseDef := se.base.LookupPath(cpath("#Cluster"))
-			rules := se.base.LookupPath(cpath("#ClusterChange"))
-			bdata, err := extract(se.ctx, bc.File, bc.Source)
-			if err != nil || baseDef.Unify(bdata).Validate(cue.Concrete(true)) != nil {
-				continue // a broken base is not this change's fault
+			// The site policy's change rules can make CUE evaluate for
+			// ever: abandoned when ctx ends, named by the change.
+			d, err := abandon.Run(ctx, evaluating(opts.Head, hs)+" on the change of "+hc.File, func(context.Context) (diag.List, error) {
+				// The cluster's values live in the CUE context of the
+				// engine that checked it.
+				se := r.clusters[i].eng
+				baseDef := se.base.LookupPath(cpath("#Cluster"))
+				rules := se.base.LookupPath(cpath("#ClusterChange"))
+				bdata, err := extract(se.ctx, bc.File, bc.Source)
+				if err != nil || baseDef.Unify(bdata).Validate(cue.Concrete(true)) != nil {
+					return nil, nil // a broken base is not this change's fault
+				}
+				v := rules.Unify(se.ctx.CompileString("{}").FillPath(cpath("base"), bdata).FillPath(cpath("head"), r.clusters[i].data))
+				m, d := judge(r.clusters[i].sp, "#ClusterChange", v, hc.File, hc.File)
+				return append(d, violationDiags(m, hc.Pos.Of)...), nil
+			})
+			if err != nil {
+				return nil, err
 			}
-			v := rules.Unify(se.ctx.CompileString("{}").FillPath(cpath("base"), bdata).FillPath(cpath("head"), r.clusters[i].data))
-			m, d := judge(r.clusters[i].sp, "#ClusterChange", v, hc.File, hc.File)
-			out = append(append(out, d...), violationDiags(m, hc.Pos.Of)...)
+			out = append(out, d...)
 		}
 	}
 

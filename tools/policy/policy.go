@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"path"
 	"runtime"
 
 	"cuelang.org/go/cue"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/capiform/capiform/tools/credentials"
 	"github.com/capiform/capiform/tools/diag"
+	"github.com/capiform/capiform/tools/internal/abandon"
 	"github.com/capiform/capiform/tools/internal/parallel"
 	"github.com/capiform/capiform/tools/load"
 )
@@ -123,22 +125,54 @@ func checkSites(ctx context.Context, first *engine, fleet *load.Fleet, head fs.F
 		}
 		engines = append(engines, e)
 	}
-	run := func(n int, do func(w, i int)) error { return parallel.For(ctx, n, len(engines), do) }
+	// A site policy can make CUE evaluate for ever: each task runs where
+	// it can be abandoned when ctx ends, and names the site. An abandoned
+	// task's engine is used by nothing else, as no task starts after ctx
+	// ends.
+	units := make([]string, len(fleet.Sites))
+	for i, s := range fleet.Sites {
+		units[i] = evaluating(head, s)
+	}
+	errs := make([]error, max(len(tasks), len(fleet.Sites)))
+	run := func(n int, do func(w, i int)) error {
+		clear(errs)
+		if err := parallel.For(ctx, n, len(engines), do); err != nil {
+			return abandon.First(errs, err)
+		}
+		return nil
+	}
 	err := run(len(tasks), func(w, i int) {
 		t := tasks[i]
-		chunks[t.site][t.chunk] = engines[w].checkClusters(head, fleet.Sites[t.site], t.lo, t.hi)
+		chunks[t.site][t.chunk], errs[i] = abandon.Run(ctx, units[t.site], func(context.Context) (chunkResult, error) {
+			return engines[w].checkClusters(head, fleet.Sites[t.site], t.lo, t.hi), nil
+		})
 	})
 	if err != nil {
 		return nil, err
 	}
 	results := make([]*siteResult, len(fleet.Sites))
 	err = run(len(fleet.Sites), func(w, i int) {
-		results[i] = engines[w].finishSite(head, fleet.Sites[i], chunks[i])
+		results[i], errs[i] = abandon.Run(ctx, units[i], func(context.Context) (*siteResult, error) {
+			return engines[w].finishSite(head, fleet.Sites[i], chunks[i]), nil
+		})
 	})
 	if err != nil {
 		return nil, err
 	}
 	return results, nil
+}
+
+// evaluating names the CUE evaluation of a site's definitions for a
+// message: by its own policy file when it has one, the likeliest cause of
+// an evaluation that does not end.
+func evaluating(head fs.FS, s *load.Site) string {
+	if head != nil {
+		file := path.Join(path.Dir(s.File), SitePolicyFile)
+		if _, err := fs.Stat(head, file); err == nil {
+			return fmt.Sprintf("evaluating %s with site %s", file, s.Metadata.Name)
+		}
+	}
+	return fmt.Sprintf("evaluating %s/ with site %s", policyDir, s.Metadata.Name)
 }
 
 // dedupe drops a diagnostic of a rule already reported at the same place

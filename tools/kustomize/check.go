@@ -226,9 +226,9 @@ func (c *checker) parse(file string, data []byte) []*yaml.Node {
 	}
 }
 
-// plain reports whether n holds no anchor, alias, merge key, explicit tag
-// or two keys of one mapping that differ only in case, adding a problem
-// for each.
+// plain reports whether n holds no anchor, alias, merge key, explicit tag,
+// key that is not ASCII, or two keys of one mapping that differ only in
+// case, adding a problem for each.
 func (c *checker) plain(file string, n *yaml.Node) bool {
 	ok := true
 	bad := func(n *yaml.Node, format string, args ...any) {
@@ -251,6 +251,12 @@ func (c *checker) plain(file string, n *yaml.Node) bool {
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k := n.Content[i]
 				switch low := strings.ToLower(k.Value); {
+				case !ascii(k.Value):
+					// kustomize decodes with encoding/json, which matches
+					// field names by Unicode case folding: "reſources"
+					// (a long s) is its resources, unseen by a check that
+					// compares ASCII. No kustomize field needs more.
+					bad(k, "key %q is not plain ASCII (kustomize matches keys by Unicode case folding, so it could read it as another field)", k.Value)
 				case k.Kind == yaml.ScalarNode && k.Tag == "!!merge":
 					bad(k, "merge key <<")
 				case seen[low]:
@@ -266,6 +272,16 @@ func (c *checker) plain(file string, n *yaml.Node) bool {
 	}
 	walk(n)
 	return ok
+}
+
+// ascii reports whether s holds only ASCII characters.
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // kustomization checks one kustomization document of folder dir.

@@ -8,12 +8,14 @@
 package credentials
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -45,7 +47,7 @@ const (
 // #credentialKey in policies/rules.cue is the same expression (a test
 // holds them together), so that a site policy extending #NoCredentials
 // judges keys as the detector does.
-const KeyPattern = `(?i)(password|passwd|secret|token|privatekey|private[-_]key|apikey|api[-_]key|accesskey|access[-_]key|secretkey|clouds\.yaml|credentials?|^auth)$`
+const KeyPattern = `(?i)(pass[-_.]?word|pass[-_.]?wd|secret|token|private[-_.]?key|api[-_.]?key|access[-_.]?key|secret[-_.]?key|clouds\.yaml|credentials?|^auth)$`
 
 // ReferencePattern matches the keys that only name a Secret (or a file)
 // holding a credential; their values are fine. CUE's #referenceKey is the
@@ -204,10 +206,57 @@ func structural(key string, env bool, raw any, text string, depth int) []string 
 	if dockerConfigAuth(text) {
 		rules = append(rules, RuleDockerAuth)
 	}
-	if embeddedDocument(text, depth) {
+	if embeddedDocument(text, depth) || flagValue(text) || encoded(text, depth) {
 		rules = append(rules, RuleEmbedded)
 	}
 	return rules
+}
+
+// flagRe matches a credential given on a command line or in an env file
+// inside a string: --password=x, -db-token=x, PASSWORD=x.
+var flagRe = regexp.MustCompile(`(?i)(?:^|[\s"',;])-{0,2}([a-z0-9_.-]*(?:pass[-_.]?word|pass[-_.]?wd|secret|token|api[-_.]?key))([a-z0-9_.-]*)=([^\s"',;]+)`)
+
+// flagValue reports whether text sets a credential as name=value, unless
+// the name only names a file or a Secret holding it (--token-file=...),
+// or the value is a reference filled in elsewhere ($VAR, {{ ... }}).
+func flagValue(text string) bool {
+	for _, m := range flagRe.FindAllStringSubmatch(text, 8) {
+		name := strings.Trim(m[1]+m[2], "-_.")
+		if referenceRe.MatchString(strings.NewReplacer("-", "", "_", "", ".", "").Replace(name)) ||
+			strings.HasSuffix(strings.ToLower(name), "file") || strings.HasSuffix(strings.ToLower(name), "path") {
+			continue
+		}
+		if v := m[3]; len(v) >= 4 && !strings.HasPrefix(v, "$") && !strings.HasPrefix(v, "{") {
+			return true
+		}
+	}
+	return false
+}
+
+// base64Re is a string that could be base64 of something worth opening.
+var base64Re = regexp.MustCompile(`^[A-Za-z0-9+/]{24,}={0,2}$`)
+
+// encoded reports whether text is base64 of text that holds a credential
+// by the structural rules (a clouds.yaml or a config file, encoded as a
+// Secret's data would be).
+func encoded(text string, depth int) bool {
+	if depth >= maxEmbedded || len(text) > maxEmbeddedSize {
+		return false
+	}
+	t := strings.Join(strings.Fields(text), "")
+	if len(t)%4 != 0 || !base64Re.MatchString(t) {
+		return false
+	}
+	data, err := base64.StdEncoding.DecodeString(t)
+	if err != nil || !utf8.Valid(data) {
+		return false
+	}
+	for _, r := range string(data) {
+		if r < 0x20 && r != '\n' && r != '\r' && r != '\t' {
+			return false // binary: a hash, a key's bytes
+		}
+	}
+	return len(structural("", false, string(data), string(data), depth+1)) > 0
 }
 
 // embeddedDocument reports whether a string value is itself a YAML or JSON

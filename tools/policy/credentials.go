@@ -19,7 +19,12 @@ const RuleNoCredentials = "policy.no-credentials"
 
 // Shared files whose values reach generated/ for every site: the platform
 // catalogue's definitions and the charts' values files.
-var credentialGlobs = []string{"platforms/*/platform.yaml", "charts/*/values.yaml", "charts/*/values-*.yaml"}
+var credentialGlobs = []string{
+	"platforms/*/platform.yaml", "charts/*/values.yaml", "charts/*/values-*.yaml",
+	// The manifests of plain-manifests components: Flux applies them into
+	// workload clusters as they are.
+	"platforms/*/*/*.yaml", "platforms/*/*/*.yml", "platforms/*/*/*/*.yaml", "platforms/*/*/*/*.yml",
+}
 
 // credentialFile is one file the detector reads, with the sites whose
 // allow-lists may let its values pass.

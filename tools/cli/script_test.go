@@ -65,28 +65,35 @@ func TestScripts(t *testing.T) {
 			if code != want {
 				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, want, got["stdout"], got["stderr"])
 			}
-			if update {
-				for _, stream := range []string{"stdout", "stderr"} {
-					if f, ok := expect[stream]; ok {
-						f.Data = []byte(got[stream])
-					} else if got[stream] != "" {
-						ar.Files = append(ar.Files, txtar.File{Name: stream, Data: []byte(got[stream])})
-					}
-				}
-				if err := os.WriteFile(name, txtar.Format(ar), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			for _, stream := range []string{"stdout", "stderr"} {
-				w := ""
-				if f, ok := expect[stream]; ok {
-					w = string(f.Data)
-				}
-				if got[stream] != w {
-					t.Errorf("%s differs (CAPIFORM_UPDATE_SCRIPTS=1 rewrites it):\n--- want\n%s\n--- got\n%s", stream, w, got[stream])
-				}
-			}
+			expectStreams(t, name, ar, expect, got, update)
 		})
+	}
+}
+
+// expectStreams compares a script's stdout and stderr with the archive's,
+// or, with update, rewrites the archive with them.
+func expectStreams(t *testing.T, name string, ar *txtar.Archive, expect map[string]*txtar.File, got map[string]string, update bool) {
+	t.Helper()
+	if update {
+		for _, stream := range []string{"stdout", "stderr"} {
+			if f, ok := expect[stream]; ok {
+				f.Data = []byte(got[stream])
+			} else if got[stream] != "" {
+				ar.Files = append(ar.Files, txtar.File{Name: stream, Data: []byte(got[stream])})
+			}
+		}
+		if err := os.WriteFile(name, txtar.Format(ar), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	for _, stream := range []string{"stdout", "stderr"} {
+		w := ""
+		if f, ok := expect[stream]; ok {
+			w = string(f.Data)
+		}
+		if got[stream] != w {
+			t.Errorf("%s differs (CAPIFORM_UPDATE_SCRIPTS=1 rewrites it):\n--- want\n%s\n--- got\n%s", stream, w, got[stream])
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"reflect"
 	"regexp"
@@ -355,12 +356,7 @@ func checkSecretNames(site *Site, errs *diag.List) {
 // a qualified name and its value a label value.
 func checkNodeLabels(c *Cluster, errs *diag.List) {
 	for i, g := range c.Spec.NodeGroups {
-		keys := make([]string, 0, len(g.Labels))
-		for k := range g.Labels {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(g.Labels)) {
 			p := fmt.Sprintf("spec.nodeGroups[%d].labels.%s", i, k)
 			if fe := metav1validation.ValidateLabelName(k, field.NewPath("labels")); len(fe) > 0 {
 				errs.Add(c.Pos.Of(p), "load.label", "node group %s: label key %q is refused by Kubernetes: %s", g.Name, k, fieldMessage(fe))

@@ -33,6 +33,7 @@ import (
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/capiform/capiform/tools/envtestutil"
+	"github.com/capiform/capiform/tools/internal/testrepo"
 	"github.com/capiform/capiform/tools/resolve"
 )
 
@@ -82,7 +83,7 @@ var (
 func exampleSite(t *testing.T) Options {
 	t.Helper()
 	ediOnce.Do(func() {
-		ediOpts, ediErr = SiteOptions(context.Background(), SiteInput{FS: os.DirFS(repoRoot), Site: "edi", DryRun: true})
+		ediOpts, ediErr = SiteOptions(context.Background(), SiteInput{FS: testrepo.FleetFS(), Site: "edi", DryRun: true})
 	})
 	if ediErr != nil {
 		t.Fatal(ediErr)

@@ -19,17 +19,19 @@ import (
 	repo "helm.sh/helm/v4/pkg/repo/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/capiform/capiform/tools/internal/testrepo"
 	"github.com/capiform/capiform/tools/resolve"
 )
 
-// repoRoot is the repository's root, holding the example fleet.
+// repoRoot is the repository's root. The sites these tests read are the
+// test fleet's (testdata/fleet), not the operator's clusters/.
 const repoRoot = "../.."
 
 func TestSiteOptionsDryRun(t *testing.T) {
 	t.Parallel()
 	var fetches atomic.Int32
 	opts, err := SiteOptions(context.Background(), SiteInput{
-		FS:      os.DirFS(repoRoot),
+		FS:      testrepo.FleetFS(),
 		RepoDir: "checkout",
 		Site:    "edi",
 		Charts: fetcherFunc(func(context.Context, string, string, string) (*chart.Chart, error) {
@@ -73,7 +75,7 @@ func TestSiteOptionsDryRun(t *testing.T) {
 	if opts.KindNodeImage != "kindest/node:v1.36.1" || opts.Flux.Version != "v2.9.5" || opts.Flux.ManifestsDir != "" {
 		t.Errorf("kind image %q, flux %q %q", opts.KindNodeImage, opts.Flux.Version, opts.Flux.ManifestsDir)
 	}
-	gen, err := os.ReadFile(filepath.Join(repoRoot, "clusters", "edi", "generated", "flux-system", "gotk-sync.yaml"))
+	gen, err := os.ReadFile(filepath.Join(repoRoot, testrepo.FleetDir, "clusters", "edi", "generated", "flux-system", "gotk-sync.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +113,7 @@ func TestSiteOptionsDryRun(t *testing.T) {
 	}
 
 	// lon: its own management cluster and providers, no local repository.
-	lon, err := SiteOptions(context.Background(), SiteInput{FS: os.DirFS(repoRoot), Site: "lon", DryRun: true})
+	lon, err := SiteOptions(context.Background(), SiteInput{FS: testrepo.FleetFS(), Site: "lon", DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,17 +146,17 @@ func TestSiteOptionsDryRun(t *testing.T) {
 func TestSiteOptionsErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	if _, err := SiteOptions(ctx, SiteInput{FS: os.DirFS(repoRoot), Site: "nowhere", DryRun: true}); err == nil || !strings.Contains(err.Error(), `no site "nowhere"`) {
+	if _, err := SiteOptions(ctx, SiteInput{FS: testrepo.FleetFS(), Site: "nowhere", DryRun: true}); err == nil || !strings.Contains(err.Error(), `no site "nowhere"`) {
 		t.Errorf("unknown site: %v", err)
 	}
 	// The example sites' repository is ssh://git@git.example.org/...: a
 	// deploy key without known_hosts cannot work.
-	_, err := SiteOptions(ctx, SiteInput{FS: os.DirFS(repoRoot), Site: "edi", DeployKeyFile: "key", DryRun: true})
+	_, err := SiteOptions(ctx, SiteInput{FS: testrepo.FleetFS(), Site: "edi", DeployKeyFile: "key", DryRun: true})
 	if err == nil || !strings.Contains(err.Error(), "--known-hosts FILE") || !strings.Contains(err.Error(), "ssh-keyscan git.example.org") {
 		t.Errorf("ssh URL without known_hosts: %v", err)
 	}
 	// Not a dry run: the fetcher's error names the component.
-	_, err = SiteOptions(ctx, SiteInput{FS: os.DirFS(repoRoot), Site: "lon", Charts: fetcherFunc(func(_ context.Context, u, n, v string) (*chart.Chart, error) {
+	_, err = SiteOptions(ctx, SiteInput{FS: testrepo.FleetFS(), Site: "lon", Charts: fetcherFunc(func(_ context.Context, u, n, v string) (*chart.Chart, error) {
 		return nil, os.ErrNotExist
 	})})
 	if err == nil || !strings.Contains(err.Error(), "base platform component cni") {

@@ -72,8 +72,9 @@ func TestLoadExampleFleet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(f.Sites) < 2 {
-		t.Fatalf("example fleet has %d sites, want at least 2", len(f.Sites))
+	// The example fleet is the operator's: no count of it is pinned.
+	if len(f.Sites) < 1 {
+		t.Fatalf("example fleet has no site")
 	}
 }
 

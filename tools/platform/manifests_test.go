@@ -15,11 +15,11 @@ import (
 	"github.com/capiform/capiform/tools/resolve"
 )
 
-// renderSites renders the generated tree of every site of the example
+// renderSites renders the generated tree of every site of the test
 // fleet with the catalogue's addons.
 func renderSites(t *testing.T) (*Catalogue, map[string]render.Files) {
 	t.Helper()
-	cat, fleet, cases := exampleFleet(t)
+	cat, fleet, cases := testFleet(t)
 	out := map[string]render.Files{}
 	for _, s := range fleet.Sites {
 		var rels []*resolve.Release
@@ -66,7 +66,7 @@ func TestManifestsGolden(t *testing.T) {
 }
 
 // TestManifestsWaitForCharts checks the order of every cluster of the
-// example fleet with manifests components: their Kustomizations are synced
+// test fleet with manifests components: their Kustomizations are synced
 // by <cluster>-manifests, which depends on <cluster>-addons, which waits
 // for every HelmRelease of the cluster, the CNI included; the HelmReleases
 // and the manifests Kustomizations are in separate folders; and every
@@ -129,7 +129,7 @@ func TestManifestsWaitForCharts(t *testing.T) {
 		}
 	}
 	if seen == 0 {
-		t.Fatal("no cluster of the example fleet has a manifests component")
+		t.Fatal("no cluster of the test fleet has a manifests component")
 	}
 }
 

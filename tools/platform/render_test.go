@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
 
+	"github.com/capiform/capiform/tools/internal/testrepo"
 	"github.com/capiform/capiform/tools/load"
 	"github.com/capiform/capiform/tools/render"
 	"github.com/capiform/capiform/tools/resolve"
@@ -33,10 +34,11 @@ type fleetCase struct {
 	rel     *resolve.Release
 }
 
-// exampleFleet loads the repository's example fleet and catalogue.
-func exampleFleet(t *testing.T) (*Catalogue, *load.Fleet, []fleetCase) {
+// testFleet loads the test fleet (testdata/fleet, not the operator's
+// clusters/) and the repository's catalogue.
+func testFleet(t *testing.T) (*Catalogue, *load.Fleet, []fleetCase) {
 	t.Helper()
-	fsys := os.DirFS(repoRoot)
+	fsys := testrepo.FleetFS()
 	cat, err := LoadCatalogue(fsys)
 	if err != nil {
 		t.Fatalf("LoadCatalogue: %v", err)
@@ -56,7 +58,7 @@ func exampleFleet(t *testing.T) (*Catalogue, *load.Fleet, []fleetCase) {
 		}
 	}
 	if len(cases) == 0 {
-		t.Fatal("the example fleet has no clusters")
+		t.Fatal("the test fleet has no clusters")
 	}
 	return cat, fleet, cases
 }
@@ -96,12 +98,12 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
-// TestAddonsGolden renders the addons of every cluster of the example
+// TestAddonsGolden renders the addons of every cluster of the test
 // fleet and compares them with testdata/platform/golden.
 func TestAddonsGolden(t *testing.T) {
-	cat, fleet, cases := exampleFleet(t)
+	cat, fleet, cases := testFleet(t)
 	if d := cat.Check(fleet); len(d) > 0 {
-		t.Fatalf("Check of the example fleet: %v", d)
+		t.Fatalf("Check of the test fleet: %v", d)
 	}
 	for _, fc := range cases {
 		name := fc.site.Metadata.Name + "-" + fc.cluster.Metadata.Name + ".yaml"
@@ -140,7 +142,7 @@ func strictDecode(t *testing.T, o render.Object, out any) {
 // identity, remediation.
 func TestAddonsDecodeStrictly(t *testing.T) {
 	t.Parallel()
-	cat, _, cases := exampleFleet(t)
+	cat, _, cases := testFleet(t)
 	for _, fc := range cases {
 		cl := fc.cluster.Metadata.Name
 		objs, err := cat.Addons(fc.site, fc.cluster, fc.rel)
@@ -246,12 +248,12 @@ func TestAddonsDecodeStrictly(t *testing.T) {
 	}
 }
 
-// TestDependsOnStartsAtCNI checks, for every cluster of the example fleet,
+// TestDependsOnStartsAtCNI checks, for every cluster of the test fleet,
 // that dependsOn has no cycle, names only releases of the cluster, that
 // the CNI depends on nothing and every other release reaches it.
 func TestDependsOnStartsAtCNI(t *testing.T) {
 	t.Parallel()
-	cat, _, cases := exampleFleet(t)
+	cat, _, cases := testFleet(t)
 	for _, fc := range cases {
 		cl := fc.cluster.Metadata.Name
 		addons, err := cat.Resolve(fc.site, fc.cluster, fc.rel)
@@ -311,7 +313,7 @@ func TestDependsOnStartsAtCNI(t *testing.T) {
 // pod CIDR reaching the CNI's IP pool and the cloud credentials arriving
 // through valuesFrom (golden: testdata/platform/golden/facts-*.yaml).
 func TestFactsAndCredentials(t *testing.T) {
-	cat, _, cases := exampleFleet(t)
+	cat, _, cases := testFleet(t)
 	for _, want := range []struct{ site, cluster, poolPath string }{
 		{"lon", "research", "installation.calicoNetwork.ipPools[0].cidr"},
 		{"lon", "analytics", "ipam.operator.clusterPoolIPv4PodCIDRList"},
@@ -324,7 +326,7 @@ func TestFactsAndCredentials(t *testing.T) {
 				}
 			}
 			if fc == nil {
-				t.Fatalf("no cluster %s/%s in the example fleet", want.site, want.cluster)
+				t.Fatalf("no cluster %s/%s in the test fleet", want.site, want.cluster)
 			}
 			objs, err := cat.Addons(fc.site, fc.cluster, fc.rel)
 			if err != nil {

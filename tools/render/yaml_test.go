@@ -129,13 +129,13 @@ func FuzzFastYAML(f *testing.F) {
 	})
 }
 
-// TestFastYAMLOnRenderedObjects: on every object of the golden trees, the
+// TestFastYAMLOnRenderedObjects: on every object of the test fleet's trees, the
 // fast writer is taken and matches sigs.k8s.io/yaml, which the trees were
 // once written with.
 func TestFastYAMLOnRenderedObjects(t *testing.T) {
 	var files []string
 	for _, g := range []string{"*", "*/*", "*/*/*"} {
-		more, _ := filepath.Glob("../../clusters/*/generated/" + g + ".yaml")
+		more, _ := filepath.Glob("../../testdata/fleet/clusters/*/generated/" + g + ".yaml")
 		files = append(files, more...)
 	}
 	// and the chart's expansions, which expand --all writes

@@ -1,6 +1,8 @@
 // Package testrepo builds throw-away copies of this repository for tests:
 // the chart, the platforms and policies as they are, with clusters/ of the
-// test's choosing.
+// test's choosing. The example fleet under clusters/ is the operator's and
+// changes with their fleet; tests take the frozen copy under testdata/fleet
+// instead, so a valid change to clusters/ never breaks a test.
 package testrepo
 
 import (
@@ -28,22 +30,80 @@ func Root() string {
 // Shared are the folders of the repository that a test repository copies.
 var Shared = []string{"charts", "platforms", "policies"}
 
-// New copies the shared folders and, when withFleet is set, the example
-// fleet under clusters/ into a temporary folder and returns it.
-func New(tb testing.TB, withFleet bool) string {
+// FleetDir is the tests' fleet, relative to the repository's root: a
+// frozen copy of the example fleet with its generated trees (rewrite them
+// with `go test ./tools/pipeline -run TestTestFleetIsCurrent -update`).
+const FleetDir = "testdata/fleet"
+
+// New copies the shared folders and, when withTestFleet is set, the test
+// fleet (testdata/fleet/clusters) as clusters/ into a temporary folder and
+// returns it.
+func New(tb testing.TB, withTestFleet bool) string {
 	tb.Helper()
 	dir := tb.TempDir()
-	dirs := Shared
-	if withFleet {
-		dirs = append(append([]string{}, Shared...), "clusters")
-	}
-	for _, d := range dirs {
+	for _, d := range Shared {
 		if err := CopyDir(filepath.Join(Root(), d), filepath.Join(dir, d)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if withTestFleet {
+		if err := CopyDir(filepath.Join(Root(), FleetDir, "clusters"), filepath.Join(dir, "clusters")); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	return dir
 }
+
+// FleetFS is the repository as tests read it in place: the shared folders
+// and everything else from the repository's root, but clusters/ from the
+// test fleet. It copies nothing; it is no link either, which the work-tree
+// reader would refuse.
+func FleetFS() fs.FS {
+	return overlay{root: os.DirFS(Root()), fleet: os.DirFS(filepath.Join(Root(), FleetDir))}
+}
+
+type overlay struct{ root, fleet fs.FS }
+
+func (o overlay) pick(name string) fs.FS {
+	if name == "clusters" || strings.HasPrefix(name, "clusters/") {
+		return o.fleet
+	}
+	return o.root
+}
+
+func (o overlay) Open(name string) (fs.File, error) { return o.pick(name).Open(name) }
+
+func (o overlay) ReadDir(name string) ([]fs.DirEntry, error) {
+	if name != "." {
+		return fs.ReadDir(o.pick(name), name)
+	}
+	// The root lists the test fleet's clusters/, whatever the operator's is.
+	root, err := fs.ReadDir(o.root, ".")
+	if err != nil {
+		return nil, err
+	}
+	fleet, err := fs.ReadDir(o.fleet, ".")
+	if err != nil {
+		return nil, err
+	}
+	var out []fs.DirEntry
+	for _, e := range root {
+		if e.Name() != "clusters" {
+			out = append(out, e)
+		}
+	}
+	for _, e := range fleet {
+		if e.Name() == "clusters" {
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out, nil
+}
+
+func (o overlay) ReadFile(name string) ([]byte, error) { return fs.ReadFile(o.pick(name), name) }
+
+func (o overlay) Stat(name string) (fs.FileInfo, error) { return fs.Stat(o.pick(name), name) }
 
 // CopyDir copies a folder tree; a missing source is not an error.
 func CopyDir(src, dst string) error {

@@ -53,18 +53,19 @@ diff-sample: build ## show the diff of a sample change to the example fleet (thi
 test: ## run every test, envtest control planes included (built on first use), then the concurrent packages under the race detector
 	@assets="$$(hack/envtest-assets.sh | tail -n1)" && \
 	  echo "envtest assets: $$assets" && \
-	  KUBEBUILDER_ASSETS="$$assets" $(GO) test -count=1 -timeout 60m $(PKGS) 2>&1 | tee .test.log; \
+	  logs="$$(mktemp -d)" && \
+	  KUBEBUILDER_ASSETS="$$assets" $(GO) test -count=1 -timeout 60m $(PKGS) 2>&1 | tee "$$logs/test.log"; \
 	  status=$${PIPESTATUS[0]}; \
 	  echo "== the packages that work concurrently, under the race detector"; \
-	  $(GO) test -race -count=1 -timeout 30m $(RACE_PKGS) 2>&1 | tee .race.log; \
+	  $(GO) test -race -count=1 -timeout 30m $(RACE_PKGS) 2>&1 | tee "$$logs/race.log"; \
 	  [ "$${PIPESTATUS[0]}" -eq 0 ] || status=1; \
 	  echo "== go test summary"; \
 	  printf '%s packages ok, %s packages failed, %s packages without tests\n' \
-	    "$$(grep -c '^ok' .test.log)" "$$(grep -c '^FAIL[[:space:]]' .test.log)" "$$(grep -c '^?' .test.log)"; \
+	    "$$(grep -c '^ok' "$$logs/test.log")" "$$(grep -c '^FAIL[[:space:]]' "$$logs/test.log")" "$$(grep -c '^?' "$$logs/test.log")"; \
 	  printf 'race detector: %s packages ok, %s packages failed\n' \
-	    "$$(grep -c '^ok' .race.log)" "$$(grep -c '^FAIL[[:space:]]' .race.log)"; \
-	  grep -hE '^(--- FAIL|FAIL|WARNING: DATA RACE)' .test.log .race.log || true; \
-	  rm -f .test.log .race.log; exit $$status
+	    "$$(grep -c '^ok' "$$logs/race.log")" "$$(grep -c '^FAIL[[:space:]]' "$$logs/race.log")"; \
+	  grep -hE '^(--- FAIL|FAIL|WARNING: DATA RACE)' "$$logs/test.log" "$$logs/race.log" || true; \
+	  rm -rf "$$logs"; exit $$status
 
 test-short: ## run the tests that need no API server
 	$(GO) test -count=1 $(PKGS)

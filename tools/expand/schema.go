@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"sort"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -255,9 +256,38 @@ func validateOne(sch *jsonschema.Schema, values common.Values) (err error) {
 		if first, rest, ok := strings.Cut(msg, "\n"); ok && strings.HasPrefix(first, "jsonschema validation failed with ") {
 			msg = rest
 		}
-		return errors.New(msg + "\n")
+		// The library lists sibling causes in map order: sorted, the
+		// message is a pure function of the values.
+		return errors.New(strings.Join(sortCauses(strings.Split(msg, "\n")), "\n") + "\n")
 	}
 	return nil
+}
+
+// sortCauses sorts the causes of a validation message at each level of
+// indentation, keeping each cause's nested lines with it.
+func sortCauses(lines []string) []string {
+	if len(lines) == 0 {
+		return lines
+	}
+	indent := func(l string) int { return len(l) - len(strings.TrimLeft(l, " ")) }
+	top := indent(lines[0])
+	var blocks [][]string
+	for _, l := range lines {
+		if len(blocks) == 0 || indent(l) <= top {
+			blocks = append(blocks, []string{l})
+			continue
+		}
+		blocks[len(blocks)-1] = append(blocks[len(blocks)-1], l)
+	}
+	for _, b := range blocks {
+		copy(b[1:], sortCauses(b[1:]))
+	}
+	sort.SliceStable(blocks, func(i, j int) bool { return strings.Join(blocks[i], "\n") < strings.Join(blocks[j], "\n") })
+	var out []string
+	for _, b := range blocks {
+		out = append(out, b...)
+	}
+	return out
 }
 
 // schemaFailed wraps a validation failure as Helm's

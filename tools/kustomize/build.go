@@ -54,6 +54,47 @@ func Build(fsys fs.FS, opts Options) (resmap.ResMap, error) {
 	return run(mem, "/"+dir)
 }
 
+// Tree is a folder of a revision read once, to build many of its folders
+// (a generated tree, whose root and every cluster's paths are built): the
+// reading and the in-memory copy are shared, the check runs for each
+// build. A Tree is not safe for concurrent use.
+type Tree struct {
+	root string
+	t    *tree
+	errs diag.List
+	mem  filesys.FileSystem
+}
+
+// ReadTree reads every file under root of fsys.
+func ReadTree(fsys fs.FS, root string) (*Tree, error) {
+	root = clean(root)
+	t, errs, err := readTree(fsys, Options{Root: root, Dir: root})
+	if err != nil {
+		return nil, err
+	}
+	return &Tree{root: root, t: t, errs: errs}, nil
+}
+
+// Build builds folder dir of the tree as Build does: checked first,
+// nothing built on any finding.
+func (tr *Tree) Build(dir string) (resmap.ResMap, error) {
+	dir = clean(dir)
+	errs := append(diag.List(nil), tr.errs...)
+	errs = append(errs, tr.t.check(tr.root, dir)...)
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	if tr.mem == nil {
+		tr.mem = filesys.MakeFsInMemory()
+		for p, data := range tr.t.files {
+			if err := tr.mem.WriteFile("/"+p, data); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return run(tr.mem, "/"+dir)
+}
+
 func run(mem filesys.FileSystem, dir string) (rm resmap.ResMap, err error) {
 	// kustomize panics on some malformed objects; a bad revision must be
 	// an error, not a crash of the whole run.

@@ -35,8 +35,17 @@ func tree(root string, files Files) fs.FS {
 // build: a kustomization that refers to anything remote, to Helm, to a
 // plugin or out of the tree is refused before kustomize runs.
 func build(fsys fs.FS, root, dir string) ([]*unstructured.Unstructured, error) {
+	t, err := kustomize.ReadTree(fsys, root)
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", path.Join(root, dir), err)
+	}
+	return buildIn(t, root, dir)
+}
+
+// buildIn builds folder dir of a tree read once.
+func buildIn(t *kustomize.Tree, root, dir string) ([]*unstructured.Unstructured, error) {
 	target := path.Join(root, dir)
-	rm, err := kustomize.Build(fsys, kustomize.Options{Root: root, Dir: target})
+	rm, err := t.Build(target)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build %s: %w", target, err)
 	}
@@ -56,8 +65,13 @@ func build(fsys fs.FS, root, dir string) ([]*unstructured.Unstructured, error) {
 // Files are named clusters/<site>/generated/<path> in errors.
 func BuildAll(site string, files Files) (map[string][]*unstructured.Unstructured, error) {
 	out := map[string][]*unstructured.Unstructured{}
-	fsys := tree(Dir(site), files)
-	root, err := build(fsys, Dir(site), "")
+	// The tree is read and copied into kustomize's memory once; each
+	// path's build checks its own kustomizations.
+	t, err := kustomize.ReadTree(tree(Dir(site), files), Dir(site))
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", Dir(site), err)
+	}
+	root, err := buildIn(t, Dir(site), "")
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +89,7 @@ func BuildAll(site string, files Files) (map[string][]*unstructured.Unstructured
 			return nil, fmt.Errorf("Kustomization %s points at %s, outside the generated tree of site %s", o.GetName(), p, site)
 		}
 		dir := strings.TrimPrefix(p, prefix+"/")
-		objs, err := build(fsys, Dir(site), dir)
+		objs, err := buildIn(t, Dir(site), dir)
 		if err != nil {
 			return nil, err
 		}

@@ -36,22 +36,11 @@ func Check(fsys fs.FS, opts Options) error {
 // in-memory copy of opts.Root with plugins limited to kustomize's builtins
 // and every file loaded from below its kustomization's folder.
 func Build(fsys fs.FS, opts Options) (resmap.ResMap, error) {
-	root, dir := clean(opts.Root), clean(opts.Dir)
 	t, errs, err := readTree(fsys, opts)
 	if err != nil {
 		return nil, err
 	}
-	errs = append(errs, t.check(root, dir)...)
-	if err := errs.Err(); err != nil {
-		return nil, err
-	}
-	mem := filesys.MakeFsInMemory()
-	for p, data := range t.files {
-		if err := mem.WriteFile("/"+p, data); err != nil {
-			return nil, err
-		}
-	}
-	return run(mem, "/"+dir)
+	return (&Tree{root: clean(opts.Root), t: t, errs: errs}).Build(opts.Dir)
 }
 
 // Tree is a folder of a revision read once, to build many of its folders

@@ -8,6 +8,7 @@ import (
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/capiform/capiform/tools/api/v1alpha1"
 )
@@ -28,7 +29,25 @@ func TestGoTypesMatchCUE(t *testing.T) {
 	}
 }
 
-var anyGoType = reflect.TypeOf((*any)(nil)).Elem()
+var (
+	anyGoType       = reflect.TypeOf((*any)(nil)).Elem()
+	intOrStringType = reflect.TypeOf(intstr.IntOrString{})
+)
+
+// jsonFields lists a struct's fields as encoding/json sees them: an
+// embedded struct without a json name is flattened into its parent.
+func jsonFields(typ reflect.Type) []reflect.StructField {
+	var out []reflect.StructField
+	for i := 0; i < typ.NumField(); i++ {
+		f := typ.Field(i)
+		if f.Anonymous && f.Tag.Get("json") == "" && f.Type.Kind() == reflect.Struct {
+			out = append(out, jsonFields(f.Type)...)
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
 
 func compareType(t *testing.T, at string, typ reflect.Type, v cue.Value) {
 	t.Helper()
@@ -40,6 +59,13 @@ func compareType(t *testing.T, at string, typ reflect.Type, v cue.Value) {
 		return
 	}
 	kind := v.IncompleteKind()
+	if typ == intOrStringType {
+		// A number or a percentage, as Cluster API takes it.
+		if kind != cue.IntKind|cue.StringKind {
+			t.Errorf("%s: Go intstr.IntOrString, CUE %v", at, kind)
+		}
+		return
+	}
 	if typ == anyGoType {
 		if kind != cue.TopKind {
 			t.Errorf("%s: Go any, CUE %v", at, kind)
@@ -62,8 +88,8 @@ func compareType(t *testing.T, at string, typ reflect.Type, v cue.Value) {
 		compareType(t, at+"[string]", typ.Elem(), v.LookupPath(cue.MakePath(cue.AnyString)))
 	case reflect.Struct:
 		goFields := map[string]bool{} // name -> optional
-		for i := 0; i < typ.NumField(); i++ {
-			f := typ.Field(i)
+		fields := jsonFields(typ)
+		for _, f := range fields {
 			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
 			if name == "-" || name == "" {
 				t.Errorf("%s.%s: every field needs a json name", at, f.Name)
@@ -95,9 +121,9 @@ func compareType(t *testing.T, at string, typ reflect.Type, v cue.Value) {
 			if goFields[name] != cueOptional[name] {
 				t.Errorf("%s.%s: Go optional=%v (omitempty), CUE optional=%v", at, name, goFields[name], cueOptional[name])
 			}
-			for i := 0; i < typ.NumField(); i++ {
-				if n, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ","); n == name {
-					compareType(t, at+"."+name, typ.Field(i).Type, cv)
+			for _, f := range fields {
+				if n, _, _ := strings.Cut(f.Tag.Get("json"), ","); n == name {
+					compareType(t, at+"."+name, f.Type, cv)
 				}
 			}
 		}

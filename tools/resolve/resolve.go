@@ -260,8 +260,8 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 		MachineCount:  cpReplicas,
 		RootVolume:    volume(spec.ControlPlane.RootVolume),
 	}
-	if spec.Etcd != nil {
-		v.Etcd = &EtcdValues{Volume: *volume(&spec.Etcd.Volume)}
+	if spec.Etcd != nil && spec.Etcd.Volume != nil {
+		v.Etcd = &EtcdValues{Volume: *volume(spec.Etcd.Volume)}
 	}
 	machines := cpReplicas
 	for i, g := range spec.NodeGroups {

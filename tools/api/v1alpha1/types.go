@@ -65,6 +65,10 @@ type SiteSpec struct {
 	// AllowedCredentials are values the credential check takes for
 	// credentials but that are not, each with the reason why.
 	AllowedCredentials []AllowedCredential `json:"allowedCredentials,omitempty"`
+	// ClusterDefaults are the lifecycle settings every cluster of the site
+	// gets where its definition is silent (remediation, health checks,
+	// rollouts, etcd, certificates).
+	ClusterDefaults *ClusterDefaults `json:"clusterDefaults,omitempty"`
 	// Git is the repository the site's Flux syncs.
 	Git GitSource `json:"git"`
 	// Bootstrap pins what the pivot installs.
@@ -213,6 +217,15 @@ type ClusterSpec struct {
 	Etcd *Etcd `json:"etcd,omitempty"`
 	// Platforms are the addon bundles the cluster uses.
 	Platforms []PlatformRef `json:"platforms,omitempty"`
+	// HealthCheck tunes the MachineHealthChecks (over the site default).
+	HealthCheck *HealthCheck `json:"healthCheck,omitempty"`
+	// Certificates says when the control plane rolls ahead of its
+	// certificates' expiry (over the site default).
+	Certificates *Certificates `json:"certificates,omitempty"`
+	// DeletionProtection keeps the cluster from being removed from git;
+	// default true. A cluster can only be deleted by a change whose base
+	// revision already has it false.
+	DeletionProtection *bool `json:"deletionProtection,omitempty"`
 }
 
 // ControlPlane sizes the control plane.
@@ -222,6 +235,9 @@ type ControlPlane struct {
 	Replicas *int `json:"replicas,omitempty"`
 	// RootVolume boots machines from a Cinder volume.
 	RootVolume *Volume `json:"rootVolume,omitempty"`
+	// Remediation limits how the control plane replaces unhealthy
+	// machines (over the site default).
+	Remediation *Remediation `json:"remediation,omitempty"`
 }
 
 // NodeGroup is one group of workers.
@@ -245,6 +261,9 @@ type NodeGroup struct {
 	// Nova places them; to spread a workload over zones, give it one group
 	// a zone.
 	AvailabilityZone string `json:"availabilityZone,omitempty"`
+	// Rollout is how the group's machines are replaced (over the site
+	// default).
+	Rollout *Rollout `json:"rollout,omitempty"`
 }
 
 // Autoscale bounds an autoscaled group; Min may be 0.
@@ -308,9 +327,13 @@ type OIDC struct {
 	GroupsPrefix   string `json:"groupsPrefix,omitempty"`
 }
 
-// Etcd puts etcd on a volume of its own.
+// Etcd puts etcd on a volume of its own and tunes it.
 type Etcd struct {
-	Volume Volume `json:"volume"`
+	// Volume is a Cinder volume for etcd's data on each control plane
+	// machine.
+	Volume *Volume `json:"volume,omitempty"`
+	// EtcdTuning overrides the site's etcd defaults.
+	EtcdTuning
 }
 
 // PlatformRef chooses a platform and overrides its components' values.

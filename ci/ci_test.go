@@ -33,15 +33,36 @@ func lint(t *testing.T, name string, content []byte) []*actionlint.Error {
 }
 
 func TestGitHubWorkflowLints(t *testing.T) {
-	content, err := os.ReadFile("github/capiform.yaml")
+	for _, tc := range []struct {
+		file    string
+		install []string
+	}{
+		{"github/capiform.yaml", []string{"go-version-file: go.mod", `go build -o "$CAPIFORM" ./tools/cmd/capiform`}},
+		// A fleet repository has no go.mod and no source: it installs a
+		// pinned release, cached under its version, and builds nothing
+		// when the cache hits.
+		{"github/fleet.yaml", []string{
+			"CAPIFORM_VERSION: latest",
+			`go install "github.com/capiform/capiform/tools/cmd/capiform@$CAPIFORM_VERSION"`,
+			"actions/cache@",
+			"key: capiform-${{ runner.os }}-${{ runner.arch }}-${{ env.CAPIFORM_VERSION }}",
+			"if: ${{ steps.tool.outputs.cache-hit != 'true' }}",
+		}},
+	} {
+		t.Run(tc.file, func(t *testing.T) { checkGitHub(t, tc.file, tc.install) })
+	}
+}
+
+func checkGitHub(t *testing.T, file string, install []string) {
+	content, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range lint(t, "github/capiform.yaml", content) {
+	for _, e := range lint(t, file, content) {
 		t.Errorf("%s", e.Error())
 	}
 	s := string(content)
-	for _, want := range []string{
+	for _, want := range append(install,
 		"fetch-depth: 0",
 		"actions/setup-go@",
 		`validate -o github`,
@@ -51,7 +72,7 @@ func TestGitHubWorkflowLints(t *testing.T) {
 		"actions/github-script@",
 		"<!-- capiform-diff -->",
 		"updateComment",
-	} {
+	) {
 		if !strings.Contains(s, want) {
 			t.Errorf("workflow lacks %q", want)
 		}
@@ -91,10 +112,22 @@ type gitlabJob struct {
 	Artifacts    map[string]any   `json:"artifacts"`
 	Needs        any              `json:"needs"`
 	Image        string           `json:"image"`
+	Cache        map[string]any   `json:"cache"`
 }
 
 func TestGitLabTemplate(t *testing.T) {
-	content, err := os.ReadFile("gitlab/capiform.gitlab-ci.yml")
+	for _, tc := range []struct {
+		file, install, cacheKey string
+	}{
+		{"gitlab/capiform.gitlab-ci.yml", "go build -o /usr/local/bin/capiform ./tools/cmd/capiform", "capiform-go"},
+		{"gitlab/fleet.gitlab-ci.yml", `test -x "$GOBIN/capiform" || go install "github.com/capiform/capiform/tools/cmd/capiform@$CAPIFORM_VERSION"`, "capiform-$CAPIFORM_VERSION"},
+	} {
+		t.Run(tc.file, func(t *testing.T) { checkGitLab(t, tc.file, tc.install, tc.cacheKey) })
+	}
+}
+
+func checkGitLab(t *testing.T, file, install, cacheKey string) {
+	content, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,8 +215,11 @@ func TestGitLabTemplate(t *testing.T) {
 	if d := jobs["capiform-diff"]; d.Artifacts["when"] != "always" {
 		t.Errorf("capiform-diff must keep its report when it fails: %v", d.Artifacts)
 	}
-	if !contains(jobs["capiform-diff"].BeforeScript, "go build -o /usr/local/bin/capiform ./tools/cmd/capiform") {
-		t.Errorf("capiform-diff does not build capiform: %v", jobs["capiform-diff"].BeforeScript)
+	if !contains(jobs["capiform-diff"].BeforeScript, install) {
+		t.Errorf("capiform-diff does not install capiform with %q: %v", install, jobs["capiform-diff"].BeforeScript)
+	}
+	if key := jobs[".capiform"].Cache["key"]; key != cacheKey {
+		t.Errorf("cache key %v, want %q", key, cacheKey)
 	}
 	if _, err := os.Stat("gitlab/sticky-note.sh"); err != nil {
 		t.Error(err)

@@ -77,3 +77,46 @@ func TestImport(t *testing.T) {
 		}
 	}
 }
+
+// TestImportedClustersRender: every golden definition of the importer's
+// tests (one per source format) validates, renders and passes render
+// --check in a fleet of its own, with the real commands.
+func TestImportedClustersRender(t *testing.T) {
+	goldens, _ := filepath.Glob(filepath.Join("..", "importer", "testdata", "golden", "*.yaml"))
+	if len(goldens) < 5 {
+		t.Fatalf("only %d golden definitions", len(goldens))
+	}
+	for _, g := range goldens {
+		if strings.HasSuffix(g, ".site.yaml") {
+			continue
+		}
+		t.Run(strings.TrimSuffix(filepath.Base(g), ".yaml"), func(t *testing.T) {
+			t.Parallel()
+			cluster, err := os.ReadFile(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := ""
+			for _, line := range strings.Split(string(cluster), "\n") {
+				if n, ok := strings.CutPrefix(line, "  name: "); ok && name == "" {
+					name = n
+				}
+			}
+			dir := testrepo.New(t, false)
+			fleet := map[string][]byte{"clusters/imp/" + name + ".yaml": cluster}
+			for _, f := range []string{"site.yaml", "imp-mgmt.yaml"} {
+				b, err := os.ReadFile(filepath.Join("..", "importer", "testdata", "fleet", "clusters", "imp", f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				fleet["clusters/imp/"+f] = b
+			}
+			testrepo.WriteFiles(t, dir, fleet)
+			for _, args := range [][]string{{"validate"}, {"render"}, {"render", "--check"}} {
+				if code, _, errOut := run(t, append([]string{"-C", dir}, args...)...); code != 0 {
+					t.Errorf("capiform %s: exit %d\n%s", strings.Join(args, " "), code, errOut)
+				}
+			}
+		})
+	}
+}

@@ -234,6 +234,9 @@ func (v val) leftovers(rule string, reasons func(path string) (string, bool)) {
 	if empty(v.n) {
 		return
 	}
+	// An alias may refer to a node that holds it: each node is reported
+	// once.
+	v.d.used[v.n] = true
 	generic := genericPath(v.path)
 	if reason, ok := reasons(generic); ok && !v.d.partlyUsed(v.n) {
 		v.d.r.warn(v.pos(), rule, "%s: %s: left out", v.path, reason)

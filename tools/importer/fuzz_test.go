@@ -21,6 +21,7 @@ func FuzzImport(f *testing.F) {
 	}
 	f.Add([]byte("USER-SUPPLIED VALUES:\nnodeGroups: [{name: a, autoscale: yes}]\n"), "0.10.0")
 	f.Add([]byte("a: &x [*x]\n"), "")
+	f.Add([]byte("addons: &x {monitoring: *x}\nnodeGroups: &g [{name: a, machineFlavor: *g}]\n"), "0.20.0")
 	f.Fuzz(func(t *testing.T, data []byte, version string) {
 		res, err := Import([]Input{{Name: "in.yaml", Data: data}}, Options{Name: "fuzz", ChartVersion: version})
 		if (res == nil) == (err == nil) {

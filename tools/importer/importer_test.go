@@ -9,10 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/capiform/capiform/tools/cli"
 	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/importer"
-	"github.com/capiform/capiform/tools/internal/testrepo"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -30,18 +28,11 @@ func read(t *testing.T, names ...string) []importer.Input {
 	return in
 }
 
-// capiform runs the real command line on a repository.
-func capiform(t *testing.T, dir string, args ...string) (int, string) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	code := cli.Main(append([]string{"-C", dir}, args...), strings.NewReader(""), &out, &errOut)
-	return code, errOut.String() + out.String()
-}
-
-// TestGolden imports each source format, compares the definitions with
-// the golden files (the warnings are in their header), and puts each
-// cluster into a fleet of its own where the real validate, render and
-// render --check must pass.
+// TestGolden imports each source format and compares the definitions
+// with the golden files (the warnings are in their header). That each
+// golden cluster validates and renders in a fleet, with the real
+// commands, is tools/cli's TestImportedClustersRender: this package's
+// test binary stays small enough to fuzz.
 func TestGolden(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -119,22 +110,6 @@ func TestGolden(t *testing.T) {
 				golden(t, tc.name+".site.yaml", site)
 			}
 
-			dir := testrepo.New(t, false)
-			fleet := map[string][]byte{}
-			for _, f := range []string{"site.yaml", "imp-mgmt.yaml"} {
-				b, err := os.ReadFile(filepath.Join("testdata", "fleet", "clusters", "imp", f))
-				if err != nil {
-					t.Fatal(err)
-				}
-				fleet["clusters/imp/"+f] = b
-			}
-			fleet["clusters/imp/"+res.Cluster.Metadata.Name+".yaml"] = cluster
-			testrepo.WriteFiles(t, dir, fleet)
-			for _, args := range [][]string{{"validate"}, {"render"}, {"render", "--check"}} {
-				if code, out := capiform(t, dir, args...); code != 0 {
-					t.Errorf("capiform %s: exit %d\n%s", strings.Join(args, " "), code, out)
-				}
-			}
 		})
 	}
 }

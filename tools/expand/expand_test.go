@@ -152,7 +152,6 @@ func TestAutoscaledGroup(t *testing.T) {
 		"capacity.cluster-autoscaler.kubernetes.io/gpu-type":          "nvidia.com/gpu",
 		"capacity.cluster-autoscaler.kubernetes.io/labels":            "node-role.kubernetes.io/gpu=,node.cluster.x-k8s.io/accelerator=nvidia-a100",
 		"capacity.cluster-autoscaler.kubernetes.io/taints":            "nvidia.com/gpu=true:NoSchedule",
-		"helm.sh/resource-policy":                                     "keep",
 	}
 	if diff := cmp.Diff(want, md.GetAnnotations()); diff != "" {
 		t.Errorf("annotations (-want +got):\n%s", diff)

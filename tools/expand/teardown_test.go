@@ -8,38 +8,43 @@ import (
 )
 
 // teardown says, for each kind the chart renders, who deletes it when the
-// release is uninstalled. Helm deletes what is not kept; what Cluster API
-// deletes must be kept, or Helm would delete it at once, behind Cluster
-// API's back and out of its order. Read in cluster-api v1.14:
-// core/reconcilers/cluster (reconcileDelete), machinedeployment and
-// machineset (getTemplatesAndSetOwner, reconcileExternalTemplateReference),
-// machinehealthcheck (reconcile) and controlplane/kubeadm
-// (reconcileExternalReference).
+// release is uninstalled, and whether it is kept (helm.sh/resource-policy:
+// keep). Helm deletes what is not kept, all at once; it must not delete
+// what the Cluster deletes after the workers (its controlPlaneRef and its
+// infrastructureRef), or the control plane and the network go from under
+// running machines. Keep is honoured by upgrades too: what an upgrade must
+// be able to drop (a node group's MachineDeployment and health check) is
+// not kept. Read in cluster-api v1.14: core/reconcilers/cluster
+// (reconcileDelete), machinedeployment and machineset
+// (getTemplatesAndSetOwner, reconcileExternalTemplateReference) and
+// controlplane/kubeadm (reconcileExternalReference); in Helm v4:
+// pkg/kube/client.go (Update skips deleting a dropped object kept).
 var teardown = map[string]struct {
 	keep bool
 	who  string
 }{
-	// Helm.
 	"cluster.x-k8s.io/Cluster":              {false, "Helm: deleting it starts Cluster API's teardown"},
 	"/ServiceAccount":                       {false, "Helm: the autoscaler, which Cluster API does not own"},
 	"rbac.authorization.k8s.io/Role":        {false, "Helm: the autoscaler's"},
 	"rbac.authorization.k8s.io/RoleBinding": {false, "Helm: the autoscaler's"},
 	"apps/Deployment":                       {false, "Helm: the autoscaler, gone before it could scale what is being deleted"},
-	// Cluster API, in its order.
-	"cluster.x-k8s.io/MachineDeployment":                {true, "the Cluster deletes its owned MachineDeployments first, and waits for their machines"},
+	"cluster.x-k8s.io/MachineDeployment":    {false, "Helm, with the Cluster: the workers are what the Cluster deletes first, and it waits for them before the control plane; kept, a node group dropped by an upgrade would never go"},
+	"cluster.x-k8s.io/MachineHealthCheck":   {false, "Helm: no remediation during the teardown; kept, a dropped node group's check would stay"},
+	// What the Cluster deletes after the workers, in its order.
 	"controlplane.cluster.x-k8s.io/KubeadmControlPlane": {true, "the Cluster deletes its controlPlaneRef once no worker is left"},
 	"infrastructure.cluster.x-k8s.io/OpenStackCluster":  {true, "the Cluster deletes its infrastructureRef once the control plane is gone"},
 	// Owned by the Cluster (an owner reference Cluster API sets):
 	// Kubernetes' garbage collector deletes them once the Cluster is gone.
+	// Kept for rollouts too: machines refer to superseded templates.
 	"infrastructure.cluster.x-k8s.io/OpenStackMachineTemplate": {true, "owned by the Cluster (set by the MachineDeployment, MachineSet and KubeadmControlPlane controllers)"},
 	"bootstrap.cluster.x-k8s.io/KubeadmConfigTemplate":         {true, "owned by the Cluster (set by the MachineDeployment and MachineSet controllers)"},
-	"cluster.x-k8s.io/MachineHealthCheck":                      {true, "owned by the Cluster (set by the MachineHealthCheck controller)"},
 }
 
-// TestTeardownIsClusterAPIs: uninstalling the release deletes the Cluster
-// and the autoscaler, and keeps everything Cluster API deletes itself, so
-// that it deletes the workers, then the control plane, then the network and
-// load balancer. A kind the table does not know fails: say who deletes it.
+// TestTeardownIsClusterAPIs: uninstalling the release deletes the Cluster,
+// the autoscaler and the workers' MachineDeployments, and keeps the control
+// plane, the OpenStackCluster and the templates, so that Cluster API
+// deletes the workers, then the control plane, then the network and load
+// balancer. A kind the table does not know fails: say who deletes it.
 func TestTeardownIsClusterAPIs(t *testing.T) {
 	t.Parallel()
 	seen := map[string]bool{}

@@ -31,9 +31,9 @@ expands every cluster through charts/openstack-cluster as it is in the same
 revision, and compares object by object. It reports, per cluster and by
 Cluster API's own rules, which control planes and node groups roll and why,
 what changes in place, what scales, what is created or deleted, and which
-changes are unsafe (a downgrade, a skipped minor, control plane and node
-groups upgraded together, a chart change without a version bump). Secret
-values are never shown.
+changes are unsafe (a deleted cluster, a downgrade, a skipped minor, control
+plane and node groups upgraded together, a chart change without a version
+bump). Secret values are never shown.
 
 Exit codes: 0 no change; 1 changes (CI treats 1 as success); 2 error,
 including a revision that failed to render (the rest is still printed).`,

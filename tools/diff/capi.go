@@ -27,7 +27,8 @@ type Severity string
 
 // Severities, most severe first.
 const (
-	// Unsafe is a change that policy refuses or that breaks a cluster.
+	// Unsafe is a change that policy refuses, that breaks a cluster or
+	// that destroys one (a deleted cluster, even on purpose).
 	Unsafe Severity = "unsafe"
 	// Warning is a change that destroys something or leaves debris.
 	Warning Severity = "warning"
@@ -143,14 +144,7 @@ func impact(cr *ClusterReport, old, cur objectSet) {
 	case len(cur) == 0:
 		cr.Action = Removed
 		cr.Machines = cr.machines()
-		cr.Findings = append(cr.Findings,
-			Finding{Warning, fmt.Sprintf("cluster deleted: its %d machine(s) are deleted with the control plane and node groups", cr.Machines)},
-			Finding{Warning, "the OpenStack load balancers and volumes that the cluster's cloud controller and CSI driver created are left behind: clean them up (see the README) before deleting the project or network"},
-			Finding{Warning, "its addons go with it: Flux uninstalls them through the cluster's kubeconfig, and once the API server is gone their HelmReleases can hang on finalizers; delete LoadBalancer Services and PersistentVolumeClaims first, while the cloud controller and CSI still run"},
-		)
-		if old.get("Cluster", "", cr.Cluster) != nil && old.get("Cluster", "", cr.Cluster).GetAnnotations()[ResourcePolicyAnnotation] == ResourcePolicyKeep {
-			cr.Findings = append(cr.Findings, Finding{Info, "the Cluster and OpenStackCluster are kept (helm.sh/resource-policy: keep): delete them by hand to release the network and API load balancer"})
-		}
+		cr.Findings = append(cr.Findings, deletionFindings(cr, old)...)
 	default:
 		cr.Action = Changed
 	}
@@ -161,6 +155,76 @@ func impact(cr *ClusterReport, old, cur objectSet) {
 	cr.Findings = append(cr.Findings, versionFindings(cr, cpVersion)...)
 	cr.Findings = append(cr.Findings, templateFindings(old, cur)...)
 	sortFindings(cr.Findings)
+}
+
+// deletionFindings say what deleting a cluster destroys and whether its
+// release's uninstall leaves the teardown to Cluster API. Helm uninstalls
+// the release as it was last deployed: the base revision's objects (old).
+func deletionFindings(cr *ClusterReport, old objectSet) []Finding {
+	var machines, machinesMax int
+	groups := cr.NodeGroups
+	if cr.ControlPlane != nil {
+		groups = append([]Rollout{*cr.ControlPlane}, groups...)
+	}
+	for _, g := range groups {
+		machines += g.Machines
+		machinesMax += max(g.Machines, g.MachinesMax)
+	}
+	what := []string{fmt.Sprintf("every machine (%s)", countText(machines, machinesMax))}
+	var osc *unstructured.Unstructured
+	if oscs := old.ofKind("OpenStackCluster"); len(oscs) > 0 {
+		osc = oscs[0]
+	}
+	if _, managed := nestedMap(osc, "spec")["managedSubnets"]; managed {
+		what = append(what, "its network and router")
+	} else if osc != nil {
+		what = append(what, "its ports and security groups (the existing network stays)")
+	}
+	if lb, _, _ := unstructured.NestedBool(nestedMap(osc, "spec"), "apiServerLoadBalancer", "enabled"); lb {
+		what = append(what, "its API load balancer")
+	}
+	out := []Finding{
+		{Unsafe, fmt.Sprintf("cluster %s is DELETED: %s go", cr.Cluster, joinAnd(what))},
+		{Warning, "the OpenStack load balancers and volumes that the cluster's cloud controller and CSI driver created are left behind: clean them up (see docs/deleting-a-cluster.md) before deleting the project or network"},
+		{Warning, "its addons go with it: Flux uninstalls them through the cluster's kubeconfig, and once the API server is gone their HelmReleases can hang on finalizers; delete LoadBalancer Services and PersistentVolumeClaims first, while the cloud controller and CSI still run"},
+	}
+
+	// Helm deletes what is not kept, at once. The Cluster deletes the
+	// workers first and waits for them, then its control plane, then its
+	// infrastructure: Helm must leave those two to it.
+	cluster := old.get("Cluster", "", cr.Cluster)
+	if cluster == nil {
+		return out
+	}
+	var behind []string
+	for _, ref := range []string{"controlPlaneRef", "infrastructureRef"} {
+		kind, name := nestedString(cluster, "spec", ref, "kind"), nestedString(cluster, "spec", ref, "name")
+		if o := old.get(kind, cluster.GetNamespace(), name); o != nil && o.GetAnnotations()[ResourcePolicyAnnotation] != ResourcePolicyKeep {
+			behind = append(behind, kind+" "+name)
+		}
+	}
+	if len(behind) > 0 {
+		out = append(out, Finding{Unsafe, fmt.Sprintf("uninstalling the release deletes %s itself, at once, while machines still run (Cluster API deletes it only after the workers): the chart must keep it (%s: %s)", joinAnd(behind), ResourcePolicyAnnotation, ResourcePolicyKeep)})
+	}
+	switch {
+	case cluster.GetAnnotations()[ResourcePolicyAnnotation] == ResourcePolicyKeep:
+		out = append(out, Finding{Unsafe, fmt.Sprintf("the Cluster is kept (%s: %s): uninstalling the release does not delete it, so nothing deletes the network and API load balancer; delete it by hand (kubectl -n %s delete cluster %s)", ResourcePolicyAnnotation, ResourcePolicyKeep, cluster.GetNamespace(), cluster.GetName())})
+	case len(behind) == 0:
+		stays := "the namespace " + cluster.GetNamespace()
+		if secret := nestedString(osc, "spec", "identityRef", "name"); secret != "" {
+			stays += " and its Secret " + secret + " (the cloud credentials the teardown needs)"
+		}
+		out = append(out, Finding{Info, fmt.Sprintf("uninstalling the release deletes the Cluster; Cluster API then deletes the workers, then the control plane, then the OpenStackCluster, and what Helm keeps goes with the Cluster; %s stay: delete them by hand once the Cluster is gone (see docs/deleting-a-cluster.md)", stays)})
+	}
+	return out
+}
+
+// joinAnd joins a list as a sentence: "a, b and c".
+func joinAnd(s []string) string {
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }
 
 func (cr *ClusterReport) machines() int {

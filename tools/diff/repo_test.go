@@ -191,3 +191,21 @@ func textOf(t testing.TB, rep *Report) string {
 	}
 	return b.String()
 }
+
+func markdownOf(t testing.TB, rep *Report) string {
+	t.Helper()
+	var b strings.Builder
+	if err := rep.Markdown(&b, 0); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func jsonOf(t testing.TB, rep *Report) string {
+	t.Helper()
+	var b strings.Builder
+	if err := rep.JSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}

@@ -195,16 +195,62 @@ func TestScenarioClusterDeletedWarns(t *testing.T) {
 	if c.Action != Removed || c.Machines != 3+3+2+1 {
 		t.Errorf("want app deleted with 9 machines, got %s %d", c.Action, c.Machines)
 	}
+	// The deletion itself, at the top severity, with every machine (the
+	// autoscaled group between its bounds).
+	if !hasFinding(c.Findings, Unsafe, "cluster app is DELETED: every machine (9-13), its network and router and its API load balancer go") {
+		t.Errorf("want the deletion as an unsafe finding, got %v", c.Findings)
+	}
+	if rep.Unsafe() != 1 {
+		t.Errorf("want the deletion as the one unsafe finding, got %v", rep.allFindings())
+	}
 	if !hasFinding(c.Findings, Warning, "load balancers and volumes") {
 		t.Errorf("want the debris warning, got %v", c.Findings)
 	}
 	if !hasFinding(c.Findings, Warning, "its addons go with it") {
 		t.Errorf("want the addons warning, got %v", c.Findings)
 	}
+	if !hasFinding(c.Findings, Info, "Cluster API then deletes the workers, then the control plane, then the OpenStackCluster") ||
+		!hasFinding(c.Findings, Info, "the namespace app and its Secret s1-cloud-credentials (the cloud credentials the teardown needs) stay") {
+		t.Errorf("want the teardown order and what stays, got %v", c.Findings)
+	}
 	for _, o := range c.Objects {
-		if (o.Kind == "Cluster" || o.Kind == "OpenStackCluster") && o.Action != Kept {
-			t.Errorf("%s must be kept: %v", o.Kind, o)
+		// Helm keeps what Cluster API deletes after the workers, and the
+		// templates; it deletes the rest (the Cluster first of all).
+		want := Removed
+		if o.Kind == "KubeadmControlPlane" || o.Kind == "OpenStackCluster" || strings.HasSuffix(o.Kind, "Template") {
+			want = Kept
 		}
+		if o.Action != want {
+			t.Errorf("%s %s: %s, want %s", o.Kind, o.Name, o.Action, want)
+		}
+	}
+	for _, out := range []string{textOf(t, rep), markdownOf(t, rep), jsonOf(t, rep)} {
+		if !strings.Contains(out, "cluster app is DELETED: every machine (9-13)") {
+			t.Errorf("output lacks the deletion:\n%s", out)
+		}
+	}
+}
+
+// TestScenarioDeletionByHelmIsUnsafe: a base chart that keeps the Cluster
+// and lets Helm delete the control plane (chart 0.2.0's wreck) is
+// reported: etcd goes at once, and nothing deletes the network and load
+// balancer.
+func TestScenarioDeletionByHelmIsUnsafe(t *testing.T) {
+	t.Parallel()
+	r := newTestRepo(t)
+	r.edit("charts/openstack-cluster/templates/cluster.yaml", "kind: Cluster\nmetadata:\n", "kind: Cluster\nmetadata:\n  annotations:\n    helm.sh/resource-policy: keep\n")
+	r.edit("charts/openstack-cluster/templates/control-plane.yaml", "running workers.\n    helm.sh/resource-policy: keep\n", "running workers.\n    capiform.dev/not-kept: \"true\"\n")
+	bumpChart(r)
+	r.commit("the old teardown")
+	r.remove("clusters/s1/app.yaml")
+	r.commit("delete app")
+	rep := r.mustDiff()
+	c := cluster(t, rep, "s1", "app")
+	if !hasFinding(c.Findings, Unsafe, "uninstalling the release deletes KubeadmControlPlane app-control-plane itself, at once") {
+		t.Errorf("want Helm's deletion of the control plane flagged, got %v", c.Findings)
+	}
+	if !hasFinding(c.Findings, Unsafe, "the Cluster is kept") {
+		t.Errorf("want the kept Cluster flagged, got %v", c.Findings)
 	}
 }
 

@@ -46,7 +46,59 @@ func checkFleet(t *testing.T, root, fix string) (clusters, withAddons int) {
 	if cr.Clusters != len(res.Releases) || cr.Clusters < 1 {
 		t.Errorf("expanded %d clusters of %d", cr.Clusters, len(res.Releases))
 	}
+	teardownSafe(t, res)
 	return cr.Clusters, addonOrder(t, res)
+}
+
+// teardownSafe reads the generated tree of every site as Flux will, and
+// checks what removing a cluster from git prunes: the root Kustomization
+// prunes the cluster's Kustomizations, and each deletes what its folder
+// holds. Nothing the teardown still needs may be among it: not the
+// cluster's namespace, not a Secret (the OpenStack provider deletes
+// servers, network and load balancer with the cloud credentials), unless
+// it is marked never to be pruned. The cluster's HelmRelease uninstalls
+// without waiting and with background propagation, so that Cluster API
+// deletes in its order. The management cluster's Kustomizations and
+// HelmRelease are never pruned.
+func teardownSafe(t *testing.T, res *pipeline.Result) {
+	t.Helper()
+	for site, files := range res.Sites {
+		folders, err := render.BuildAll(site, files)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ks := range folders[""] {
+			if ks.GetKind() != "Kustomization" || ks.GetAPIVersion() == "kustomize.config.k8s.io/v1beta1" {
+				continue
+			}
+			cluster := ks.GetLabels()[render.ClusterLabel]
+			if cluster == "" {
+				continue // the root
+			}
+			management := ks.GetLabels()[render.ManagementLabel] == "true"
+			p, _, _ := unstructured.NestedString(ks.Object, "spec", "path")
+			dir := strings.TrimPrefix(p, "./"+render.Dir(site)+"/")
+			if management && ks.GetAnnotations()[render.PruneAnnotation] != "disabled" {
+				t.Errorf("%s: Kustomization %s of management cluster %s can be pruned", site, ks.GetName(), cluster)
+			}
+			for _, o := range folders[dir] {
+				pruned := o.GetAnnotations()[render.PruneAnnotation] != "disabled"
+				switch {
+				case management && pruned && o.GetKind() == "HelmRelease" && o.GetNamespace() == "flux-system":
+					t.Errorf("%s: HelmRelease %s of management cluster %s can be pruned", site, o.GetName(), cluster)
+				case !management && pruned && (o.GetKind() == "Namespace" || o.GetKind() == "Secret"):
+					t.Errorf("%s: removing cluster %s prunes %s %s/%s (Kustomization %s) while Cluster API still needs it to delete the cluster: annotate it %s: disabled", site, cluster, o.GetKind(), o.GetNamespace(), o.GetName(), ks.GetName(), render.PruneAnnotation)
+				}
+				if c, _, _ := unstructured.NestedString(o.Object, "spec", "chart", "spec", "chart"); o.GetKind() == "HelmRelease" && c == render.ChartPath {
+					wait, _, _ := unstructured.NestedBool(o.Object, "spec", "uninstall", "disableWait")
+					prop, _, _ := unstructured.NestedString(o.Object, "spec", "uninstall", "deletionPropagation")
+					if !wait || prop != "background" {
+						t.Errorf("%s: HelmRelease %s uninstalls with disableWait %v, deletionPropagation %q; want true, background", site, o.GetName(), wait, prop)
+					}
+				}
+			}
+		}
+	}
 }
 
 // addonOrder reads the rendered addon HelmReleases of every cluster, as

@@ -61,17 +61,22 @@ func (e *engine) checkChange(ctx context.Context, base, head *load.Fleet, checke
 		}
 	}
 
-	// Sites as a whole: management clusters kept, clusters not moved.
+	// Sites as a whole: management clusters kept, protected clusters not
+	// deleted, clusters not moved.
 	type summary struct {
 		Management string   `json:"management"`
 		Clusters   []string `json:"clusters"`
+		Deletable  []string `json:"deletable"`
 	}
 	summarize := func(f *load.Fleet) map[string]summary {
 		m := map[string]summary{}
 		for _, s := range f.Sites {
-			sum := summary{Management: s.Spec.ManagementCluster, Clusters: []string{}}
+			sum := summary{Management: s.Spec.ManagementCluster, Clusters: []string{}, Deletable: []string{}}
 			for _, c := range s.Clusters {
 				sum.Clusters = append(sum.Clusters, c.Metadata.Name)
+				if p := c.Spec.DeletionProtection; p != nil && !*p {
+					sum.Deletable = append(sum.Deletable, c.Metadata.Name)
+				}
 			}
 			m[s.Metadata.Name] = sum
 		}

@@ -89,3 +89,81 @@ func TestSitePolicyThatIsALink(t *testing.T) {
 		t.Errorf("want load.symlink at clusters/dev/policy.cue, got:\n%s", Format(got, FormatText))
 	}
 }
+
+// TestDeletionTakesTwoChanges runs the deletion rule on revisions of a real
+// git repository, as validate --base does in CI: deleting a protected
+// cluster fails, so does marking it deletable and deleting it in one change
+// (the base decides), and deleting it after a merged change that marked it
+// deletable passes.
+func TestDeletionTakesTwoChanges(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(corpusDir, "fleet"))); err != nil {
+		t.Fatal(err)
+	}
+	repo, err := git.PlainInit(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := func(msg string) {
+		t.Helper()
+		if err := wt.AddWithOptions(&git.AddOptions{All: true}); err != nil {
+			t.Fatal(err)
+		}
+		sig := &object.Signature{Name: "test", Email: "test@example.org", When: time.Unix(0, 0)}
+		if _, err := wt.Commit(msg, &git.CommitOptions{Author: sig}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	work := filepath.Join(dir, "clusters/dev/work.yaml")
+	protected, err := os.ReadFile(work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deletable := []byte(string(protected) + "  deletionProtection: false\n")
+	validate := func() []string {
+		t.Helper()
+		base, _, err := source.Revision(dir, "HEAD")
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := source.Worktree(dir)
+		f, _ := load.Load(head)
+		got, err := Validate(t.Context(), f, DefaultOptions(head, base))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, d := range got {
+			out = append(out, d.Rule+" "+d.Pos.String())
+		}
+		return out
+	}
+	commit("base")
+
+	steps := []struct {
+		name   string
+		change func()
+		want   string
+	}{
+		{"deleting a protected cluster", func() { os.Remove(work) }, "policy.deletion-protection clusters/dev/work.yaml:4:9"},
+		{"marking it deletable and deleting it at once", func() { os.WriteFile(work, deletable, 0o644); os.Remove(work) }, "policy.deletion-protection clusters/dev/work.yaml:4:9"},
+		{"marking it deletable", func() { os.WriteFile(work, deletable, 0o644) }, ""},
+	}
+	for _, s := range steps {
+		os.WriteFile(work, protected, 0o644)
+		s.change()
+		if got := strings.Join(validate(), "\n"); got != s.want {
+			t.Errorf("%s: got %q, want %q", s.name, got, s.want)
+		}
+	}
+	// The first change merged, the second deletes the file.
+	commit("mark work deletable")
+	os.Remove(work)
+	if got := validate(); len(got) != 0 {
+		t.Errorf("deleting a cluster the base marks deletable: got %q", got)
+	}
+}

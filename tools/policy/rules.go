@@ -33,5 +33,6 @@ var Rules = []string{
 	"policy.upgrade-order",
 	"policy.immutable",
 	"policy.management-kept",
+	"policy.deletion-protection",
 	"policy.chart-version",
 }

@@ -24,6 +24,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
 
 	"github.com/capiform/capiform/tools/load"
 	"github.com/capiform/capiform/tools/resolve"
@@ -359,7 +360,13 @@ func HelmRelease(rel *resolve.Release) (*helmv2.HelmRelease, error) {
 				DisableWait: true,
 				Remediation: &helmv2.UpgradeRemediation{Retries: 0},
 			},
-			Uninstall: &helmv2.Uninstall{KeepHistory: true},
+			// Uninstalling deletes the Cluster and returns: Cluster API's
+			// teardown outlasts any Helm timeout, and the Cluster object
+			// shows its progress. Background propagation, for foreground
+			// would have Kubernetes delete everything the Cluster owns (the
+			// control plane and the OpenStackCluster with the workers) at
+			// once, out of Cluster API's order.
+			Uninstall: &helmv2.Uninstall{KeepHistory: true, DisableWait: true, DeletionPropagation: ptr.To("background")},
 			Values:    &apiextensionsv1.JSON{Raw: raw},
 		},
 	}

@@ -224,7 +224,8 @@ type ClusterSpec struct {
 	Certificates *Certificates `json:"certificates,omitempty"`
 	// DeletionProtection keeps the cluster from being removed from git;
 	// default true. A cluster can only be deleted by a change whose base
-	// revision already has it false.
+	// revision already has it false (policy.deletion-protection); the
+	// management cluster's is never false (policy.management-kept).
 	DeletionProtection *bool `json:"deletionProtection,omitempty"`
 }
 

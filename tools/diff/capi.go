@@ -154,6 +154,7 @@ func impact(cr *ClusterReport, old, cur objectSet) {
 	}
 	cr.Findings = append(cr.Findings, versionFindings(cr, cpVersion)...)
 	cr.Findings = append(cr.Findings, templateFindings(old, cur)...)
+	cr.Findings = append(cr.Findings, certificateFindings(old, cur)...)
 	sortFindings(cr.Findings)
 }
 

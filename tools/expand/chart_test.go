@@ -320,6 +320,38 @@ func TestValuesSchema(t *testing.T) {
 			wantErr: "machineImage",
 		},
 		{
+			name:    "etcd volume of size 0",
+			edit:    func(v map[string]any) { v["etcd"] = map[string]any{"volume": map[string]any{"sizeGiB": 0}} },
+			wantErr: "sizeGiB",
+		},
+		{
+			name:    "unknown key in etcd",
+			edit:    func(v map[string]any) { v["etcd"] = map[string]any{"heartbeatInterval": 250} },
+			wantErr: "heartbeatInterval",
+		},
+		{
+			name:    "election timeout above etcd's maximum",
+			edit:    func(v map[string]any) { v["etcd"] = map[string]any{"electionTimeoutMs": 60000} },
+			wantErr: "electionTimeoutMs",
+		},
+		{
+			name:    "defragmentation schedule that is not cron",
+			edit:    func(v map[string]any) { v["etcd"] = map[string]any{"defragSchedule": "weekly"} },
+			wantErr: "defragSchedule",
+		},
+		{
+			name: "etcd tuned, defragmentation off, certificate renewal off",
+			edit: func(v map[string]any) {
+				v["etcd"] = map[string]any{"heartbeatIntervalMs": 100, "electionTimeoutMs": 1000, "quotaBackendGiB": 2, "defragSchedule": ""}
+				v["controlPlane"].(map[string]any)["certificatesExpiryDays"] = 0
+			},
+		},
+		{
+			name:    "certificate renewal under Cluster API's 7 days",
+			edit:    func(v map[string]any) { v["controlPlane"].(map[string]any)["certificatesExpiryDays"] = 3 },
+			wantErr: "certificatesExpiryDays",
+		},
+		{
 			name: "unknown keys inside the pass-through kubeadmConfigSpec",
 			edit: func(v map[string]any) {
 				v["controlPlane"].(map[string]any)["kubeadmConfigSpec"] = map[string]any{"anything": map[string]any{"goes": true}}

@@ -156,13 +156,55 @@ func TestDefinitionFieldsLand(t *testing.T) {
 			{"OpenStackMachineTemplate", "lagging-control-plane-*", "spec.template.spec.rootVolume.type", "fast"},
 			{"OpenStackMachineTemplate", "lagging-control-plane-*", "spec.template.spec.rootVolume.availabilityZone.name", "az1"},
 		}},
-		{"etcd.volume -> block device and mount", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+		{"etcd.volume -> tagged block device, mounted by its tag; only DirAvailable--var-lib-etcd skipped", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
 			c.Etcd = &v1alpha1.Etcd{Volume: &v1alpha1.Volume{SizeGiB: 25, Type: "ssd"}}
 		}, []where{
 			{"OpenStackMachineTemplate", "lagging-control-plane-*", "spec.template.spec.additionalBlockDevices[0].name", "etcd"},
 			{"OpenStackMachineTemplate", "lagging-control-plane-*", "spec.template.spec.additionalBlockDevices[0].sizeGiB", int64(25)},
 			{"OpenStackMachineTemplate", "lagging-control-plane-*", "spec.template.spec.additionalBlockDevices[0].storage.volume.type", "ssd"},
+			{"OpenStackMachineTemplate", "lagging-control-plane-*", "spec.template.spec.configDrive", true},
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.kubeadmConfigSpec.diskSetup.filesystems[0].device", "/dev/disk/openstack/by-tag/etcd"},
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.kubeadmConfigSpec.diskSetup.partitions", nil},
 			{"KubeadmControlPlane", "lagging-control-plane", "spec.kubeadmConfigSpec.mounts[0][1]", "/var/lib/etcd"},
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.kubeadmConfigSpec.initConfiguration.nodeRegistration.ignorePreflightErrors", []any{"DirAvailable--var-lib-etcd"}},
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.kubeadmConfigSpec.joinConfiguration.nodeRegistration.ignorePreflightErrors", []any{"DirAvailable--var-lib-etcd"}},
+		}},
+		{"no etcd volume -> no block device, no preflight skipped", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {}, []where{
+			{"OpenStackMachineTemplate", "lagging-control-plane-*", "spec.template.spec.additionalBlockDevices", nil},
+			{"OpenStackMachineTemplate", "lagging-control-plane-*", "spec.template.spec.configDrive", nil},
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.kubeadmConfigSpec.diskSetup", nil},
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.kubeadmConfigSpec.initConfiguration.nodeRegistration.ignorePreflightErrors", nil},
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.kubeadmConfigSpec.joinConfiguration.nodeRegistration.ignorePreflightErrors", nil},
+		}},
+		{"etcd tuning: cluster over site clusterDefaults over built-in -> etcd arguments; metrics on the node network", func(s *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			s.ClusterDefaults = &v1alpha1.ClusterDefaults{Etcd: &v1alpha1.EtcdTuning{HeartbeatIntervalMs: ptr(300), ElectionTimeoutMs: ptr(3000)}}
+			c.Etcd = &v1alpha1.Etcd{EtcdTuning: v1alpha1.EtcdTuning{ElectionTimeoutMs: ptr(4000)}}
+		}, []where{
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.kubeadmConfigSpec.clusterConfiguration.etcd.local.extraArgs", []any{
+				map[string]any{"name": "heartbeat-interval", "value": "300"},
+				map[string]any{"name": "election-timeout", "value": "4000"},
+				map[string]any{"name": "quota-backend-bytes", "value": "8589934592"},
+				map[string]any{"name": "listen-metrics-urls", "value": "http://0.0.0.0:2381"},
+			}},
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.kubeadmConfigSpec.clusterConfiguration.controllerManager.extraArgs[0]", map[string]any{"name": "bind-address", "value": "0.0.0.0"}},
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.kubeadmConfigSpec.clusterConfiguration.scheduler.extraArgs[0]", map[string]any{"name": "bind-address", "value": "0.0.0.0"}},
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.kubeadmConfigSpec.files[0].path", "/run/kubeadm/kube-proxy-configuration.yaml"},
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.kubeadmConfigSpec.files[2].content", "# Defragments etcd, one member at a time (/usr/local/sbin/etcd-defrag).\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n0 3 * * 0 root etcd-defrag 2>&1 | logger -t etcd-defrag\n"},
+		}},
+		{"etcd.defragSchedule: none -> no defragmentation", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			c.Etcd = &v1alpha1.Etcd{EtcdTuning: v1alpha1.EtcdTuning{DefragSchedule: "none"}}
+		}, []where{
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.kubeadmConfigSpec.files[1]", nil},
+		}},
+		{"certificates.renewBeforeDays from the site's clusterDefaults", func(s *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			s.ClusterDefaults = &v1alpha1.ClusterDefaults{Certificates: &v1alpha1.Certificates{RenewBeforeDays: ptr(45)}}
+		}, []where{
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.rollout.before.certificatesExpiryDays", int64(45)},
+		}},
+		{"certificates.renewBeforeDays: 0 -> no rollout before expiry", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			c.Certificates = &v1alpha1.Certificates{RenewBeforeDays: ptr(0)}
+		}, []where{
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.rollout.before", nil},
 		}},
 		{"nodeGroups[].flavor, replicas and rootVolume", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
 			c.NodeGroups[1].Replicas = ptr(7)

@@ -27,6 +27,9 @@ var Rules = []string{
 	"policy.release-name-length",
 	"policy.label-length",
 	"policy.management-cluster",
+	"policy.etcd-tuning",
+	"policy.etcd-volume-size",
+	"policy.certificates-renewal",
 	// Change rules, against a base revision.
 	"policy.no-downgrade",
 	"policy.no-skipped-minor",

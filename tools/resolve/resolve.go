@@ -21,6 +21,31 @@ const (
 	DefaultAutoscalerImage = "registry.k8s.io/autoscaling/cluster-autoscaler:v1.36.0"
 )
 
+// Built-in etcd and certificate settings, where neither the cluster nor its
+// site's clusterDefaults say otherwise (policies/rules.cue holds the same
+// numbers for its bounds; a test holds them together).
+const (
+	// DefaultEtcdHeartbeatIntervalMs and DefaultEtcdElectionTimeoutMs are
+	// 2.5 times etcd's 100 and 1000: etcd's tuning guide sets the heartbeat
+	// near the members' round trip, which on network storage (Cinder)
+	// includes the leader's fsync, often tens of milliseconds, and the
+	// election timeout at ten heartbeats so that a slow disk does not
+	// trigger elections.
+	DefaultEtcdHeartbeatIntervalMs = 250
+	DefaultEtcdElectionTimeoutMs   = 2500
+	// DefaultEtcdQuotaBackendGiB is etcd's suggested maximum database
+	// size (its default, 2 GiB, makes a busy cluster read-only early).
+	DefaultEtcdQuotaBackendGiB = 8
+	// DefaultEtcdDefragSchedule defragments etcd weekly, Sunday 03:00 in
+	// the machines' time zone (cron syntax).
+	DefaultEtcdDefragSchedule = "0 3 * * 0"
+	// EtcdDefragNever turns the scheduled defragmentation off.
+	EtcdDefragNever = "none"
+	// DefaultCertificatesRenewBeforeDays rolls control plane machines a
+	// month before kubeadm's one-year certificates expire.
+	DefaultCertificatesRenewBeforeDays = 30
+)
+
 // Release is a cluster resolved against its site.
 type Release struct {
 	Identity
@@ -101,11 +126,18 @@ type ControlPlaneValue struct {
 	MachineFlavor string  `json:"machineFlavor"`
 	MachineCount  int     `json:"machineCount"`
 	RootVolume    *Volume `json:"rootVolume,omitempty"`
+	// CertificatesExpiryDays is 0 when the cluster turns it off.
+	CertificatesExpiryDays int `json:"certificatesExpiryDays"`
 }
 
 // EtcdValues is the chart's etcd value.
 type EtcdValues struct {
-	Volume Volume `json:"volume"`
+	Volume              *Volume `json:"volume,omitempty"`
+	HeartbeatIntervalMs int     `json:"heartbeatIntervalMs"`
+	ElectionTimeoutMs   int     `json:"electionTimeoutMs"`
+	QuotaBackendGiB     int     `json:"quotaBackendGiB"`
+	// DefragSchedule is "" when the defragmentation is off.
+	DefragSchedule string `json:"defragSchedule"`
 }
 
 // NodeGroupValues is one entry of the chart's nodeGroups value.
@@ -260,9 +292,8 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 		MachineCount:  cpReplicas,
 		RootVolume:    volume(spec.ControlPlane.RootVolume),
 	}
-	if spec.Etcd != nil && spec.Etcd.Volume != nil {
-		v.Etcd = &EtcdValues{Volume: *volume(spec.Etcd.Volume)}
-	}
+	v.ControlPlane.CertificatesExpiryDays = renewBeforeDays(site.ClusterDefaults, spec.Certificates)
+	v.Etcd = etcd(site.ClusterDefaults, spec.Etcd)
 	machines := cpReplicas
 	for i, g := range spec.NodeGroups {
 		at := fmt.Sprintf("spec.nodeGroups[%d]", i)

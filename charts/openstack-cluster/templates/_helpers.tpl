@@ -57,6 +57,9 @@ rootVolume:
 {{- end }}
 {{- with .etcd }}
 {{- with .volume }}
+# The guest finds the volume by its tag (the block device's name), which Nova
+# publishes in the config drive's metadata (see the chart's README).
+configDrive: true
 additionalBlockDevices:
   - name: etcd
     sizeGiB: {{ .sizeGiB }}
@@ -133,8 +136,9 @@ controlPlane.kubeadmConfigSpec is merged over it.
 */}}
 {{- define "openstack-cluster.controlPlaneKubeadmConfigSpec" -}}
 {{- $v := .Values -}}
-{{- with $v.oidc }}
+{{- $etcd := $v.etcd | default dict -}}
 clusterConfiguration:
+{{- with $v.oidc }}
   apiServer:
     extraArgs:
       - name: oidc-issuer-url
@@ -158,27 +162,107 @@ clusterConfiguration:
         value: {{ . | quote }}
       {{- end }}
 {{- end }}
+  {{- include "openstack-cluster.etcdAndMetrics" $etcd | nindent 2 }}
 initConfiguration:
   nodeRegistration:
     {{- include "openstack-cluster.nodeRegistration" . | nindent 4 }}
+    {{- include "openstack-cluster.etcdPreflight" $etcd | nindent 4 }}
 joinConfiguration:
   nodeRegistration:
     {{- include "openstack-cluster.nodeRegistration" . | nindent 4 }}
-{{- if and $v.etcd $v.etcd.volume }}
-# The etcd volume is the first additional block device: /dev/vdb on KVM.
+    {{- include "openstack-cluster.etcdPreflight" $etcd | nindent 4 }}
+{{- with $etcd.volume }}
+# The etcd volume, by the link the image makes from the tag Nova gives the
+# block device (never by a device name like /dev/vdb, which depends on the
+# disks before it). A whole-disk ext4, mounted at etcd's data directory.
 diskSetup:
-  partitions:
-    - device: /dev/vdb
-      layout: true
-      overwrite: false
-      tableType: gpt
   filesystems:
-    - device: /dev/vdb1
+    - device: /dev/disk/openstack/by-tag/etcd
       filesystem: ext4
       label: etcd_disk
 mounts:
   - - LABEL=etcd_disk
     - /var/lib/etcd
+{{- end }}
+files:
+  # kube-proxy's metrics on the node network: kubeadm init makes kube-proxy's
+  # configuration from a KubeProxyConfiguration in its config file.
+  - path: /run/kubeadm/kube-proxy-configuration.yaml
+    owner: root:root
+    permissions: "0644"
+    content: |
+      ---
+      apiVersion: kubeproxy.config.k8s.io/v1alpha1
+      kind: KubeProxyConfiguration
+      metricsBindAddress: 0.0.0.0:10249
+{{- with $etcd.defragSchedule }}
+  - path: /usr/local/sbin/etcd-defrag
+    owner: root:root
+    permissions: "0755"
+    content: |
+      {{- include "openstack-cluster.etcdDefragScript" . | nindent 6 }}
+  - path: /etc/cron.d/etcd-defrag
+    owner: root:root
+    permissions: "0644"
+    content: |
+      # Defragments etcd, one member at a time (/usr/local/sbin/etcd-defrag).
+      PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+      {{ . }} root etcd-defrag 2>&1 | logger -t etcd-defrag
+{{- end }}
+preKubeadmCommands:
+  {{- if $etcd.volume }}
+  # The preflight check that etcd's directory is empty is skipped (the new
+  # file system's lost+found is in it): make sure it is the volume, so that
+  # etcd never lands on the root disk when the volume failed to attach.
+  - 'mountpoint -q /var/lib/etcd || { echo "the etcd volume is not mounted at /var/lib/etcd: not running kubeadm" >&2; exit 1; }'
+  {{- end }}
+  # Only kubeadm init reads a KubeProxyConfiguration (joins have no such file).
+  - 'if [ -f /run/kubeadm/kubeadm.yaml ]; then cat /run/kubeadm/kube-proxy-configuration.yaml >> /run/kubeadm/kubeadm.yaml; fi'
+{{- end }}
+
+{{/*
+etcd's tuning and the metrics endpoints of etcd, the controller manager and
+the scheduler, under clusterConfiguration. They listen on every address of
+the node, which the cluster's security group opens to its own machines only
+(see the README). Argument: the etcd value.
+*/}}
+{{- define "openstack-cluster.etcdAndMetrics" -}}
+etcd:
+  local:
+    extraArgs:
+      {{- with .heartbeatIntervalMs }}
+      - name: heartbeat-interval
+        value: {{ . | int64 | toString | quote }}
+      {{- end }}
+      {{- with .electionTimeoutMs }}
+      - name: election-timeout
+        value: {{ . | int64 | toString | quote }}
+      {{- end }}
+      {{- with .quotaBackendGiB }}
+      - name: quota-backend-bytes
+        value: {{ mul (int64 .) 1073741824 | toString | quote }}
+      {{- end }}
+      - name: listen-metrics-urls
+        value: http://0.0.0.0:2381
+controllerManager:
+  extraArgs:
+    - name: bind-address
+      value: 0.0.0.0
+scheduler:
+  extraArgs:
+    - name: bind-address
+      value: 0.0.0.0
+{{- end }}
+
+{{/*
+The one preflight check kubeadm skips when etcd has a volume: the new file
+system's lost+found is in etcd's data directory, which kubeadm wants empty.
+Argument: the etcd value.
+*/}}
+{{- define "openstack-cluster.etcdPreflight" -}}
+{{- if .volume }}
+ignorePreflightErrors:
+  - DirAvailable--var-lib-etcd
 {{- end }}
 {{- end }}
 
@@ -195,4 +279,65 @@ joinConfiguration:
     taints:
       {{- toYaml . | nindent 6 }}
     {{- end }}
+{{- end }}
+
+{{/*
+/usr/local/sbin/etcd-defrag on the control plane machines (see the README).
+*/}}
+{{- define "openstack-cluster.etcdDefragScript" -}}
+#!/bin/sh
+# Defragments the members of this cluster's etcd one at a time.
+#
+# Written by the openstack-cluster chart on every control plane machine and
+# run by cron on each at the same time: only the machine whose member leads
+# acts, so that two members are never defragmented at once (a member
+# defragmenting blocks its reads and writes). It defragments the followers
+# first and its own member last, so that leadership moves at most once.
+# etcdctl runs inside the etcd container (the image has no etcdctl), with
+# the client certificate kubeadm makes for etcd's health checks. A member
+# that does not answer stops the run: no defragmentation while degraded.
+set -eu
+
+id=$(crictl ps --quiet --name '^etcd$' --state running | head -n 1)
+if [ -z "$id" ]; then
+  echo "no running etcd container on this machine" >&2
+  exit 1
+fi
+
+ctl() {
+  endpoint=$1
+  shift
+  crictl exec "$id" etcdctl --endpoints="$endpoint" \
+    --cacert=/etc/kubernetes/pki/etcd/ca.crt \
+    --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt \
+    --key=/etc/kubernetes/pki/etcd/healthcheck-client.key \
+    --command-timeout=10m "$@"
+}
+
+# The member ID and the leader's, as etcd reports them (JSON numbers).
+field() {
+  grep -o "\"$1\":[0-9]*" | head -n 1 | cut -d: -f2
+}
+
+local_status=$(ctl https://127.0.0.1:2379 endpoint status -w json)
+leader=$(echo "$local_status" | field leader)
+self=$(echo "$local_status" | field member_id)
+if [ -z "$leader" ] || [ "$leader" != "$self" ]; then
+  exit 0
+fi
+
+# The first client URL of every member (ID, status, name, peer URLs, client
+# URLs, learner).
+for url in $(ctl https://127.0.0.1:2379 member list -w simple | awk -F', ' '{print $5}' | cut -d, -f1); do
+  member=$(ctl "$url" endpoint status -w json | field member_id)
+  if [ "$member" = "$self" ]; then
+    continue
+  fi
+  echo "defragmenting follower $url"
+  ctl "$url" defrag
+  # Let the member catch up before the next one stops.
+  sleep 30
+done
+echo "defragmenting the leader (this machine)"
+ctl https://127.0.0.1:2379 defrag
 {{- end }}

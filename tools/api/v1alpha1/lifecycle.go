@@ -72,7 +72,9 @@ type EtcdTuning struct {
 	ElectionTimeoutMs *int `json:"electionTimeoutMs,omitempty"`
 	// QuotaBackendGiB is etcd's --quota-backend-bytes, in GiB.
 	QuotaBackendGiB *int `json:"quotaBackendGiB,omitempty"`
-	// DefragSchedule is when etcd is defragmented (cron syntax).
+	// DefragSchedule is when etcd is defragmented (cron syntax, read by
+	// cron on each control plane machine; one member at a time); "none"
+	// turns it off.
 	DefragSchedule string `json:"defragSchedule,omitempty"`
 }
 

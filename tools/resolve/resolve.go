@@ -33,6 +33,11 @@ type Release struct {
 	// Machines is the most machines the cluster can have (an autoscaled
 	// group at its maximum).
 	Machines int
+	// PeakMachines is the most machines the cluster can have while every
+	// group rolls at once (without ClusterClass the control plane and the
+	// node groups roll concurrently): Machines plus each group's surge and
+	// the control plane's.
+	PeakMachines int
 	// PodCIDRs are the cluster's pod networks (the CNI's IP pools).
 	PodCIDRs []string
 	// Warnings are what does not stop the render but should be read.
@@ -70,6 +75,7 @@ type Values struct {
 	Etcd                       *EtcdValues       `json:"etcd,omitempty"`
 	OIDC                       *v1alpha1.OIDC    `json:"oidc,omitempty"`
 	Autohealing                bool              `json:"autohealing"`
+	HealthCheck                HealthCheckValues `json:"healthCheck"`
 	NodeGroups                 []NodeGroupValues `json:"nodeGroups"`
 }
 
@@ -101,6 +107,9 @@ type ControlPlaneValue struct {
 	MachineFlavor string  `json:"machineFlavor"`
 	MachineCount  int     `json:"machineCount"`
 	RootVolume    *Volume `json:"rootVolume,omitempty"`
+	// Remediation limits KubeadmControlPlane's replacement of unhealthy
+	// machines.
+	Remediation Remediation `json:"remediation"`
 }
 
 // EtcdValues is the chart's etcd value.
@@ -121,6 +130,7 @@ type NodeGroupValues struct {
 	KubernetesVersion string            `json:"kubernetesVersion,omitempty"`
 	MachineImage      *Image            `json:"machineImage,omitempty"`
 	AvailabilityZone  string            `json:"availabilityZone,omitempty"`
+	Rollout           RolloutValues     `json:"rollout"`
 }
 
 // Autoscale is the chart's nodeGroups[].autoscale value.
@@ -220,6 +230,7 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 			NodeCIDR:       DefaultNodeCIDR,
 		},
 		Autohealing: spec.Autohealing == nil || *spec.Autohealing,
+		HealthCheck: EffectiveHealthCheck(site, spec),
 		OIDC:        spec.OIDC,
 		NodeGroups:  []NodeGroupValues{},
 	}
@@ -259,11 +270,13 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 		MachineFlavor: spec.ControlPlane.Flavor,
 		MachineCount:  cpReplicas,
 		RootVolume:    volume(spec.ControlPlane.RootVolume),
+		Remediation:   EffectiveRemediation(site, spec),
 	}
 	if spec.Etcd != nil && spec.Etcd.Volume != nil {
 		v.Etcd = &EtcdValues{Volume: *volume(spec.Etcd.Volume)}
 	}
 	machines := cpReplicas
+	peak := cpReplicas + ControlPlaneSurge
 	for i, g := range spec.NodeGroups {
 		at := fmt.Sprintf("spec.nodeGroups[%d]", i)
 		f := flavor(g.Flavor, at+".flavor")
@@ -276,6 +289,7 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 			RootVolume:    volume(g.RootVolume),
 			// The group's failure domain; unset, Nova places the machines.
 			AvailabilityZone: g.AvailabilityZone,
+			Rollout:          EffectiveRollout(site, g),
 		}
 		switch {
 		case g.Autoscale != nil:
@@ -290,6 +304,8 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 			ng.MachineCount = &one
 			machines++
 		}
+		size := groupMachines(g)
+		peak += size + Surge(ng.Rollout, size)
 		if g.KubernetesVersion != "" && g.KubernetesVersion != spec.KubernetesVersion {
 			ng.KubernetesVersion = g.KubernetesVersion
 			im := image(g.KubernetesVersion, at+".kubernetesVersion")
@@ -311,9 +327,22 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 		Management:        s.Spec.ManagementCluster == c.Metadata.Name,
 		Values:            values,
 		Machines:          machines,
+		PeakMachines:      peak,
 		PodCIDRs:          v.ClusterNetworking.PodCIDRs,
 		Warnings:          labelWarnings(s, c),
 	}, nil
+}
+
+// groupMachines is the most machines a group can have: an autoscaled
+// group at its maximum.
+func groupMachines(g v1alpha1.NodeGroup) int {
+	switch {
+	case g.Autoscale != nil:
+		return g.Autoscale.Max
+	case g.Replicas != nil:
+		return *g.Replicas
+	}
+	return 1
 }
 
 func toMap(v any) (map[string]any, error) {

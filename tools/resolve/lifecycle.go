@@ -144,6 +144,38 @@ func Surge(r RolloutValues, size int) int {
 	return int(surge)
 }
 
+// MachineCounts are the most machines a cluster can have (an autoscaled
+// group at its maximum) and the most while the control plane and every
+// node group roll at once, each with its surge.
+func MachineCounts(site v1alpha1.SiteSpec, c v1alpha1.ClusterSpec) (machines, peak int) {
+	cp := 1
+	if site.Production {
+		cp = 3
+	}
+	if c.ControlPlane.Replicas != nil {
+		cp = *c.ControlPlane.Replicas
+	}
+	machines, peak = cp, cp+ControlPlaneSurge
+	for _, g := range c.NodeGroups {
+		n := groupMachines(g)
+		machines += n
+		peak += n + Surge(EffectiveRollout(site, g), n)
+	}
+	return machines, peak
+}
+
+// groupMachines is the most machines a group can have: an autoscaled
+// group at its maximum.
+func groupMachines(g v1alpha1.NodeGroup) int {
+	switch {
+	case g.Autoscale != nil:
+		return g.Autoscale.Max
+	case g.Replicas != nil:
+		return *g.Replicas
+	}
+	return 1
+}
+
 func setInt(dst *int, src *int) {
 	if src != nil {
 		*dst = *src

@@ -276,7 +276,6 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 		v.Etcd = &EtcdValues{Volume: *volume(spec.Etcd.Volume)}
 	}
 	machines := cpReplicas
-	peak := cpReplicas + ControlPlaneSurge
 	for i, g := range spec.NodeGroups {
 		at := fmt.Sprintf("spec.nodeGroups[%d]", i)
 		f := flavor(g.Flavor, at+".flavor")
@@ -304,8 +303,6 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 			ng.MachineCount = &one
 			machines++
 		}
-		size := groupMachines(g)
-		peak += size + Surge(ng.Rollout, size)
 		if g.KubernetesVersion != "" && g.KubernetesVersion != spec.KubernetesVersion {
 			ng.KubernetesVersion = g.KubernetesVersion
 			im := image(g.KubernetesVersion, at+".kubernetesVersion")
@@ -316,6 +313,7 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	_, peak := MachineCounts(site, spec)
 	values, err := toMap(v)
 	if err != nil {
 		errs.Add(c.Pos.Of(""), "resolve.values", "cannot build chart values: %v", err)
@@ -331,18 +329,6 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 		PodCIDRs:          v.ClusterNetworking.PodCIDRs,
 		Warnings:          labelWarnings(s, c),
 	}, nil
-}
-
-// groupMachines is the most machines a group can have: an autoscaled
-// group at its maximum.
-func groupMachines(g v1alpha1.NodeGroup) int {
-	switch {
-	case g.Autoscale != nil:
-		return g.Autoscale.Max
-	case g.Replicas != nil:
-		return *g.Replicas
-	}
-	return 1
 }
 
 func toMap(v any) (map[string]any, error) {

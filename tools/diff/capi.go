@@ -1,16 +1,23 @@
 package diff
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 
+	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/version"
+	"k8s.io/utils/ptr"
+	controlplanev1 "sigs.k8s.io/cluster-api/api/controlplane/kubeadm/v1beta2"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	kcpadmission "sigs.k8s.io/cluster-api/controlplane/kubeadm/webhooks/admission"
 	"sigs.k8s.io/cluster-api/core/reconcilers/machinedeployment/mdutil"
+	coreadmission "sigs.k8s.io/cluster-api/core/webhooks/admission"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
 // Labels and annotations the chart and Cluster API put on objects.
@@ -106,6 +113,13 @@ type Rollout struct {
 	// with ReplacedMax its maximum (every machine it runs is replaced).
 	Replaced    int `json:"replaced,omitempty"`
 	ReplacedMax int `json:"replacedMax,omitempty"`
+	// Peak is the most machines the group has at once while it rolls:
+	// its size after the change and the surge of its rollout strategy,
+	// as Cluster API defaults and resolves it; for an autoscaled group at
+	// its minimum, with PeakMax at its maximum. It is what a rollout needs
+	// of the quota.
+	Peak    int `json:"peak,omitempty"`
+	PeakMax int `json:"peakMax,omitempty"`
 	// Version is the Kubernetes version from -> to, when it changes.
 	VersionFrom string `json:"versionFrom,omitempty"`
 	VersionTo   string `json:"versionTo,omitempty"`
@@ -124,12 +138,12 @@ type Rollout struct {
 
 // impact computes the Cluster API impact of a cluster's change from its
 // expanded objects before (old) and after (cur); either may be empty.
-func impact(cr *ClusterReport, old, cur objectSet) {
+func impact(ctx context.Context, cr *ClusterReport, old, cur objectSet) {
 	if len(old) == 0 && len(cur) == 0 {
 		return
 	}
-	cr.ControlPlane = controlPlaneImpact(old, cur)
-	cr.NodeGroups = nodeGroupsImpact(old, cur)
+	cr.ControlPlane = controlPlaneImpact(ctx, old, cur)
+	cr.NodeGroups = nodeGroupsImpact(ctx, old, cur)
 	switch {
 	case len(old) == 0:
 		cr.Action = Added
@@ -291,7 +305,7 @@ func deref(p *int) int {
 // when the version, the infrastructure template (by reference), the
 // kubeadm config spec (less the fields KCP ignores) change, or when
 // rollout.after is set to a new time.
-func controlPlaneImpact(old, cur objectSet) *Rollout {
+func controlPlaneImpact(ctx context.Context, old, cur objectSet) *Rollout {
 	oldKCPs, curKCPs := old.ofKind("KubeadmControlPlane"), cur.ofKind("KubeadmControlPlane")
 	var a, b *unstructured.Unstructured
 	if len(oldKCPs) > 0 {
@@ -396,6 +410,7 @@ func controlPlaneImpact(old, cur objectSet) *Rollout {
 		if joinOnly && len(r.Reasons) == 1 && r.Replaced > 0 {
 			r.Replaced, r.ReplacedMax = r.Replaced-1, r.Replaced
 		}
+		r.Peak = kcpPeak(ctx, b)
 	}
 	if r.Replace || r.Scale != nil || len(r.InPlace) > 0 {
 		return r
@@ -559,7 +574,7 @@ func machineTemplateSpec(md *unstructured.Unstructured) (*clusterv1.MachineTempl
 // nodeGroupsImpact applies MachineDeployment's rules (mdutil's
 // MachineTemplateUpToDate, the function the controller itself uses, plus
 // rollout.after) to each node group.
-func nodeGroupsImpact(old, cur objectSet) []Rollout {
+func nodeGroupsImpact(ctx context.Context, old, cur objectSet) []Rollout {
 	type pair struct{ a, b *unstructured.Unstructured }
 	groups := map[string]*pair{}
 	for _, md := range old.ofKind("MachineDeployment") {
@@ -588,7 +603,7 @@ func nodeGroupsImpact(old, cur objectSet) []Rollout {
 			r.VersionFrom = nestedString(p.a, "spec", "template", "spec", "version")
 			out = append(out, r)
 		default:
-			if r := machineDeploymentImpact(old, cur, p.a, p.b); r != nil {
+			if r := machineDeploymentImpact(ctx, old, cur, p.a, p.b); r != nil {
 				out = append(out, *r)
 			}
 		}
@@ -596,7 +611,7 @@ func nodeGroupsImpact(old, cur objectSet) []Rollout {
 	return out
 }
 
-func machineDeploymentImpact(old, cur objectSet, a, b *unstructured.Unstructured) *Rollout {
+func machineDeploymentImpact(ctx context.Context, old, cur objectSet, a, b *unstructured.Unstructured) *Rollout {
 	r := &Rollout{Name: groupName(b), Object: b.GetName(), Action: Changed, Machines: mdMachines(b), MachinesMax: mdMachinesMax(b)}
 	ta, errA := machineTemplateSpec(a)
 	tb, errB := machineTemplateSpec(b)
@@ -633,6 +648,9 @@ func machineDeploymentImpact(old, cur objectSet, a, b *unstructured.Unstructured
 	if ba, bb := autoscaleBounds(a), autoscaleBounds(b); !boundsEqual(ba, bb) {
 		r.Autoscale = &AutoscaleChange{From: ba, To: bb}
 	}
+	// Everything else is in place: template metadata, deletion timeouts,
+	// and the rollout strategy and deletion order, which Cluster API v1.14
+	// applies to the existing MachineSets without a new one.
 	for _, f := range compareFields("", strip(a.Object), strip(b.Object)) {
 		switch {
 		case f.Path == "spec.replicas", f.Path == "spec.rollout.after",
@@ -663,11 +681,48 @@ func machineDeploymentImpact(old, cur objectSet, a, b *unstructured.Unstructured
 	}
 	if r.Replace {
 		r.Replaced, r.ReplacedMax = mdMachines(a), mdMachinesMax(a)
+		r.Peak = mdPeak(ctx, b, r.Machines)
+		if r.MachinesMax > 0 {
+			r.PeakMax = mdPeak(ctx, b, r.MachinesMax)
+		}
 	}
 	if r.Replace || r.Scale != nil || r.Autoscale != nil || len(r.InPlace) > 0 {
 		return r
 	}
 	return nil
+}
+
+// mdPeak is the most machines a MachineDeployment with n replicas has at
+// once while it rolls: n and its surge, defaulted by Cluster API's
+// MachineDeployment webhook and resolved by its controller's mdutil
+// (0 for a strategy they cannot read: policy refuses it).
+func mdPeak(ctx context.Context, md *unstructured.Unstructured, n int) int {
+	typed := &clusterv1.MachineDeployment{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(md.Object, typed); err != nil {
+		return n
+	}
+	typed.Spec.Replicas = ptr.To(int32(n))
+	// The webhook reads the admission request from its context: this is a
+	// creation, as far as defaulting goes.
+	ctx = admission.NewContextWithRequest(ctx, admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{Operation: admissionv1.Create}})
+	if err := (&coreadmission.MachineDeployment{}).Default(ctx, typed); err != nil {
+		return n
+	}
+	return n + int(mdutil.MaxSurge(*typed))
+}
+
+// kcpPeak is the most machines a KubeadmControlPlane has at once while
+// it rolls: its replicas and its surge (0 or 1), defaulted by Cluster
+// API's KubeadmControlPlane webhook.
+func kcpPeak(ctx context.Context, kcp *unstructured.Unstructured) int {
+	typed := &controlplanev1.KubeadmControlPlane{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(kcp.Object, typed); err != nil {
+		return deref(nestedInt(kcp, "spec", "replicas"))
+	}
+	if err := (&kcpadmission.KubeadmControlPlane{}).Default(ctx, typed); err != nil {
+		return int(ptr.Deref(typed.Spec.Replicas, 0))
+	}
+	return int(ptr.Deref(typed.Spec.Replicas, 0)) + typed.Spec.Rollout.Strategy.RollingUpdate.MaxSurge.IntValue()
 }
 
 func firstErr(errs ...error) error {

@@ -275,7 +275,7 @@ func TestImpactFromChartObjects(t *testing.T) {
 			}
 			cr := &ClusterReport{Site: "s1", Cluster: "app"}
 			cr.Objects = compareObjects(old, cur)
-			impact(cr, old, cur)
+			impact(t.Context(), cr, old, cur)
 			w := tc.want
 			dump := func() string { return cr.text(palette{}) }
 
@@ -394,7 +394,7 @@ func TestAutoscaledGroupRolloutCountsEveryMachine(t *testing.T) {
 	old := expandApp(t, nil)
 	cur := expandApp(t, func(v map[string]any) { ng(v, "burst")["machineFlavor"] = "m1.large" })
 	cr := &ClusterReport{Site: "s1", Cluster: "app"}
-	impact(cr, old, cur)
+	impact(t.Context(), cr, old, cur)
 	if len(cr.NodeGroups) != 1 {
 		t.Fatalf("groups: %+v", cr.NodeGroups)
 	}
@@ -423,7 +423,7 @@ func TestJoinConfigurationRollsJoinedMachines(t *testing.T) {
 	cur := expandApp(t, nil)
 	setField(cur, "KubeadmControlPlane", "", []any{map[string]any{"name": "max-pods", "value": "200"}}, "spec", "kubeadmConfigSpec", "joinConfiguration", "nodeRegistration", "kubeletExtraArgs")
 	cr := &ClusterReport{Site: "s1", Cluster: "app"}
-	impact(cr, old, cur)
+	impact(t.Context(), cr, old, cur)
 	cp := cr.ControlPlane
 	if cp == nil || !cp.Replace {
 		t.Fatalf("control plane = %+v", cp)

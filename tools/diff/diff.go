@@ -422,7 +422,7 @@ func compareCluster(ctx context.Context, id clusterID, base, head *side, expande
 	if len(cr.Objects) == 0 {
 		return cr
 	}
-	impact(cr, old, cur)
+	impact(ctx, cr, old, cur)
 	if cr.Action == "" {
 		cr.Action = Changed
 	}

@@ -148,6 +148,15 @@ func replacedText(g Rollout) string {
 	return fmt.Sprint(g.Replaced)
 }
 
+// peakText is ", up to N at once": the most machines a rolling group has
+// at once, which its quota must hold (a range for an autoscaled group).
+func peakText(g Rollout) string {
+	if g.Peak == 0 && g.PeakMax == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", up to %s at once", countText(g.Peak, g.PeakMax))
+}
+
 // headline says in a few words what happens to a control plane or group.
 func (g Rollout) headline() string {
 	switch g.Action {
@@ -158,7 +167,7 @@ func (g Rollout) headline() string {
 	}
 	var parts []string
 	if g.Replace {
-		parts = append(parts, fmt.Sprintf("rolls, replacing %s machine(s): %s", replacedText(g), strings.Join(g.Reasons, "; ")))
+		parts = append(parts, fmt.Sprintf("rolls, replacing %s machine(s)%s: %s", replacedText(g), peakText(g), strings.Join(g.Reasons, "; ")))
 	}
 	if g.Scale != nil {
 		parts = append(parts, fmt.Sprintf("scales %s -> %s", intText(g.Scale.From), intText(g.Scale.To)))
@@ -496,7 +505,7 @@ func (g Rollout) short() string {
 		if g.VersionTo != "" && g.VersionFrom != g.VersionTo {
 			why = mdText(g.VersionFrom) + " → " + mdText(g.VersionTo)
 		}
-		parts = append(parts, fmt.Sprintf("**rolls %s** (%s)", replacedText(g), why))
+		parts = append(parts, fmt.Sprintf("**rolls %s**%s (%s)", replacedText(g), peakText(g), why))
 	}
 	if g.Scale != nil {
 		parts = append(parts, fmt.Sprintf("scale %s → %s", intText(g.Scale.From), intText(g.Scale.To)))

@@ -27,6 +27,7 @@ import (
 	"gopkg.in/yaml.v3"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -564,7 +565,10 @@ func join(parent, key string) string {
 	return parent + "." + key
 }
 
-var anyType = reflect.TypeOf((*any)(nil)).Elem()
+var (
+	anyType         = reflect.TypeOf((*any)(nil)).Elem()
+	intOrStringType = reflect.TypeOf(intstr.IntOrString{})
+)
 
 // walk checks node against type t, records the position of every field
 // and reports unknown keys, duplicate keys and mismatched types.
@@ -583,6 +587,14 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, p string) {
 		// An empty key is almost always a slip (a value left out or
 		// indented wrongly); in free-form values above null is meaningful.
 		w.errs.Add(w.at(n), "load.empty", "%s is empty: give it a value or remove the key", describe(p))
+		return
+	}
+	if t == intOrStringType {
+		// A number or a percentage of machines: intstr's own decoder takes
+		// either; the schema judges the string's form.
+		if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!str") {
+			w.errs.Add(w.at(n), "load.type", "%s must be a whole number or a percentage such as \"25%%\"", describe(p))
+		}
 		return
 	}
 	switch t.Kind() {

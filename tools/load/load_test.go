@@ -173,6 +173,11 @@ func TestLoadBadInput(t *testing.T) {
 			},
 		},
 		{
+			name:  "a number or a percentage of machines",
+			files: map[string]string{"clusters/s1/c1.yaml": c("  kubernetesVersion: v1.36.1\n  controlPlane: {flavor: m1}\n  nodeGroups:\n    - name: md\n      flavor: m1\n      rollout: {maxSurge: 25%, maxUnavailable: [1]}\n")},
+			want:  []string{`clusters/s1/c1.yaml:11:48: spec.nodeGroups[0].rollout.maxUnavailable must be a whole number or a percentage such as "25%" [load.type]`},
+		},
+		{
 			name:  "wrong kind in a cluster file",
 			files: map[string]string{"clusters/s1/c1.yaml": strings.Replace(c(""), "kind: Cluster", "kind: Site", 1)},
 			want:  []string{`clusters/s1/c1.yaml:1:1: kind is "Site" but every file of a site but site.yaml holds one Cluster`},

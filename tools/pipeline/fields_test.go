@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/capiform/capiform/tools/api/v1alpha1"
 	"github.com/capiform/capiform/tools/internal/testrepo"
@@ -244,6 +245,44 @@ func TestDefinitionFieldsLand(t *testing.T) {
 		{"autohealing: true -> MachineHealthChecks", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) { c.Autohealing = ptr(true) }, []where{
 			{"MachineHealthCheck", "lagging-control-plane", "spec.clusterName", "lagging"},
 			{"MachineHealthCheck", "lagging-new", "spec.clusterName", "lagging"},
+		}},
+		{"remediation, health checks, rollout: built-in defaults", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) { c.Autohealing = ptr(true) }, []where{
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.remediation.maxRetry", int64(3)},
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.remediation.retryPeriodSeconds", int64(1200)},
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.remediation.minHealthyPeriodSeconds", int64(3600)},
+			{"MachineHealthCheck", "lagging-control-plane", "spec.checks.nodeStartupTimeoutSeconds", int64(1800)},
+			{"MachineHealthCheck", "lagging-control-plane", "spec.checks.unhealthyNodeConditions[1].timeoutSeconds", int64(300)},
+			{"MachineHealthCheck", "lagging-control-plane", "spec.remediation.triggerIf.unhealthyLessThanOrEqualTo", int64(1)},
+			{"MachineHealthCheck", "lagging-new", "spec.remediation.triggerIf.unhealthyLessThanOrEqualTo", int64(2)},
+			{"MachineDeployment", "lagging-new", "spec.rollout.strategy.rollingUpdate.maxSurge", int64(1)},
+			{"MachineDeployment", "lagging-new", "spec.rollout.strategy.rollingUpdate.maxUnavailable", int64(0)},
+			{"MachineDeployment", "lagging-new", "spec.deletion.order", "Random"},
+		}},
+		{"site clusterDefaults under the cluster's own remediation, health checks and rollout", func(s *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			c.Autohealing = ptr(true)
+			pct := intstr.FromString("40%")
+			zero := intstr.FromInt32(0)
+			one := intstr.FromInt32(1)
+			s.ClusterDefaults = &v1alpha1.ClusterDefaults{
+				Remediation: &v1alpha1.Remediation{MaxRetry: ptr(5), RetryPeriodSeconds: ptr(600)},
+				HealthCheck: &v1alpha1.HealthCheck{NodeStartupTimeoutSeconds: ptr(2400), MaxUnhealthy: &v1alpha1.MaxUnhealthy{Workers: &pct}},
+				Rollout:     &v1alpha1.Rollout{MaxSurge: &zero, MaxUnavailable: &one, DeletePolicy: "Newest"},
+			}
+			c.ControlPlane.Remediation = &v1alpha1.Remediation{MaxRetry: ptr(2)}
+			c.HealthCheck = &v1alpha1.HealthCheck{UnhealthyTimeoutSeconds: ptr(120)}
+			c.NodeGroups[1].Rollout = &v1alpha1.Rollout{MaxSurge: &pct, DeletePolicy: "Oldest"}
+		}, []where{
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.remediation.maxRetry", int64(2)},
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.remediation.retryPeriodSeconds", int64(600)},
+			{"MachineHealthCheck", "lagging-new", "spec.checks.nodeStartupTimeoutSeconds", int64(2400)},
+			{"MachineHealthCheck", "lagging-new", "spec.checks.unhealthyNodeConditions[0].timeoutSeconds", int64(120)},
+			{"MachineHealthCheck", "lagging-new", "spec.remediation.triggerIf.unhealthyLessThanOrEqualTo", "40%"},
+			{"MachineHealthCheck", "lagging-control-plane", "spec.remediation.triggerIf.unhealthyLessThanOrEqualTo", int64(1)},
+			{"MachineDeployment", "lagging-new", "spec.rollout.strategy.rollingUpdate.maxSurge", "40%"},
+			{"MachineDeployment", "lagging-new", "spec.rollout.strategy.rollingUpdate.maxUnavailable", int64(1)},
+			{"MachineDeployment", "lagging-new", "spec.deletion.order", "Oldest"},
+			{"MachineDeployment", "lagging-old", "spec.rollout.strategy.rollingUpdate.maxSurge", int64(0)},
+			{"MachineDeployment", "lagging-old", "spec.deletion.order", "Newest"},
 		}},
 		{"apiServer.loadBalancer, floatingIP and allowedCIDRs", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
 			c.APIServer = &v1alpha1.APIServer{LoadBalancer: ptr(true), FloatingIP: ptr(true), AllowedCIDRs: []string{"192.0.2.0/24"}}

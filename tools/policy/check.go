@@ -60,6 +60,7 @@ func (e *engine) view(head fs.FS, s *load.Site) *siteView {
 type chunkResult struct {
 	clusters []clusterResult
 	machines []int64
+	peaks    []int64 // machines while every group rolls with its surge
 	diags    diag.List
 }
 
@@ -68,7 +69,7 @@ type chunkResult struct {
 func (e *engine) checkClusters(head fs.FS, s *load.Site, lo, hi int) chunkResult {
 	v := e.view(head, s)
 	clusterDef := e.base.LookupPath(cpath("#Cluster"))
-	out := chunkResult{clusters: make([]clusterResult, hi-lo), machines: make([]int64, hi-lo)}
+	out := chunkResult{clusters: make([]clusterResult, hi-lo), machines: make([]int64, hi-lo), peaks: make([]int64, hi-lo)}
 	// cred collects every scalar of the clusters, judged once per
 	// distinct key and value.
 	var cred credentialLeaves
@@ -101,6 +102,9 @@ func (e *engine) checkClusters(head fs.FS, s *load.Site, lo, hi int) chunkResult
 		if n, err := rv.LookupPath(cpath("machines")).Int64(); err == nil {
 			out.machines[i-lo] = n
 		}
+		if n, err := rv.LookupPath(cpath("peakMachines")).Int64(); err == nil {
+			out.peaks[i-lo] = n
+		}
 	}
 	out.diags = append(out.diags, e.credentials(v.sp, s.File, &cred)...)
 	return out
@@ -123,13 +127,14 @@ func (e *engine) finishSite(head fs.FS, s *load.Site, chunks []chunkResult) *sit
 	type summary struct {
 		Name     string `json:"name"`
 		Machines int64  `json:"machines"`
+		Peak     int64  `json:"peakMachines"`
 	}
 	summaries := make([]summary, 0, len(s.Clusters))
 	for _, ch := range chunks {
 		r.clusters = append(r.clusters, ch.clusters...)
 		r.diags = append(r.diags, ch.diags...)
-		for _, m := range ch.machines {
-			summaries = append(summaries, summary{Name: s.Clusters[len(summaries)].Metadata.Name, Machines: m})
+		for j, m := range ch.machines {
+			summaries = append(summaries, summary{Name: s.Clusters[len(summaries)].Metadata.Name, Machines: m, Peak: ch.peaks[j]})
 		}
 	}
 	if !v.ok {

@@ -70,6 +70,7 @@ func Validate(ctx context.Context, fleet *load.Fleet, opts Options) (diag.List, 
 	}
 	if opts.GoChecks {
 		out = append(out, goChecks(fleet)...)
+		out = append(out, lifecycleChecks(ctx, fleet)...)
 	}
 	if out, err = checkCredentials(ctx, fleet, opts.Head, out); err != nil {
 		return nil, err

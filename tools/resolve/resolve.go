@@ -58,6 +58,11 @@ type Release struct {
 	// Machines is the most machines the cluster can have (an autoscaled
 	// group at its maximum).
 	Machines int
+	// PeakMachines is the most machines the cluster can have while every
+	// group rolls at once (without ClusterClass the control plane and the
+	// node groups roll concurrently): Machines plus each group's surge and
+	// the control plane's.
+	PeakMachines int
 	// PodCIDRs are the cluster's pod networks (the CNI's IP pools).
 	PodCIDRs []string
 	// Warnings are what does not stop the render but should be read.
@@ -95,6 +100,7 @@ type Values struct {
 	Etcd                       *EtcdValues       `json:"etcd,omitempty"`
 	OIDC                       *v1alpha1.OIDC    `json:"oidc,omitempty"`
 	Autohealing                bool              `json:"autohealing"`
+	HealthCheck                HealthCheckValues `json:"healthCheck"`
 	NodeGroups                 []NodeGroupValues `json:"nodeGroups"`
 }
 
@@ -128,6 +134,9 @@ type ControlPlaneValue struct {
 	RootVolume    *Volume `json:"rootVolume,omitempty"`
 	// CertificatesExpiryDays is 0 when the cluster turns it off.
 	CertificatesExpiryDays int `json:"certificatesExpiryDays"`
+	// Remediation limits KubeadmControlPlane's replacement of unhealthy
+	// machines.
+	Remediation Remediation `json:"remediation"`
 }
 
 // EtcdValues is the chart's etcd value.
@@ -153,6 +162,7 @@ type NodeGroupValues struct {
 	KubernetesVersion string            `json:"kubernetesVersion,omitempty"`
 	MachineImage      *Image            `json:"machineImage,omitempty"`
 	AvailabilityZone  string            `json:"availabilityZone,omitempty"`
+	Rollout           RolloutValues     `json:"rollout"`
 }
 
 // Autoscale is the chart's nodeGroups[].autoscale value.
@@ -252,6 +262,7 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 			NodeCIDR:       DefaultNodeCIDR,
 		},
 		Autohealing: spec.Autohealing == nil || *spec.Autohealing,
+		HealthCheck: EffectiveHealthCheck(site, spec),
 		OIDC:        spec.OIDC,
 		NodeGroups:  []NodeGroupValues{},
 	}
@@ -291,6 +302,7 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 		MachineFlavor: spec.ControlPlane.Flavor,
 		MachineCount:  cpReplicas,
 		RootVolume:    volume(spec.ControlPlane.RootVolume),
+		Remediation:   EffectiveRemediation(site, spec),
 	}
 	v.ControlPlane.CertificatesExpiryDays = renewBeforeDays(site.ClusterDefaults, spec.Certificates)
 	v.Etcd = etcd(site.ClusterDefaults, spec.Etcd)
@@ -307,6 +319,7 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 			RootVolume:    volume(g.RootVolume),
 			// The group's failure domain; unset, Nova places the machines.
 			AvailabilityZone: g.AvailabilityZone,
+			Rollout:          EffectiveRollout(site, g),
 		}
 		switch {
 		case g.Autoscale != nil:
@@ -331,6 +344,7 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	_, peak := MachineCounts(site, spec)
 	values, err := toMap(v)
 	if err != nil {
 		errs.Add(c.Pos.Of(""), "resolve.values", "cannot build chart values: %v", err)
@@ -342,6 +356,7 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 		Management:        s.Spec.ManagementCluster == c.Metadata.Name,
 		Values:            values,
 		Machines:          machines,
+		PeakMachines:      peak,
 		PodCIDRs:          v.ClusterNetworking.PodCIDRs,
 		Warnings:          labelWarnings(s, c),
 	}, nil

@@ -116,18 +116,43 @@ nodeVolumeDetachTimeoutSeconds: 600
 {{- end }}
 
 {{/*
-The health checks of a MachineHealthCheck: a node that is not Ready for
-5 minutes, or never joins within 10, is replaced.
+A number or a percentage (an IntOrString): a string stays quoted, a number
+is written as an integer.
 */}}
-{{- define "openstack-cluster.healthChecks" -}}
-nodeStartupTimeoutSeconds: 600
-unhealthyNodeConditions:
-  - type: Ready
-    status: Unknown
-    timeoutSeconds: 300
-  - type: Ready
-    status: "False"
-    timeoutSeconds: 300
+{{- define "openstack-cluster.intOrPercent" -}}
+{{- if kindIs "string" . -}}
+{{ . | quote }}
+{{- else -}}
+{{ int . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The spec of a MachineHealthCheck less its selector, from the healthCheck
+value: a node that is not Ready for unhealthyTimeoutSeconds, or has not
+joined within nodeStartupTimeoutSeconds, is replaced, while at most
+maxUnhealthy.<part> machines are unhealthy at once.
+(dict "root" $ "part" "workers"), or "controlPlane"
+*/}}
+{{- define "openstack-cluster.healthCheckSpec" -}}
+{{- $h := .root.Values.healthCheck | default dict -}}
+{{- $max := index ($h.maxUnhealthy | default dict) .part -}}
+checks:
+  {{- if hasKey $h "nodeStartupTimeoutSeconds" }}
+  nodeStartupTimeoutSeconds: {{ $h.nodeStartupTimeoutSeconds | int }}
+  {{- end }}
+  unhealthyNodeConditions:
+    - type: Ready
+      status: Unknown
+      timeoutSeconds: {{ $h.unhealthyTimeoutSeconds | default 300 | int }}
+    - type: Ready
+      status: "False"
+      timeoutSeconds: {{ $h.unhealthyTimeoutSeconds | default 300 | int }}
+{{- if not (kindIs "invalid" $max) }}
+remediation:
+  triggerIf:
+    unhealthyLessThanOrEqualTo: {{ include "openstack-cluster.intOrPercent" $max }}
+{{- end }}
 {{- end }}
 
 {{/*

@@ -35,6 +35,8 @@ type faultPoint struct {
 	resource string // plural resource of the URL; "" is any
 	// The Cluster on that side must be paused when the request is made.
 	sourcePaused, targetPaused bool
+	// The source's Cluster must be gone (clusterctl deletes it last).
+	sourceGone bool
 }
 
 var (
@@ -47,8 +49,10 @@ var (
 	// The deletion of the Machines on the source: the target has
 	// everything, the source has lost the OpenStackMachines.
 	pointDelete = faultPoint{name: "deleting from the source", role: RoleEphemeral, verb: http.MethodDelete, resource: "machines", sourcePaused: true}
-	// The unpause of the target's Cluster: the source is empty.
-	pointUnpause = faultPoint{name: "at the unpause", role: RoleTarget, verb: http.MethodPatch, resource: "clusters", targetPaused: true}
+	// The unpause of the target's Cluster: the source is empty. (clusterctl
+	// also patches the Cluster on the target right after creating it, while
+	// the source still has its own.)
+	pointUnpause = faultPoint{name: "at the unpause", role: RoleTarget, verb: http.MethodPatch, resource: "clusters", targetPaused: true, sourceGone: true}
 )
 
 // Fault kinds.
@@ -181,12 +185,14 @@ func (f *fault) at(role string, req *http.Request) bool {
 	if role != p.role || (p.verb != "" && req.Method != p.verb) || (p.resource != "" && resourceOf(req.URL.Path) != p.resource) {
 		return false
 	}
-	paused := func(c ctrlclient.Client) bool {
+	read := func(c ctrlclient.Client) (exists, paused bool) {
 		var cl clusterv1.Cluster
 		err := c.Get(context.Background(), ctrlclient.ObjectKey{Namespace: f.ns, Name: f.name}, &cl)
-		return err == nil && ptr.Deref(cl.Spec.Paused, false)
+		return err == nil, err == nil && ptr.Deref(cl.Spec.Paused, false)
 	}
-	return (!p.sourcePaused || paused(f.eph)) && (!p.targetPaused || paused(f.tgt))
+	srcExists, srcPaused := read(f.eph)
+	_, tgtPaused := read(f.tgt)
+	return (!p.sourcePaused || srcPaused) && (!p.targetPaused || tgtPaused) && (!p.sourceGone || !srcExists)
 }
 
 // resourceOf is the plural resource of an API path

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	releasecommon "helm.sh/helm/v4/pkg/release/common"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
@@ -371,7 +370,6 @@ func (r *runner) observeAdoption(ctx context.Context, tgt *cluster, moved int) (
 	if l["owner"] != "helm" || l["name"] != r.id.ReleaseName || l["status"] != string(releasecommon.StatusDeployed) || l["version"] != fmt.Sprint(last.Version) {
 		problems = append(problems, fmt.Sprintf("storage Secret %s: labels %v, want owner=helm name=%s status=deployed version=%d", key, l, r.id.ReleaseName, last.Version))
 	}
-	since := storage.CreationTimestamp.Time
 	objs, err := decodeObjects([]byte(last.Manifest))
 	if err != nil {
 		return 0, nil, fmt.Errorf("release manifest: %w", err)
@@ -392,15 +390,23 @@ func (r *runner) observeAdoption(ctx context.Context, tgt *cluster, moved int) (
 			}
 			return 0, nil, err
 		}
+		// An unchanged server-side apply is not recorded (the object is not
+		// written), and clusterctl creates the moved objects with the managed
+		// fields they had, so the entry's time cannot show the upgrade; the
+		// entry shows that Helm's server-side apply, not an update, owns the
+		// object on the management cluster, so that the next upgrade (Flux's)
+		// applies over it.
 		applied := false
+		var managers []string
 		for _, mf := range got.GetManagedFields() {
-			if mf.Operation == metav1.ManagedFieldsOperationApply && mf.Time != nil && !mf.Time.Time.Before(since) {
+			managers = append(managers, mf.Manager+"/"+string(mf.Operation))
+			if mf.Operation == metav1.ManagedFieldsOperationApply {
 				applied = true
 			}
 		}
 		if !applied {
-			problems = append(problems, fmt.Sprintf("%s: no server-side apply in its managed fields since revision %d was recorded (%s): revision %d did not apply it on the management cluster",
-				entry, last.Version, since.UTC().Format(time.RFC3339), last.Version))
+			sort.Strings(managers)
+			problems = append(problems, fmt.Sprintf("%s of revision %d: no server-side apply in its managed fields on the management cluster (managers %s)", entry, last.Version, strings.Join(managers, ", ")))
 		}
 	}
 	return last.Version, problems, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -300,6 +301,11 @@ func stepPreflight(ctx context.Context, r *runner) error {
 		problems = append(problems, fmt.Sprintf("%s is linked to no Cluster and has no label %s: it would not move (label it, or delete it if it is not needed)", e, clusterctlv1.ClusterctlMoveLabel))
 	}
 
+	tgt, err := r.targetCluster(ctx)
+	if err != nil {
+		return err
+	}
+
 	// Move refuses clusters that are still provisioning.
 	var clusters clusterv1.ClusterList
 	if err := src.client.List(ctx, &clusters, ctrlclient.InNamespace(ns)); err != nil {
@@ -318,26 +324,121 @@ func stepPreflight(ctx context.Context, r *runner) error {
 			return err
 		}
 		problems = append(problems, machines...)
+		if cl.Name == r.id.Cluster {
+			p, err := r.wrongTarget(ctx, src, tgt, cl)
+			if err != nil {
+				return err
+			}
+			problems = append(problems, p...)
+		}
 	}
 
-	// The target must have every provider of the source.
-	tgt, err := r.targetCluster(ctx)
+	// Both clusters run exactly the site's providers: clusterctl's move
+	// needs the source's providers on the target, and the site is the
+	// source of truth for their versions.
+	for _, c := range []*cluster{src, tgt} {
+		missing, err := missingProviders(ctx, c.client, r.where(c), wantedProviders(r.opts.Providers))
+		if err != nil {
+			problems = append(problems, strings.Split(err.Error(), "\n")...)
+		}
+		for _, p := range missing {
+			problems = append(problems, fmt.Sprintf("provider %s is not installed on %s: run again (the providers steps install it)", p, r.where(c)))
+		}
+	}
+
+	// A Cluster of the same name on the target that no earlier move of
+	// this pivot made: clusterctl would update it in place with the
+	// ephemeral cluster's objects and mix two clusters.
+	p, err := r.foreignClusterOnTarget(ctx, src, tgt)
 	if err != nil {
 		return err
 	}
-	missing, err := missingProviders(ctx, tgt.client, wantedProviders(r.opts.Providers))
-	if err != nil {
-		problems = append(problems, err.Error())
-	}
-	for _, p := range missing {
-		problems = append(problems, fmt.Sprintf("provider %s is not installed on %s", p, r.id.Cluster))
-	}
+	problems = append(problems, p...)
 
 	if len(problems) > 0 {
 		return fmt.Errorf("%d problem(s) block the move:\n  %s", len(problems), strings.Join(problems, "\n  "))
 	}
 	r.opts.logf("preflight passed")
 	return nil
+}
+
+// wrongTarget lists why the management cluster's kubeconfig does not reach
+// the cluster being moved: it reaches the ephemeral cluster itself (the same
+// kube-system namespace), or an API server other than the Cluster's control
+// plane endpoint (Cluster API writes <cluster>-kubeconfig for that
+// endpoint). Moving there would hand the cluster to some other cluster.
+func (r *runner) wrongTarget(ctx context.Context, src, tgt *cluster, cl *clusterv1.Cluster) ([]string, error) {
+	var problems []string
+	fix := fmt.Sprintf("bootstrap reads the management cluster's kubeconfig from the Secret %s/%s, else from --kubeconfig-out %q: "+
+		"give the kubeconfig of %s there, then run again", r.id.TargetNamespace, secretutil.Name(r.id.Cluster, secretutil.Kubeconfig), r.opts.TargetKubeconfig, r.id.Cluster)
+	srcUID, err := clusterIdentity(ctx, src.client)
+	if err != nil {
+		return nil, fmt.Errorf("reading the ephemeral cluster's identity: %w", err)
+	}
+	tgtUID, err := clusterIdentity(ctx, tgt.client)
+	if err != nil {
+		return nil, fmt.Errorf("reading the management cluster's identity: %w", err)
+	}
+	if srcUID == tgtUID {
+		problems = append(problems, fmt.Sprintf("the management cluster's kubeconfig (server %s) reaches the ephemeral cluster itself (namespace kube-system has the same uid %s on both): %s", tgt.config.Host, srcUID, fix))
+	}
+	ep := cl.Spec.ControlPlaneEndpoint
+	if !ep.IsValid() {
+		problems = append(problems, fmt.Sprintf("Cluster %s/%s has no spec.controlPlaneEndpoint yet: wait for Cluster API to record it", cl.Namespace, cl.Name))
+		return problems, nil
+	}
+	u, err := url.Parse(tgt.config.Host)
+	if err != nil {
+		return nil, fmt.Errorf("the management cluster's kubeconfig: server %q: %w", tgt.config.Host, err)
+	}
+	port := u.Port()
+	if port == "" {
+		port = "443"
+	}
+	if !strings.EqualFold(u.Hostname(), ep.Host) || port != fmt.Sprint(ep.Port) {
+		problems = append(problems, fmt.Sprintf("the management cluster's kubeconfig points at %s, but Cluster %s/%s's control plane endpoint is %s: it is the kubeconfig of another cluster; %s", tgt.config.Host, cl.Namespace, cl.Name, ep.String(), fix))
+	}
+	return problems, nil
+}
+
+// clusterIdentity is the UID of a cluster's kube-system namespace: made
+// once with the cluster, so two kubeconfigs with the same identity reach
+// the same cluster whatever their server addresses.
+func clusterIdentity(ctx context.Context, c ctrlclient.Client) (types.UID, error) {
+	var ns corev1.Namespace
+	if err := c.Get(ctx, ctrlclient.ObjectKey{Name: metav1.NamespaceSystem}, &ns); err != nil {
+		return "", err
+	}
+	return ns.UID, nil
+}
+
+// foreignClusterOnTarget refuses a Cluster of the same name already on the
+// management cluster before this pivot began moving (no inventory recorded
+// on the ephemeral cluster: the move step records it before clusterctl
+// runs). After a failed move that left the source unpaused, the Cluster
+// there is the earlier move's, and the rerun moves over it.
+func (r *runner) foreignClusterOnTarget(ctx context.Context, src, tgt *cluster) ([]string, error) {
+	var cl clusterv1.Cluster
+	err := tgt.client.Get(ctx, ctrlclient.ObjectKey{Namespace: r.id.TargetNamespace, Name: r.id.Cluster}, &cl)
+	if apierrors.IsNotFound(err) || isNoMatch(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	st, ok, err := loadState(ctx, src.client, r.id.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	if ok && len(st.Inventory) > 0 {
+		return nil, nil
+	}
+	return []string{fmt.Sprintf("the management cluster already holds a Cluster %s/%s (uid %s, created %s) that no move of this bootstrap made: "+
+		"clusterctl would overwrite it with the ephemeral cluster's objects and mix the two. Nothing was paused. "+
+		"If it is a copy of this cluster (applied there by hand or by Flux), remove it without Cluster API acting on it "+
+		"(set spec.paused: true, clear the finalizers of the objects of namespace %s, then delete them), or the live cluster's machines would be deleted; "+
+		"if it is another cluster, this is the wrong management cluster or the wrong cluster name. Then run again",
+		cl.Namespace, cl.Name, cl.UID, cl.CreationTimestamp.UTC().Format(time.RFC3339), cl.Namespace)}, nil
 }
 
 // objectsToLabel returns the inventory entries of the Helm release
@@ -438,7 +539,8 @@ func stepMove(ctx context.Context, r *runner) error {
 					return err
 				}
 				if len(missing) > 0 {
-					return fmt.Errorf("the Cluster left the ephemeral cluster but the management cluster lacks:\n  %s", strings.Join(missing, "\n  "))
+					return fmt.Errorf("the Cluster left the ephemeral cluster but the management cluster lacks what the ephemeral cluster held before the move "+
+						"(clusterctl did not move these; copy each from the ephemeral cluster, or a backup, to the management cluster, then run again):\n  %s", strings.Join(missing, "\n  "))
 				}
 				gone, err := missingOn(ctx, src.client, st.Inventory)
 				if err != nil {
@@ -464,10 +566,13 @@ func stepMove(ctx context.Context, r *runner) error {
 		return r.mark(markerMoved, tgt.config.Host)
 	}
 
-	// Record what must arrive, before anything moves. A rerun adds to the
-	// record (union) so that objects a partial move already deleted from
-	// the source are still checked.
-	moving, _, err := inventory(ctx, src.client, ns)
+	// Record what the source holds, before anything moves: every object of
+	// the kinds clusterctl moves in the namespace, whether or not clusterctl
+	// links it to the Cluster, so that one left behind (a secret nobody
+	// labelled) is missing on the target for verify, not only for a test. A
+	// rerun adds to the record (union) so that objects a partial move
+	// already deleted from the source are still checked.
+	moving, staying, err := inventory(ctx, src.client, ns)
 	if err != nil {
 		return err
 	}
@@ -475,7 +580,7 @@ func stepMove(ctx context.Context, r *runner) error {
 	if err != nil {
 		return err
 	}
-	st.Inventory = union(st.Inventory, moving)
+	st.Inventory = union(st.Inventory, union(moving, staying))
 	if err := saveState(ctx, src.client, r.id.Cluster, st); err != nil {
 		return err
 	}
@@ -513,24 +618,104 @@ func stepMove(ctx context.Context, r *runner) error {
 	}
 
 	if err := r.clusterctlMove(ctx, src, tgt, ns); err != nil {
-		// Leave the source running, so that nothing is left unreconciled;
-		// a rerun moves again. Use a context that outlives a cancelled run.
+		// Leave the source running when nothing was deleted from it, so
+		// that nothing is left unreconciled; a rerun moves again. Use a
+		// context that outlives a cancelled run.
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
-		unpaused, uerr := r.unpauseSourceAfterFailure(uctx, src, tgt, st.Inventory, ns)
-		if uerr != nil {
-			return errors.Join(fmt.Errorf("clusterctl move: %w", err), uerr)
-		}
-		if unpaused {
-			return fmt.Errorf("clusterctl move: %w (the source was unpaused; run again to move again)", err)
-		}
-		return fmt.Errorf("clusterctl move: %w (every object is on the target; run again to finish the move)", err)
+		return r.afterFailedMove(uctx, src, tgt, st.Inventory, ns, fmt.Errorf("clusterctl move: %w", err))
 	}
 	r.opts.logf("moved %s to %s", ns, r.id.Cluster)
 	if err := r.recordReleaseUIDs(ctx, tgt); err != nil {
 		return err
 	}
 	return r.mark(markerMoved, tgt.config.Host)
+}
+
+// afterFailedMove unpauses the source when the failed move deleted nothing
+// from it, then reads both clusters and says where things are and what to
+// do. The hint is written from what it reads, not from what it meant to
+// do, so that it is right even when the unpause did not happen.
+func (r *runner) afterFailedMove(ctx context.Context, src, tgt *cluster, inv []string, ns string, moveErr error) error {
+	if _, err := r.unpauseSourceAfterFailure(ctx, src, tgt, inv, ns); err != nil {
+		return errors.Join(moveErr, err)
+	}
+	obs, err := observeMove(ctx, src.client, tgt.client, ns, r.id.Cluster, inv)
+	if err != nil {
+		return errors.Join(moveErr, fmt.Errorf("reading the clusters after the failed move: %w", err))
+	}
+	return fmt.Errorf("%w\n%s", moveErr, obs.hint(r.id.Cluster))
+}
+
+// Where a Cluster object is and whether it is paused.
+const (
+	clusterAbsent  = "absent"
+	clusterPaused  = "paused"
+	clusterRunning = "running"
+)
+
+// moveState is what both clusters hold of the pivot's inventory.
+type moveState struct {
+	Source, Target     string // clusterAbsent, clusterPaused or clusterRunning
+	OnSource, OnTarget int    // inventory entries present
+	Total              int
+}
+
+// observeMove reads where the inventory's objects are and the state of the
+// Cluster on each side.
+func observeMove(ctx context.Context, src, tgt ctrlclient.Client, ns, name string, inv []string) (moveState, error) {
+	var s moveState
+	var err error
+	if s.Source, err = clusterState(ctx, src, ns, name); err != nil {
+		return s, err
+	}
+	if s.Target, err = clusterState(ctx, tgt, ns, name); err != nil {
+		return s, err
+	}
+	goneSrc, err := missingOn(ctx, src, inv)
+	if err != nil {
+		return s, err
+	}
+	goneTgt, err := missingOn(ctx, tgt, inv)
+	if err != nil {
+		return s, err
+	}
+	s.Total = len(inv)
+	s.OnSource, s.OnTarget = len(inv)-len(goneSrc), len(inv)-len(goneTgt)
+	return s, nil
+}
+
+func clusterState(ctx context.Context, c ctrlclient.Client, ns, name string) (string, error) {
+	var cl clusterv1.Cluster
+	err := c.Get(ctx, ctrlclient.ObjectKey{Namespace: ns, Name: name}, &cl)
+	switch {
+	case apierrors.IsNotFound(err) || isNoMatch(err):
+		return clusterAbsent, nil
+	case err != nil:
+		return "", err
+	case ptr.Deref(cl.Spec.Paused, false):
+		return clusterPaused, nil
+	}
+	return clusterRunning, nil
+}
+
+// hint says what a failed move left and what the operator does next.
+func (s moveState) hint(target string) string {
+	switch {
+	case s.Source == clusterRunning && s.OnTarget < s.Total:
+		return fmt.Sprintf("The move failed before anything was deleted from the ephemeral cluster: the source was unpaused and its controllers manage the cluster again; "+
+			"%d of %d object(s) had reached %s. Run the same command again to move again (objects already there are updated, not duplicated).", s.OnTarget, s.Total, target)
+	case s.Source == clusterPaused && s.OnTarget == s.Total:
+		return fmt.Sprintf("Every object is on %s; the Cluster on the ephemeral cluster stays paused with %d object(s) not yet deleted there. "+
+			"Run the same command again to finish deleting them and to unpause the Cluster on %s.", target, s.OnSource, target)
+	case s.Source == clusterAbsent && s.OnTarget == s.Total && s.Target == clusterPaused:
+		return fmt.Sprintf("Every object is on %s (%d left on the ephemeral cluster), but the Cluster on %s is still paused. "+
+			"Run the same command again to unpause it.", target, s.OnSource, target)
+	case s.Source == clusterAbsent && s.Target == clusterRunning:
+		return "The Cluster left the ephemeral cluster and runs on " + target + ". Run the same command again to go on."
+	}
+	return fmt.Sprintf("The Cluster on the ephemeral cluster is %s and on %s %s; %d of %d object(s) are on %s, %d left on the ephemeral cluster. "+
+		"Run the same command again: it decides from this state whether to move again or to finish the move.", s.Source, target, s.Target, s.OnTarget, s.Total, target, s.OnSource)
 }
 
 // unpauseSourceAfterFailure unpauses the source only when the move had
@@ -626,11 +811,21 @@ func (r *runner) clusterctlMove(ctx context.Context, src, tgt *cluster, ns strin
 	if err != nil {
 		return err
 	}
-	return client.Move(ctx, clusterctl.MoveOptions{
+	// clusterctl retries each write for about 2.5 minutes; the deadline
+	// bounds the whole move, so that an API server that keeps refusing
+	// ends it and the failure is handled (and the source unpaused) in a
+	// known time.
+	mctx, cancel := context.WithTimeout(ctx, r.timeouts.Move)
+	defer cancel()
+	err = client.Move(mctx, clusterctl.MoveOptions{
 		FromKubeconfig: clusterctl.Kubeconfig{Path: src.kubeconfig},
 		ToKubeconfig:   clusterctl.Kubeconfig{Path: tgt.kubeconfig},
 		Namespace:      ns,
 	})
+	if err != nil && ctx.Err() == nil && mctx.Err() != nil {
+		return fmt.Errorf("not finished within %s (Timeouts.Move): %w", r.timeouts.Move, err)
+	}
+	return err
 }
 
 // restProxy is clusterctl's proxy with the pivot's rest.Config.

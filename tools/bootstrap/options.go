@@ -199,6 +199,10 @@ type Timeouts struct {
 	Providers time.Duration
 	// Flux waits for the root Kustomization to become Ready; default 15m.
 	Flux time.Duration
+	// Move bounds clusterctl's move (which retries each write for about
+	// 2.5 minutes); a move not finished by then is handled as a failed
+	// move. Default 30m.
+	Move time.Duration
 	// Poll is the interval between reads while waiting; default 10s.
 	Poll time.Duration
 }
@@ -213,6 +217,7 @@ func (t Timeouts) withDefaults() Timeouts {
 	def(&t.Ready, 60*time.Minute)
 	def(&t.Providers, 10*time.Minute)
 	def(&t.Flux, 15*time.Minute)
+	def(&t.Move, 30*time.Minute)
 	def(&t.Poll, 10*time.Second)
 	return t
 }

@@ -53,10 +53,40 @@ func wantedProviders(v ProviderVersions) []Provider {
 	}
 }
 
-// missingProviders reads clusterctl's inventory on a cluster and returns
-// the wanted providers it lacks. A provider installed at another version is
-// an error: the pivot neither upgrades nor downgrades providers.
-func missingProviders(ctx context.Context, c ctrlclient.Client, want []Provider) ([]Provider, error) {
+// siteField is the site's field that pins a provider of this type.
+func siteField(t clusterctlv1.ProviderType) string {
+	switch t {
+	case clusterctlv1.CoreProviderType:
+		return "core"
+	case clusterctlv1.BootstrapProviderType:
+		return "bootstrap"
+	case clusterctlv1.ControlPlaneProviderType:
+		return "controlPlane"
+	default:
+		return "infrastructure"
+	}
+}
+
+// clusterctlFlag is clusterctl upgrade apply's flag for a provider type.
+func clusterctlFlag(t clusterctlv1.ProviderType) string {
+	switch t {
+	case clusterctlv1.CoreProviderType:
+		return "core"
+	case clusterctlv1.BootstrapProviderType:
+		return "bootstrap"
+	case clusterctlv1.ControlPlaneProviderType:
+		return "control-plane"
+	default:
+		return "infrastructure"
+	}
+}
+
+// missingProviders reads clusterctl's inventory on a cluster (where names
+// it in messages) and returns the wanted providers it lacks. A provider
+// installed at another version is an error that says what to do: the pivot
+// neither upgrades nor downgrades providers, and clusterctl's move needs
+// the same providers on both sides.
+func missingProviders(ctx context.Context, c ctrlclient.Client, where string, want []Provider) ([]Provider, error) {
 	var list clusterctlv1.ProviderList
 	if err := c.List(ctx, &list); err != nil {
 		if meta.IsNoMatchError(err) {
@@ -74,7 +104,10 @@ func missingProviders(ctx context.Context, c ctrlclient.Client, want []Provider)
 			}
 			found = true
 			if w.Version != "" && p.Version != w.Version {
-				errs = append(errs, fmt.Errorf("provider %s is installed at %s (namespace %s), the site pins %s: upgrade it with clusterctl first", w.Name, p.Version, p.Namespace, w.Version))
+				errs = append(errs, fmt.Errorf("provider %s on %s is installed at %s (namespace %s), the site pins %s (spec.bootstrap.providers.%s): "+
+					"bootstrap neither upgrades nor downgrades providers; pin %s in the site, or upgrade the provider there "+
+					"(clusterctl upgrade apply --%s %s/%s:%s) and run again",
+					w.Name, where, p.Version, p.Namespace, w.Version, siteField(w.Type), p.Version, clusterctlFlag(w.Type), p.Namespace, w.Name, w.Version))
 			}
 		}
 		if !found {

@@ -133,7 +133,7 @@ func (r *runner) providerInstaller() (ProviderInstaller, error) {
 }
 
 func (r *runner) ensureProviders(ctx context.Context, c *cluster) error {
-	missing, err := missingProviders(ctx, c.client, wantedProviders(r.opts.Providers))
+	missing, err := missingProviders(ctx, c.client, r.where(c), wantedProviders(r.opts.Providers))
 	if err != nil {
 		return err
 	}
@@ -151,6 +151,14 @@ func (r *runner) ensureProviders(ctx context.Context, c *cluster) error {
 		return err
 	}
 	return inst.Init(ctx, c.kubeconfig, missing)
+}
+
+// where names a cluster in messages.
+func (r *runner) where(c *cluster) string {
+	if c.role == RoleTarget {
+		return "the management cluster " + r.id.Cluster
+	}
+	return "the ephemeral cluster"
 }
 
 func stepProvidersEphemeral(ctx context.Context, r *runner) error {
@@ -217,6 +225,20 @@ func stepBasePlatform(ctx context.Context, r *runner) error {
 	if err != nil {
 		return err
 	}
+	// Nothing is installed through a kubeconfig of another cluster.
+	holder, err := r.holder(ctx)
+	if err != nil {
+		return err
+	}
+	var cl clusterv1.Cluster
+	if err := holder.client.Get(ctx, ctrlclient.ObjectKey{Namespace: r.id.TargetNamespace, Name: r.id.Cluster}, &cl); err != nil {
+		return err
+	}
+	if problems, err := r.wrongTarget(ctx, holder, tgt, &cl); err != nil {
+		return err
+	} else if len(problems) > 0 {
+		return fmt.Errorf("%d problem(s) with the management cluster's kubeconfig; nothing was installed or paused:\n  %s", len(problems), strings.Join(problems, "\n  "))
+	}
 	if len(r.opts.BasePlatform) == 0 {
 		r.opts.logf("no base platform releases given")
 		return nil
@@ -224,10 +246,6 @@ func stepBasePlatform(ctx context.Context, r *runner) error {
 	inst := r.opts.InjectWorkloadInstaller
 	if inst == nil {
 		inst = helmInstaller{log: r.opts.Log}
-	}
-	holder, err := r.holder(ctx)
-	if err != nil {
-		return err
 	}
 	for _, a := range r.opts.BasePlatform {
 		a, err := withSecretValues(ctx, holder.client, r.id.TargetNamespace, a)

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	secretutil "sigs.k8s.io/cluster-api/util/secret"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -50,6 +51,9 @@ func stepVerify(ctx context.Context, r *runner) error {
 	}
 	if len(inv) == 0 {
 		return errors.New("no inventory of the move was recorded: the move step has not run")
+	}
+	for _, e := range r.essentials(inv) {
+		problems = append(problems, "the inventory recorded before the move lacks "+e)
 	}
 	missing, err := missingOn(ctx, tgt.client, inv)
 	if err != nil {
@@ -144,6 +148,44 @@ func stepVerify(ctx context.Context, r *runner) error {
 		return err
 	}
 	return r.mark(markerComplete, tgt.config.Host)
+}
+
+// essentials lists what a self-managed cluster cannot do without and the
+// inventory (what the ephemeral cluster held before the move) lacks: the
+// Cluster, its kubeconfig and CA Secrets (named as Cluster API names them),
+// the cloud credentials, and the Helm release's storage Secret. Every
+// inventory entry is then checked on both clusters, so each of these must
+// be on the management cluster and gone from the ephemeral one.
+func (r *runner) essentials(inv []string) []string {
+	ns := r.id.TargetNamespace
+	secret := func(name string) string { return inventoryEntry(schema.GroupKind{Kind: "Secret"}, ns, name) }
+	want := []string{
+		inventoryEntry(clusterv1.GroupVersion.WithKind("Cluster").GroupKind(), ns, r.id.Cluster),
+		secret(secretutil.Name(r.id.Cluster, secretutil.Kubeconfig)),
+		secret(secretutil.Name(r.id.Cluster, secretutil.ClusterCA)),
+	}
+	if r.opts.CredentialsSecret != "" {
+		want = append(want, secret(r.opts.CredentialsSecret))
+	}
+	have := map[string]bool{}
+	storage := false
+	prefix := inventoryEntry(schema.GroupKind{Kind: "Secret"}, r.id.StorageNamespace, "sh.helm.release.v1."+r.id.ReleaseName+".v")
+	for _, e := range inv {
+		have[e] = true
+		if strings.HasPrefix(e, prefix) && isDigits(strings.TrimPrefix(e, prefix)) {
+			storage = true
+		}
+	}
+	var out []string
+	for _, e := range want {
+		if !have[e] {
+			out = append(out, e)
+		}
+	}
+	if !storage {
+		out = append(out, fmt.Sprintf("a storage Secret of the Helm release %s/%s (%s<N>)", r.id.StorageNamespace, r.id.ReleaseName, prefix))
+	}
+	return out
 }
 
 func difference(a, b []string) []string {
@@ -277,11 +319,97 @@ func (r *runner) verifyAdoption(ctx context.Context, tgt *cluster, st state) (in
 		return 0, err
 	}
 	problems = append(problems, dups...)
+	// What the upgrade returned is not the proof: the management cluster
+	// must show the new revision.
+	observed, seen, err := r.observeAdoption(ctx, tgt, st.MovedRevision)
+	if err != nil {
+		return 0, err
+	}
+	problems = append(problems, seen...)
 	if len(problems) > 0 {
 		return 0, fmt.Errorf("helm adoption check failed:\n  %s", strings.Join(problems, "\n  "))
 	}
-	r.opts.logf("helm: release %s/%s upgraded in place to revision %d; %d object(s) kept their identity", r.id.StorageNamespace, r.id.ReleaseName, rel.Version, len(st.ReleaseUIDs))
-	return rel.Version, nil
+	r.opts.logf("helm: release %s/%s upgraded in place to revision %d (returned %d) on %s; %d object(s) kept their identity and were applied by it",
+		r.id.StorageNamespace, r.id.ReleaseName, observed, rel.Version, r.id.Cluster, len(st.ReleaseUIDs))
+	return observed, nil
+}
+
+// observeAdoption reads from the management cluster that a revision after
+// the moved one was installed there: Helm's storage Secret of the newest
+// revision (its labels say deployed and its number), and on every object
+// of that revision's manifest a server-side apply recorded in its managed
+// fields no earlier than that Secret was made (clusterctl's move creates
+// the objects with an update; only Helm's upgrade applies them there). It
+// returns the observed revision and what contradicts an adoption.
+func (r *runner) observeAdoption(ctx context.Context, tgt *cluster, moved int) (int, []string, error) {
+	ac, err := helmConfig(tgt.config, r.id.StorageNamespace)
+	if err != nil {
+		return 0, nil, err
+	}
+	last, err := lastRelease(ac, r.id.ReleaseName)
+	if err != nil {
+		return 0, nil, err
+	}
+	if last == nil || last.Version <= moved {
+		v := 0
+		if last != nil {
+			v = last.Version
+		}
+		return 0, []string{fmt.Sprintf("the release %s/%s on the management cluster is at revision %d, the move brought %d: no adoption upgrade was made there", r.id.StorageNamespace, r.id.ReleaseName, v, moved)}, nil
+	}
+	var problems []string
+	var storage corev1.Secret
+	key := ctrlclient.ObjectKey{Namespace: r.id.StorageNamespace, Name: fmt.Sprintf("sh.helm.release.v1.%s.v%d", r.id.ReleaseName, last.Version)}
+	if err := tgt.client.Get(ctx, key, &storage); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return 0, nil, err
+		}
+		return 0, []string{fmt.Sprintf("no storage Secret %s of revision %d on the management cluster", key, last.Version)}, nil
+	}
+	l := storage.Labels
+	if l["owner"] != "helm" || l["name"] != r.id.ReleaseName || l["status"] != string(releasecommon.StatusDeployed) || l["version"] != fmt.Sprint(last.Version) {
+		problems = append(problems, fmt.Sprintf("storage Secret %s: labels %v, want owner=helm name=%s status=deployed version=%d", key, l, r.id.ReleaseName, last.Version))
+	}
+	objs, err := decodeObjects([]byte(last.Manifest))
+	if err != nil {
+		return 0, nil, fmt.Errorf("release manifest: %w", err)
+	}
+	for _, o := range objs {
+		if o.GetNamespace() == "" {
+			if m, err := tgt.client.RESTMapper().RESTMapping(o.GroupVersionKind().GroupKind(), o.GroupVersionKind().Version); err == nil && m.Scope.Name() == "namespace" {
+				o.SetNamespace(last.Namespace)
+			}
+		}
+		entry := inventoryEntry(o.GroupVersionKind().GroupKind(), o.GetNamespace(), o.GetName())
+		got := &unstructured.Unstructured{}
+		got.SetGroupVersionKind(o.GroupVersionKind())
+		if err := tgt.client.Get(ctx, ctrlclient.ObjectKeyFromObject(o), got); err != nil {
+			if apierrors.IsNotFound(err) || isNoMatch(err) {
+				problems = append(problems, fmt.Sprintf("%s of revision %d is missing on the management cluster", entry, last.Version))
+				continue
+			}
+			return 0, nil, err
+		}
+		// An unchanged server-side apply is not recorded (the object is not
+		// written), and clusterctl creates the moved objects with the managed
+		// fields they had, so the entry's time cannot show the upgrade; the
+		// entry shows that Helm's server-side apply, not an update, owns the
+		// object on the management cluster, so that the next upgrade (Flux's)
+		// applies over it.
+		applied := false
+		var managers []string
+		for _, mf := range got.GetManagedFields() {
+			managers = append(managers, mf.Manager+"/"+string(mf.Operation))
+			if mf.Operation == metav1.ManagedFieldsOperationApply {
+				applied = true
+			}
+		}
+		if !applied {
+			sort.Strings(managers)
+			problems = append(problems, fmt.Sprintf("%s of revision %d: no server-side apply in its managed fields on the management cluster (managers %s)", entry, last.Version, strings.Join(managers, ", ")))
+		}
+	}
+	return last.Version, problems, nil
 }
 
 // manifestUIDs maps each object of a release's manifest to its UID on the

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	yaml2 "go.yaml.in/yaml/v2"
 	"gopkg.in/yaml.v3"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
@@ -415,6 +416,11 @@ func decodeFile(file string, data []byte, kind string, out any, errs *diag.List)
 			// "line 1" (its reader has no position): find it.
 			if line, col, what, ok := BadChar(data); ok {
 				pos, msg = diag.Pos{File: file, Line: line, Col: col}, what
+			} else if line, col, what, ok := badIndent(data); ok {
+				pos, msg = diag.Pos{File: file, Line: line, Col: col}, what
+			}
+			if msg == "mapping values are not allowed in this context" {
+				msg += ": quote a value that holds \": \", or check the indentation of this line (a key lines up with the keys of its mapping)"
 			}
 			errs.Add(pos, "load.yaml", "malformed YAML: %s", msg)
 			return Positions{}
@@ -531,6 +537,47 @@ func BadChar(data []byte) (line, col int, msg string, ok bool) {
 	}
 	return 0, 0, "", false
 }
+
+// badIndent finds the line a badly indented list item or key breaks and
+// says what to check. yaml.v3 reports such an error at the line of the list
+// or mapping it was reading (its parent), which hides the culprit in a
+// long file; yaml.v2, the same libyaml port, reports the line of the token
+// that broke the structure, so the file is parsed again with it. Only the
+// two block-structure errors are taken from it: both come from the parser,
+// whose lines yaml.v2 counts from 0.
+func badIndent(data []byte) (line, col int, msg string, ok bool) {
+	var v any
+	err := yaml2.Unmarshal(data, &v)
+	if err == nil {
+		return 0, 0, "", false
+	}
+	m := yamlLine.FindStringSubmatch(err.Error())
+	if m == nil {
+		return 0, 0, "", false
+	}
+	problem := yamlErrMsg(err)
+	if problem != "did not find expected key" && problem != "did not find expected '-' indicator" {
+		return 0, 0, "", false
+	}
+	n, _ := strconv.Atoi(m[1])
+	lines := strings.Split(string(data), "\n")
+	line = n + 1
+	if line < 1 || line > len(lines) {
+		return 0, 0, "", false
+	}
+	col = indentOf(lines[line-1]) + 1
+	above := ""
+	for i := line - 2; i >= 0; i-- {
+		if t := strings.TrimSpace(lines[i]); t != "" && !strings.HasPrefix(t, "#") {
+			above = fmt.Sprintf(" (line %d starts in column %d, line %d in column %d)", line, col, i+1, indentOf(lines[i])+1)
+			break
+		}
+	}
+	return line, col, problem + ": check the indentation of this line" + above +
+		": the items of a list start in the same column, the keys of a mapping too", true
+}
+
+func indentOf(s string) int { return len(s) - len(strings.TrimLeft(s, " ")) }
 
 func yamlErrMsg(err error) string {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")

@@ -794,39 +794,53 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 
 // suggest names the known field closest to an unknown one.
 func suggest(key string, fields map[string]reflect.Type) string {
-	best, bestD := "", 3
 	names := make([]string, 0, len(fields))
 	for k := range fields {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	for _, k := range names {
-		if d := distance(strings.ToLower(key), strings.ToLower(k)); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	if best != "" {
+	if best := Closest(key, names); best != "" {
 		return fmt.Sprintf(": did you mean %q?", best)
 	}
 	return fmt.Sprintf(": known fields are %s", strings.Join(names, ", "))
 }
 
+// Closest returns the name of names nearest to a misspelt one (at most two
+// edits away, a swap of two neighbouring letters counting as one, case
+// ignored; the first of equals in the order given), or "" when none is
+// near: the "did you mean" of every unknown name.
+func Closest(name string, names []string) string {
+	best, bestD := "", 3
+	for _, k := range names {
+		if d := distance(strings.ToLower(name), strings.ToLower(k)); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// distance is the optimal string alignment distance: insertions,
+// deletions, substitutions and swaps of neighbours, one edit each.
 func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			c := 1
 			if a[i-1] == b[j-1] {
 				c = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+c)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }

@@ -316,3 +316,22 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+func TestClosest(t *testing.T) {
+	t.Parallel()
+	names := []string{"base", "dashboard", "datascience", "gpu", "ingress", "monitoring", "network"}
+	for _, tc := range []struct{ name, in, want string }{
+		{"two letters swapped", "bsae", "base"},
+		{"a letter missing", "monitorng", "monitoring"},
+		{"a letter more", "ingresss", "ingress"},
+		{"case ignored", "GPU", "gpu"},
+		{"two edits", "netwrk2", "network"},
+		{"nothing near", "security", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Closest(tc.in, names); got != tc.want {
+				t.Errorf("Closest(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}

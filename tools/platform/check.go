@@ -21,7 +21,11 @@ func (c *Catalogue) Check(fleet *load.Fleet) diag.List {
 	for _, s := range fleet.Sites {
 		for j, name := range s.Spec.RequiredPlatforms {
 			if c.byName[name] == nil {
-				errs.Add(s.Pos.Of(fmt.Sprintf("spec.requiredPlatforms[%d]", j)), "platform.unknown", "site %s requires platform %q, which the catalogue does not have: use one of %s", s.Metadata.Name, name, c.platformList())
+				hint := "use one of " + c.platformList()
+				if m := load.Closest(name, c.platformNames()); m != "" {
+					hint = fmt.Sprintf("did you mean %s? (the catalogue has %s)", m, c.platformList())
+				}
+				errs.Add(s.Pos.Of(fmt.Sprintf("spec.requiredPlatforms[%d]", j)), "platform.unknown", "site %s requires platform %q, which the catalogue does not have: %s", s.Metadata.Name, name, hint)
 			}
 		}
 		for _, cl := range s.Clusters {

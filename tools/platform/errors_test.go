@@ -211,6 +211,14 @@ func TestSiteRequiresUnknownPlatform(t *testing.T) {
 	if l := cat.Check(fleet); !has(l, "platform.unknown", "clusters/s/site.yaml", 11) {
 		t.Errorf("want platform.unknown at the site's requiredPlatforms, got:\n%v", l)
 	}
+	// A near name is suggested.
+	fs["clusters/s/site.yaml"].Data = []byte(strings.Replace(site, "requiredPlatforms: [base]", "requiredPlatforms: [base, extar]", 1))
+	if fleet, err = load.Load(fs); err != nil {
+		t.Fatal(err)
+	}
+	if l := cat.Check(fleet); len(l) != 1 || !strings.Contains(l[0].Message, `requires platform "extar", which the catalogue does not have: did you mean extra?`) {
+		t.Errorf("want one platform.unknown with a did-you-mean, got:\n%v", l)
+	}
 }
 
 func TestOverridesAndVariants(t *testing.T) {

@@ -87,10 +87,15 @@ test: ## run every test, envtest control planes included (built on first use); t
 test-short: ## run the tests that need no API server
 	$(GO) test -count=1 $(PKGS)
 
-bench: build ## time each stage as its own process on a generated fleet, against a helm template loop
-	@set -o pipefail; helm="$$(hack/helm.sh | tail -n1)" && \
-	  $(GO) run ./tools/cmd/fleetbench -capiform $(CAPIFORM) -helm "$$helm" \
-	    -sites $(BENCH_SITES) -clusters $(BENCH_CLUSTERS) -runs $(BENCH_RUNS)
+bench: build ## time each stage as its own process on a generated fleet, against a helm template loop; exits 1 when a target is missed
+	@set -o pipefail; \
+	  echo "== helm, for the helm template loop capiform is compared with (built once: a few minutes the first time; then cached)"; \
+	  start=$$SECONDS; helm="$$(hack/helm.sh | tail -n1)" && $(call took,helm,$$start) && \
+	  echo "== the benchmark: $(BENCH_SITES) sites x $(BENCH_CLUSTERS) clusters, each stage $(BENCH_RUNS) times, then the helm loop once (several minutes)" && \
+	  start=$$SECONDS && \
+	  { $(GO) run ./tools/cmd/fleetbench -capiform $(CAPIFORM) -helm "$$helm" \
+	    -sites $(BENCH_SITES) -clusters $(BENCH_CLUSTERS) -runs $(BENCH_RUNS); status=$$?; } && \
+	  $(call took,the benchmark,$$start); exit $$status
 
 bench-go: ## run the Go benchmarks of every package (go test -bench)
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)

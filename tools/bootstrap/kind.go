@@ -1,13 +1,16 @@
 package bootstrap
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
+	kindexec "sigs.k8s.io/kind/pkg/exec"
 	kindlog "sigs.k8s.io/kind/pkg/log"
 )
 
@@ -25,16 +28,23 @@ type KindProvider interface {
 }
 
 // NewKindProvider returns the kind adapter over the container engine kind
-// detects (docker, podman or nerdctl). It fails when none runs.
+// detects (docker, podman or nerdctl). It fails, saying what is missing,
+// when no engine's client is installed or when the engine does not answer.
 func NewKindProvider(log func(format string, args ...any)) (KindProvider, error) {
 	runtime, err := kindcluster.DetectNodeProvider()
-	if err != nil {
-		return nil, fmt.Errorf("kind: %w", err)
-	}
-	if runtime == nil {
-		return nil, fmt.Errorf("kind: no container engine (docker, podman or nerdctl) is running")
+	if err != nil || runtime == nil {
+		return nil, fmt.Errorf("kind: no container engine client is installed (none of docker, podman or nerdctl is on PATH): install one and start its engine")
 	}
 	p := kindcluster.NewProvider(runtime, kindcluster.ProviderWithLogger(kindLogger{log}))
+	// kind picks an engine by its client alone (`docker -v` answers with no
+	// daemon running), so ask the engine itself, with kind's own listing.
+	if _, err := p.List(); err != nil {
+		// The engine's own words (kind keeps them apart from its error).
+		if re := kindexec.RunErrorForError(err); re != nil && len(bytes.TrimSpace(re.Output)) > 0 {
+			err = fmt.Errorf("%w: %s", err, strings.Join(strings.Fields(string(re.Output)), " "))
+		}
+		return nil, fmt.Errorf("kind: a container engine client is installed, but its engine does not answer (is the Docker daemon, or podman's or containerd's service, running and reachable by this user?): %w", err)
+	}
 	return newKindAdapter(p)
 }
 

@@ -155,18 +155,18 @@ func TestClusterctlLocalRepository(t *testing.T) {
 	}
 }
 
-// The kind adapter needs a container engine; most CI runners and this
-// sandbox have none.
+// The kind adapter needs a running container engine; most CI runners and
+// this sandbox have none, or only a client. The skip says which.
 func TestKindAdapter(t *testing.T) {
 	k, err := NewKindProvider(t.Logf)
 	if err != nil {
-		t.Skipf("no container engine for kind: %v", err)
+		t.Skipf("kind cannot create clusters here: %v", err)
 	}
 	if c, ok := k.(io.Closer); ok {
 		t.Cleanup(func() { _ = c.Close() })
 	}
 	if os.Getenv("CAPIFORM_TEST_KIND") == "" {
-		t.Skip("a container engine runs, but creating a kind cluster takes minutes: set CAPIFORM_TEST_KIND=1 to run this test")
+		t.Skip("a container engine answers, but creating a kind cluster takes minutes: set CAPIFORM_TEST_KIND=1 to run this test")
 	}
 	name := "capiform-test-adapter"
 	if err := k.Create(name, "", 5*time.Minute); err != nil {
@@ -183,6 +183,48 @@ func TestKindAdapter(t *testing.T) {
 	}
 	if kc, err := k.KubeConfig(name); err != nil || !strings.Contains(kc, "server:") {
 		t.Fatalf("kubeconfig: %v", err)
+	}
+}
+
+// NewKindProvider says what is missing: no engine client at all, or a
+// client whose engine does not answer (the docker client alone is enough
+// for kind to pick docker). The clients are stand-ins on PATH: a script
+// that answers `docker -v` as the real client does and fails every other
+// command as it does with no daemon.
+func TestKindProviderSaysWhatIsMissing(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		clients map[string]string
+		want    string
+	}{
+		{"no client", nil, "no container engine client is installed (none of docker, podman or nerdctl is on PATH)"},
+		{"a docker client without its daemon", map[string]string{"docker": `#!/bin/sh
+if [ "$1" = -v ]; then echo "Docker version 28.2.2, build e6534b4"; exit 0; fi
+echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2
+exit 1
+`}, "a container engine client is installed, but its engine does not answer (is the Docker daemon, or podman's or containerd's service, running and reachable by this user?): failed to list clusters: " +
+			`command "docker ps -a --filter label=io.x-k8s.kind.cluster --format '{{.Label "io.x-k8s.kind.cluster"}}'" failed with error: exit status 1: ` +
+			"Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, script := range tc.clients {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			t.Setenv("PATH", dir)
+			k, err := NewKindProvider(t.Logf)
+			if err == nil {
+				if c, ok := k.(io.Closer); ok {
+					_ = c.Close()
+				}
+				t.Fatal("NewKindProvider succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not say %q", err, tc.want)
+			}
+		})
 	}
 }
 

@@ -52,7 +52,9 @@ type Options struct {
 	Log func(msg string)
 }
 
-// Targets of the issue, for 1000 clusters on 2 cores.
+// The targets capiform is built to meet: each stage's time and memory on a
+// fleet of 1000 clusters on 2 CPUs. A stage over its target is a
+// regression; on another fleet or machine they only indicate.
 const (
 	TargetClusters = 1000
 	TargetCPUs     = 2
@@ -102,7 +104,8 @@ type Stage struct {
 	Median time.Duration
 	// PeakRSS is the largest peak resident set size of the runs, in bytes.
 	PeakRSS int64
-	// Target is the issue's target for the stage.
+	// Target is the most time and memory the stage may take on
+	// TargetClusters clusters and TargetCPUs CPUs.
 	Target Target
 	// Note is what the command said about its work (diff's -v line), or
 	// what the stage did.
@@ -130,6 +133,23 @@ type HelmLoop struct {
 
 // OK is true when expand --all was at least TargetSpeedup times faster.
 func (h HelmLoop) OK() bool { return h.Speedup >= TargetSpeedup }
+
+// Missed lists the targets the run missed, one line each: the stage, what
+// was measured and the target, for example
+// "validate: 2.23 s, 551 MiB (target <= 2 s, <= 1 GiB)". Empty when every
+// target was met.
+func (r *Result) Missed() []string {
+	var out []string
+	for _, s := range r.Stages {
+		if !s.OK() {
+			out = append(out, fmt.Sprintf("%s: %s, %s (target %s)", s.Name, seconds(s.Median), mib(s.PeakRSS), s.Target))
+		}
+	}
+	if l := r.HelmLoop; l != nil && !l.OK() {
+		out = append(out, fmt.Sprintf("speed-up over the helm loop: %.1fx (target >= %.0fx)", l.Speedup, TargetSpeedup))
+	}
+	return out
+}
 
 // Result of Run.
 type Result struct {

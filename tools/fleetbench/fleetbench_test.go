@@ -6,8 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // capiformBin is the capiform binary built once by TestMain.
@@ -88,9 +90,16 @@ func TestRunTinyFleet(t *testing.T) {
 			t.Errorf("the table misses stage %s (%s)", s.Name, s.Command())
 		}
 	}
-	for _, w := range []string{"2 sites x 3 clusters = 6 clusters", "1 run(s) per stage", "GOMAXPROCS", res.WorkDir, "helm loop", "skipped", "speed-up"} {
+	for _, w := range []string{"2 sites x 3 clusters = 6 clusters", "1 run(s) per stage", "GOMAXPROCS", res.WorkDir, "helm loop", "skipped", "speed-up",
+		"what capiform is built to meet with 1000 clusters on 2 CPUs (here 6 clusters"} {
 		if !strings.Contains(table, w) {
 			t.Errorf("the table misses %q", w)
+		}
+	}
+	// Words that mean nothing to the reader of the table.
+	for _, w := range []string{"issue", "seed"} {
+		if strings.Contains(table, w) {
+			t.Errorf("the table says %q", w)
 		}
 	}
 }
@@ -216,5 +225,44 @@ func TestOneClusterExists(t *testing.T) {
 		if s != c.site || cl != c.cluster {
 			t.Errorf("OneCluster(%d, %d) = %d, %d; want %d, %d", c.sites, c.clusters, s, cl, c.site, c.cluster)
 		}
+	}
+}
+
+// A missed target is named with what was measured, so that make bench can
+// fail and say why; met targets are not listed.
+func TestMissed(t *testing.T) {
+	t.Parallel()
+	stage := func(name string, wall time.Duration, rss int64, target Target) Stage {
+		return Stage{Name: name, Median: wall, PeakRSS: rss, Target: target}
+	}
+	for _, tc := range []struct {
+		name string
+		res  Result
+		want []string
+	}{
+		{"all met", Result{
+			Stages:   []Stage{stage(StageValidate, 1500*time.Millisecond, 500<<20, Target{Wall: 2 * time.Second, RSS: 1 << 30})},
+			HelmLoop: &HelmLoop{Speedup: 31.4},
+		}, nil},
+		{"time, memory and speed-up missed", Result{
+			Stages: []Stage{
+				stage(StageValidate, 2230*time.Millisecond, 551<<20, Target{Wall: 2 * time.Second, RSS: 1 << 30}),
+				stage(StageRender, 1900*time.Millisecond, 1100<<20, Target{Wall: 2 * time.Second, RSS: 1 << 30}),
+				stage(StageDiffOne, 200*time.Millisecond, 137<<20, Target{Wall: time.Second}),
+			},
+			HelmLoop: &HelmLoop{Speedup: 29.0},
+		}, []string{
+			"validate: 2.23 s, 551 MiB (target <= 2 s, <= 1 GiB)",
+			"render: 1.90 s, 1100 MiB (target <= 2 s, <= 1 GiB)",
+			"speed-up over the helm loop: 29.0x (target >= 30x)",
+		}},
+		{"no helm loop is no miss", Result{}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := tc.res.Missed(); !slices.Equal(got, tc.want) {
+				t.Errorf("Missed() = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

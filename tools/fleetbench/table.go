@@ -11,7 +11,7 @@ import (
 
 // WriteTable writes the result for people: a header with the fleet, the
 // machine and the binaries, then one row per stage, the helm loop and the
-// speed-up, each marked ok or over against the target.
+// speed-up, each marked met or missed against its target.
 func (r *Result) WriteTable(w io.Writer) error {
 	var buf bytes.Buffer
 	if err := r.writeTable(&buf); err != nil {
@@ -54,9 +54,9 @@ func (r *Result) writeTable(ew io.Writer) error {
 	} else {
 		fmt.Fprintf(hw, "helm:\tnone given, the helm template loop is skipped\n")
 	}
-	targets := fmt.Sprintf("the issue's, for %d clusters on %d CPUs", TargetClusters, TargetCPUs)
-	if r.Clusters() != TargetClusters {
-		targets += fmt.Sprintf(" (this fleet has %d: they only indicate)", r.Clusters())
+	targets := fmt.Sprintf("what capiform is built to meet with %d clusters on %d CPUs", TargetClusters, TargetCPUs)
+	if r.Clusters() != TargetClusters || r.NumCPU != TargetCPUs {
+		targets += fmt.Sprintf(" (here %d clusters on %d CPUs: they only indicate)", r.Clusters(), r.NumCPU)
 	}
 	fmt.Fprintf(hw, "targets:\t%s\n", targets)
 	if err := hw.Flush(); err != nil {
@@ -95,9 +95,9 @@ func (r *Result) writeTable(ew io.Writer) error {
 
 func verdict(ok bool) string {
 	if ok {
-		return "ok"
+		return "met"
 	}
-	return "over"
+	return "missed"
 }
 
 // seconds formats a duration in seconds: "2 s", "0.84 s", "61.3 s".

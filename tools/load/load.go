@@ -24,6 +24,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	yaml2 "go.yaml.in/yaml/v2"
 	"gopkg.in/yaml.v3"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
@@ -416,6 +417,11 @@ func decodeFile(file string, data []byte, kind string, out any, errs *diag.List)
 			// "line 1" (its reader has no position): find it.
 			if line, col, what, ok := BadChar(data); ok {
 				pos, msg = diag.Pos{File: file, Line: line, Col: col}, what
+			} else if line, col, what, ok := badIndent(data); ok {
+				pos, msg = diag.Pos{File: file, Line: line, Col: col}, what
+			}
+			if msg == "mapping values are not allowed in this context" {
+				msg += ": quote a value that holds \": \", or check the indentation of this line (a key lines up with the keys of its mapping)"
 			}
 			errs.Add(pos, "load.yaml", "malformed YAML: %s", msg)
 			return Positions{}
@@ -532,6 +538,47 @@ func BadChar(data []byte) (line, col int, msg string, ok bool) {
 	}
 	return 0, 0, "", false
 }
+
+// badIndent finds the line a badly indented list item or key breaks and
+// says what to check. yaml.v3 reports such an error at the line of the list
+// or mapping it was reading (its parent), which hides the culprit in a
+// long file; yaml.v2, the same libyaml port, reports the line of the token
+// that broke the structure, so the file is parsed again with it. Only the
+// two block-structure errors are taken from it: both come from the parser,
+// whose lines yaml.v2 counts from 0.
+func badIndent(data []byte) (line, col int, msg string, ok bool) {
+	var v any
+	err := yaml2.Unmarshal(data, &v)
+	if err == nil {
+		return 0, 0, "", false
+	}
+	m := yamlLine.FindStringSubmatch(err.Error())
+	if m == nil {
+		return 0, 0, "", false
+	}
+	problem := yamlErrMsg(err)
+	if problem != "did not find expected key" && problem != "did not find expected '-' indicator" {
+		return 0, 0, "", false
+	}
+	n, _ := strconv.Atoi(m[1])
+	lines := strings.Split(string(data), "\n")
+	line = n + 1
+	if line < 1 || line > len(lines) {
+		return 0, 0, "", false
+	}
+	col = indentOf(lines[line-1]) + 1
+	above := ""
+	for i := line - 2; i >= 0; i-- {
+		if t := strings.TrimSpace(lines[i]); t != "" && !strings.HasPrefix(t, "#") {
+			above = fmt.Sprintf(" (line %d starts in column %d, line %d in column %d)", line, col, i+1, indentOf(lines[i])+1)
+			break
+		}
+	}
+	return line, col, problem + ": check the indentation of this line" + above +
+		": the items of a list start in the same column, the keys of a mapping too", true
+}
+
+func indentOf(s string) int { return len(s) - len(strings.TrimLeft(s, " ")) }
 
 func yamlErrMsg(err error) string {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
@@ -759,39 +806,53 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 
 // suggest names the known field closest to an unknown one.
 func suggest(key string, fields map[string]reflect.Type) string {
-	best, bestD := "", 3
 	names := make([]string, 0, len(fields))
 	for k := range fields {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	for _, k := range names {
-		if d := distance(strings.ToLower(key), strings.ToLower(k)); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	if best != "" {
+	if best := Closest(key, names); best != "" {
 		return fmt.Sprintf(": did you mean %q?", best)
 	}
 	return fmt.Sprintf(": known fields are %s", strings.Join(names, ", "))
 }
 
+// Closest returns the name of names nearest to a misspelt one (at most two
+// edits away, a swap of two neighbouring letters counting as one, case
+// ignored; the first of equals in the order given), or "" when none is
+// near: the "did you mean" of every unknown name.
+func Closest(name string, names []string) string {
+	best, bestD := "", 3
+	for _, k := range names {
+		if d := distance(strings.ToLower(name), strings.ToLower(k)); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// distance is the optimal string alignment distance: insertions,
+// deletions, substitutions and swaps of neighbours, one edit each.
 func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			c := 1
 			if a[i-1] == b[j-1] {
 				c = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+c)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }

@@ -96,6 +96,23 @@ func TestLoadBadInput(t *testing.T) {
 			want:  []string{"clusters/s1/c1.yaml:7: malformed YAML"},
 		},
 		{
+			// yaml.v3 alone says line 8, the list's parent.
+			name:  "a list item indented too deep",
+			files: map[string]string{"clusters/s1/c1.yaml": c("  kubernetesVersion: v1.36.1\n  controlPlane: {flavor: m1}\n  platforms:\n    - name: base\n     - name: gpu\n")},
+			want:  []string{`clusters/s1/c1.yaml:10:6: malformed YAML: did not find expected '-' indicator: check the indentation of this line (line 10 starts in column 6, line 9 in column 5): the items of a list start in the same column, the keys of a mapping too [load.yaml]`},
+		},
+		{
+			// yaml.v3 alone says line 5, the spec.
+			name:  "a list item indented too little",
+			files: map[string]string{"clusters/s1/c1.yaml": c("  kubernetesVersion: v1.36.1\n  controlPlane: {flavor: m1}\n  platforms:\n    - name: base\n   - name: gpu\n")},
+			want:  []string{`clusters/s1/c1.yaml:10:4: malformed YAML: did not find expected key: check the indentation of this line (line 10 starts in column 4, line 9 in column 5)`},
+		},
+		{
+			name:  "a key indented too deep",
+			files: map[string]string{"clusters/s1/c1.yaml": c("  kubernetesVersion: v1.36.1\n   controlPlane: {flavor: m1}\n")},
+			want:  []string{`clusters/s1/c1.yaml:7: malformed YAML: mapping values are not allowed in this context: quote a value that holds ": ", or check the indentation of this line`},
+		},
+		{
 			name:  "unknown key",
 			files: map[string]string{"clusters/s1/c1.yaml": c("  kubernetesVersion: v1.36.1\n  controlPlane: {flavour: m1}\n")},
 			want:  []string{`clusters/s1/c1.yaml:7:18: unknown field "spec.controlPlane.flavour": did you mean "flavor"? [load.unknown-field]`},
@@ -303,4 +320,23 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestClosest(t *testing.T) {
+	t.Parallel()
+	names := []string{"base", "dashboard", "datascience", "gpu", "ingress", "monitoring", "network"}
+	for _, tc := range []struct{ name, in, want string }{
+		{"two letters swapped", "bsae", "base"},
+		{"a letter missing", "monitorng", "monitoring"},
+		{"a letter more", "ingresss", "ingress"},
+		{"case ignored", "GPU", "gpu"},
+		{"two edits", "netwrk2", "network"},
+		{"nothing near", "security", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Closest(tc.in, names); got != tc.want {
+				t.Errorf("Closest(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
 }

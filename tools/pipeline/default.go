@@ -26,10 +26,10 @@ func Policy(head, base fs.FS) Validator {
 }
 
 // Platforms loads the platform catalogue of a revision.
-func Platforms(fsys fs.FS) (render.AddonsFunc, func(*load.Fleet) diag.List, error) {
+func Platforms(fsys fs.FS) (render.AddonsFunc, AddonsCheck, error) {
 	cat, err := platform.LoadCatalogue(fsys)
 	if err != nil {
 		return nil, nil, err
 	}
-	return cat.Addons, cat.Check, nil
+	return cat.Addons, cat.CheckAfter, nil
 }

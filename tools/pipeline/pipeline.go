@@ -27,7 +27,13 @@ type Validator func(ctx context.Context, fleet *load.Fleet) (diag.List, error)
 // AddonsLoader loads the platform catalogue of a revision and returns the
 // function that renders a cluster's addons and the check of the fleet's
 // platform choices.
-type AddonsLoader func(fsys fs.FS) (render.AddonsFunc, func(*load.Fleet) diag.List, error)
+type AddonsLoader func(fsys fs.FS) (render.AddonsFunc, AddonsCheck, error)
+
+// AddonsCheck checks the fleet's platform choices after the earlier
+// stages found found; it returns found with its own findings, and may
+// drop from found what its findings explain (a required platform "missing"
+// because its name was misspelt).
+type AddonsCheck func(fleet *load.Fleet, found diag.List) diag.List
 
 // Options of Render.
 type Options struct {
@@ -135,12 +141,12 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 	}
 	var addons render.AddonsFunc
 	if opts.Addons != nil {
-		var check func(*load.Fleet) diag.List
+		var check AddonsCheck
 		// The catalogue's manifests are built with kustomize, which
 		// cannot be interrupted: abandoned when ctx ends.
 		type catalogue struct {
 			addons render.AddonsFunc
-			check  func(*load.Fleet) diag.List
+			check  AddonsCheck
 		}
 		var c catalogue
 		c, err = abandon.Run(ctx, "loading the platform catalogue (platforms/)", func(context.Context) (catalogue, error) {
@@ -152,7 +158,7 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 			return nil, err
 		}
 		if check != nil {
-			errs = append(errs, check(fleet)...)
+			errs = check(fleet, errs)
 		}
 	}
 	if len(errs) > 0 {

@@ -2,9 +2,11 @@ package platform
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/capiform/capiform/tools/api/v1alpha1"
 	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/load"
 )
@@ -19,7 +21,11 @@ func (c *Catalogue) Check(fleet *load.Fleet) diag.List {
 	for _, s := range fleet.Sites {
 		for j, name := range s.Spec.RequiredPlatforms {
 			if c.byName[name] == nil {
-				errs.Add(s.Pos.Of(fmt.Sprintf("spec.requiredPlatforms[%d]", j)), "platform.unknown", "site %s requires platform %q, which the catalogue does not have: use one of %s", s.Metadata.Name, name, c.platformList())
+				hint := "use one of " + c.platformList()
+				if m := load.Closest(name, c.platformNames()); m != "" {
+					hint = fmt.Sprintf("did you mean %s? (the catalogue has %s)", m, c.platformList())
+				}
+				errs.Add(s.Pos.Of(fmt.Sprintf("spec.requiredPlatforms[%d]", j)), "platform.unknown", "site %s requires platform %q, which the catalogue does not have: %s", s.Metadata.Name, name, hint)
 			}
 		}
 		for _, cl := range s.Clusters {
@@ -27,6 +33,62 @@ func (c *Catalogue) Check(fleet *load.Fleet) diag.List {
 		}
 	}
 	return errs.Sorted()
+}
+
+// CheckAfter is Check for a run whose earlier stages found found: it
+// returns found with Check's findings, less the diagnostics that a
+// misspelt platform name explains. The policy, which knows no catalogue,
+// reports a site's required platform as missing from a cluster that wrote
+// it misspelt (bsae for base); when every required platform a cluster
+// lacks is what one of its unknown names most likely meant, those
+// reports go and the unknown name's did-you-mean stands for them.
+func (c *Catalogue) CheckAfter(fleet *load.Fleet, found diag.List) diag.List {
+	explained := map[string]bool{} // cluster files
+	for _, s := range fleet.Sites {
+		for _, cl := range s.Clusters {
+			meant := c.misspelt(cl)
+			if len(meant) == 0 {
+				continue
+			}
+			all := true
+			for _, name := range s.Spec.RequiredPlatforms {
+				if c.byName[name] != nil && !chose(cl, name) && !meant[name] {
+					all = false
+				}
+			}
+			explained[cl.Pos.File] = all
+		}
+	}
+	out := slices.DeleteFunc(slices.Clone(found), func(d diag.Diagnostic) bool {
+		return d.Rule == "policy.required-platforms" && explained[d.File]
+	})
+	return append(out, c.Check(fleet)...)
+}
+
+// misspelt returns the catalogue's platforms that a cluster's unknown
+// platform names most likely meant.
+func (c *Catalogue) misspelt(cl *load.Cluster) map[string]bool {
+	meant := map[string]bool{}
+	for _, ref := range cl.Spec.Platforms {
+		if c.byName[ref.Name] == nil {
+			if m := load.Closest(ref.Name, c.platformNames()); m != "" {
+				meant[m] = true
+			}
+		}
+	}
+	return meant
+}
+
+func chose(cl *load.Cluster, name string) bool {
+	return slices.ContainsFunc(cl.Spec.Platforms, func(r v1alpha1.PlatformRef) bool { return r.Name == name })
+}
+
+func (c *Catalogue) platformNames() []string {
+	names := make([]string, 0, len(c.Platforms))
+	for _, p := range c.Platforms {
+		names = append(names, p.Metadata.Name)
+	}
+	return names
 }
 
 func (c *Catalogue) platformList() string {
@@ -49,7 +111,11 @@ func (c *Catalogue) checkCluster(site *load.Site, cl *load.Cluster) diag.List {
 		at := fmt.Sprintf("spec.platforms[%d]", i)
 		p := c.byName[ref.Name]
 		if p == nil {
-			errs.Add(cl.Pos.Of(at+".name"), "platform.unknown", "unknown platform %q: use one of %s", ref.Name, c.platformList())
+			if m := load.Closest(ref.Name, c.platformNames()); m != "" {
+				errs.Add(cl.Pos.Of(at+".name"), "platform.unknown", "unknown platform %q: did you mean %s? (the catalogue has %s)", ref.Name, m, c.platformList())
+			} else {
+				errs.Add(cl.Pos.Of(at+".name"), "platform.unknown", "unknown platform %q: use one of %s", ref.Name, c.platformList())
+			}
 			continue
 		}
 		if j, dup := chosen[ref.Name]; dup {
@@ -96,6 +162,9 @@ func (c *Catalogue) checkCluster(site *load.Site, cl *load.Cluster) diag.List {
 			}
 		}
 	}
+	// A platform the cluster misspelt is not reported missing as well: the
+	// did-you-mean above says it once.
+	meant := c.misspelt(cl)
 	// A component's dependencies must be installed too: the CNI's platform
 	// and the platform of every dependsOn.
 	for i, ref := range cl.Spec.Platforms {
@@ -107,7 +176,7 @@ func (c *Catalogue) checkCluster(site *load.Site, cl *load.Cluster) diag.List {
 		for _, comp := range p.Spec.Components {
 			for _, d := range c.dependencies(comp.Name) {
 				dp := c.components[d].platform.Metadata.Name
-				if _, ok := chosen[dp]; !ok {
+				if _, ok := chosen[dp]; !ok && !meant[dp] {
 					missing[dp] = append(missing[dp], fmt.Sprintf("%s needs %s", comp.Name, d))
 				}
 			}
@@ -117,8 +186,8 @@ func (c *Catalogue) checkCluster(site *load.Site, cl *load.Cluster) diag.List {
 		}
 	}
 	for _, name := range site.Spec.RequiredPlatforms {
-		if c.byName[name] == nil {
-			continue // reported once, at the site
+		if c.byName[name] == nil || meant[name] {
+			continue // reported once, at the site or at the misspelt name
 		}
 		if _, ok := chosen[name]; !ok {
 			at := "spec.platforms"

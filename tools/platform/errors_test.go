@@ -2,6 +2,8 @@ package platform
 
 import (
 	"errors"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -209,6 +211,14 @@ func TestSiteRequiresUnknownPlatform(t *testing.T) {
 	if l := cat.Check(fleet); !has(l, "platform.unknown", "clusters/s/site.yaml", 11) {
 		t.Errorf("want platform.unknown at the site's requiredPlatforms, got:\n%v", l)
 	}
+	// A near name is suggested.
+	fs["clusters/s/site.yaml"].Data = []byte(strings.Replace(site, "requiredPlatforms: [base]", "requiredPlatforms: [base, extar]", 1))
+	if fleet, err = load.Load(fs); err != nil {
+		t.Fatal(err)
+	}
+	if l := cat.Check(fleet); len(l) != 1 || !strings.Contains(l[0].Message, `requires platform "extar", which the catalogue does not have: did you mean extra?`) {
+		t.Errorf("want one platform.unknown with a did-you-mean, got:\n%v", l)
+	}
 }
 
 func TestOverridesAndVariants(t *testing.T) {
@@ -294,5 +304,70 @@ func TestSourceName(t *testing.T) {
 	long := sourceName("oci://registry.example.org/a/very/long/path/that/goes/on/and/on/chart-1.2.3")
 	if len(long) > 63 || !load.IsDNSLabel(long) {
 		t.Errorf("long name %q is not a DNS label", long)
+	}
+}
+
+// A misspelt platform is one error with a did-you-mean: the platform it
+// meant is not reported missing too, by this check (platform.required,
+// platform.requires) or by the policy (policy.required-platforms, which
+// CheckAfter drops). A name near no platform leaves those reports alone.
+func TestMisspeltPlatform(t *testing.T) {
+	t.Parallel()
+	file := "clusters/s/c.yaml"
+	policyFinding := diag.Diagnostic{Pos: diag.Pos{File: file, Line: 8, Col: 3}, Rule: "policy.required-platforms", Message: "site s requires platform base on every cluster"}
+	for _, tc := range []struct {
+		name, platforms string
+		want            []string // "RULE LINE: message fragment"
+	}{
+		{
+			name:      "a swap of two letters",
+			platforms: "  platforms:\n    - name: bsae\n    - name: extra\n",
+			want:      []string{`platform.unknown 9: unknown platform "bsae": did you mean base? (the catalogue has base, extra)`},
+		},
+		{
+			name:      "a letter missing",
+			platforms: "  platforms:\n    - name: extra\n    - name: bse\n",
+			want:      []string{`platform.unknown 10: unknown platform "bse": did you mean base?`},
+		},
+		{
+			name:      "near no platform",
+			platforms: "  platforms:\n    - name: security\n    - name: extra\n",
+			want: []string{
+				"policy.required-platforms 8: site s requires platform base",
+				`platform.unknown 9: unknown platform "security": use one of base, extra`,
+				"platform.requires 10: platform extra needs platform base",
+				"platform.required 8: site s requires platform base",
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fs := fixture("1.0.0", "cni", map[string]string{"c": cluster("c", tc.platforms)})
+			cat, err := LoadCatalogue(fs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fleet, err := load.Load(fs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := cat.CheckAfter(fleet, diag.List{policyFinding})
+			var lines []string
+			for _, d := range got {
+				lines = append(lines, d.String())
+			}
+			if len(got) != len(tc.want) {
+				t.Errorf("got %d diagnostics, want %d:\n%s", len(got), len(tc.want), strings.Join(lines, "\n"))
+			}
+			for _, w := range tc.want {
+				rule, rest, _ := strings.Cut(w, " ")
+				line, text, _ := strings.Cut(rest, ": ")
+				if !slices.ContainsFunc(got, func(d diag.Diagnostic) bool {
+					return d.Rule == rule && d.File == file && strconv.Itoa(d.Line) == line && strings.Contains(d.Message, text)
+				}) {
+					t.Errorf("missing %s in:\n%s", w, strings.Join(lines, "\n"))
+				}
+			}
+		})
 	}
 }

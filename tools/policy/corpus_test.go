@@ -29,12 +29,15 @@ const corpusDir = "../../testdata/policy"
 //
 // Files named base/PATH overlay the base, other files the head, and the
 // "want" file lists the expected diagnostics, "RULE FILE:LINE" a line
-// (empty for a valid case).
+// (empty for a valid case). An optional "want messages" file, before
+// "want", holds "RULE FILE:LINE: TEXT" lines: the diagnostic's message
+// must contain TEXT (-update leaves it alone).
 type corpusCase struct {
 	name       string
 	directives []string
 	head, base fstest.MapFS
 	want       []string
+	messages   []string
 	archive    []byte
 }
 
@@ -83,6 +86,12 @@ func readCorpus(t *testing.T) []*corpusCase {
 				for _, l := range strings.Split(string(f.data), "\n") {
 					if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
 						c.want = append(c.want, l)
+					}
+				}
+			case f.name == "want messages":
+				for _, l := range strings.Split(string(f.data), "\n") {
+					if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+						c.messages = append(c.messages, l)
 					}
 				}
 			case strings.HasPrefix(f.name, "base/"):
@@ -141,6 +150,14 @@ func parseTxtar(data []byte) (string, []txtarFile) {
 
 func runCase(t *testing.T, c *corpusCase, goChecks bool) []string {
 	t.Helper()
+	lines, _ := runCaseMessages(t, c, goChecks)
+	return lines
+}
+
+// runCaseMessages returns the "RULE FILE:LINE" lines of a case's
+// diagnostics, and their messages under those lines.
+func runCaseMessages(t *testing.T, c *corpusCase, goChecks bool) ([]string, map[string][]string) {
+	t.Helper()
 	fleet, _ := load.Load(c.head) // the loader's own findings are not the policy's
 	if fleet == nil {
 		t.Fatalf("the head of %s does not load", c.name)
@@ -154,18 +171,35 @@ func runCase(t *testing.T, c *corpusCase, goChecks bool) []string {
 		t.Fatal(err)
 	}
 	var lines []string
+	messages := map[string][]string{}
 	for _, d := range got {
 		if d.Line == 0 {
 			t.Errorf("%s: no line: %s", c.name, d)
 		}
-		lines = append(lines, fmt.Sprintf("%s %s:%d", d.Rule, d.File, d.Line))
+		l := fmt.Sprintf("%s %s:%d", d.Rule, d.File, d.Line)
+		lines = append(lines, l)
+		messages[l] = append(messages[l], d.Message)
 	}
 	slices.Sort(lines)
 	lines = slices.Compact(lines)
 	if testing.Verbose() {
 		t.Logf("%s (go checks %v):\n%s", c.name, goChecks, Format(got, FormatText))
 	}
-	return lines
+	return lines, messages
+}
+
+// checkMessages holds a case's diagnostics to its "want messages".
+func checkMessages(t *testing.T, c *corpusCase, messages map[string][]string) {
+	t.Helper()
+	for _, m := range c.messages {
+		at, text, ok := strings.Cut(m, ": ")
+		if !ok {
+			t.Fatalf("%s: want messages line %q is not RULE FILE:LINE: TEXT", c.name, m)
+		}
+		if !slices.ContainsFunc(messages[at], func(got string) bool { return strings.Contains(got, text) }) {
+			t.Errorf("%s: no message with %q among %q", at, text, messages[at])
+		}
+	}
 }
 
 // TestCorpus runs every case of the corpus, with and without the Go
@@ -176,7 +210,7 @@ func TestCorpus(t *testing.T) {
 	for _, c := range cases {
 		for _, goChecks := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/go=%v", c.name, goChecks), func(t *testing.T) {
-				got := runCase(t, c, goChecks)
+				got, messages := runCaseMessages(t, c, goChecks)
 				want := slices.Sorted(slices.Values(c.want))
 				if *update && goChecks {
 					writeWant(t, c, got)
@@ -185,6 +219,7 @@ func TestCorpus(t *testing.T) {
 				if !slices.Equal(got, want) {
 					t.Errorf("diagnostics differ\n got: %q\nwant: %q", got, want)
 				}
+				checkMessages(t, c, messages)
 			})
 		}
 		for _, w := range c.want {

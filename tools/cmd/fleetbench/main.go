@@ -1,7 +1,8 @@
 // Command fleetbench runs every capiform stage as its own process on a
 // generated fleet (10 sites x 100 clusters by default), compares it with a
 // `helm template` loop over the same clusters, and prints a table against
-// the targets. `make bench` runs it.
+// the targets. `make bench` runs it. It exits 1 when a target is missed
+// (and says which on stderr), 2 on bad flags.
 package main
 
 import (
@@ -52,6 +53,13 @@ func main() {
 	}
 	if err := res.WriteTable(os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "fleetbench:", err)
+		os.Exit(1)
+	}
+	if missed := res.Missed(); len(missed) > 0 {
+		fmt.Fprintf(os.Stderr, "fleetbench: %d target(s) missed:\n", len(missed))
+		for _, m := range missed {
+			fmt.Fprintln(os.Stderr, "  "+m)
+		}
 		os.Exit(1)
 	}
 }

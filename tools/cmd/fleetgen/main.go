@@ -16,7 +16,7 @@ func main() {
 		out      = flag.String("out", "", "repository folder to write clusters/ into (required)")
 		sites    = flag.Int("sites", 10, "number of sites")
 		clusters = flag.Int("clusters", 100, "clusters per site, the management cluster included")
-		seed     = flag.Uint64("seed", 1, "seed of the generator")
+		seed     = flag.Uint64("seed", 1, "seed of the random generator: the same seed writes the same fleet")
 	)
 	flag.Parse()
 	if *out == "" {

@@ -101,13 +101,14 @@ bench-go: ## run the Go benchmarks of every package (go test -bench)
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)
 
 FUZZTIME ?= 60s
-fuzz: ## fuzz the parsers, a minute each: the definition loader, the manifest decoder, the YAML writer, the kustomization pre-check, the credential detector
+fuzz: ## fuzz the parsers, a minute each: the definition loader, the manifest decoder, the YAML writer, the kustomization pre-check, the credential detector, the importer
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME) ./tools/load/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeDoc -fuzztime $(FUZZTIME) ./tools/expand/
 	$(GO) test -run '^$$' -fuzz FuzzSplitManifests -fuzztime $(FUZZTIME) ./tools/expand/
 	$(GO) test -run '^$$' -fuzz FuzzFastYAML -fuzztime $(FUZZTIME) ./tools/render/
 	$(GO) test -run '^$$' -fuzz FuzzKustomizationCheck -fuzztime $(FUZZTIME) ./tools/kustomize/
 	$(GO) test -run '^$$' -fuzz FuzzCredentials -fuzztime $(FUZZTIME) ./tools/credentials/
+	$(GO) test -run '^$$' -fuzz FuzzImport -fuzztime $(FUZZTIME) ./tools/importer/
 
 lint: ## go vet, gofmt, and the chart's helm lint (a Go test with the Helm SDK)
 	$(GO) vet $(PKGS)

@@ -207,7 +207,7 @@ func (b *builder) magnum(tmpl, cl *doc) {
 	}
 	if size, ok := l.integer("etcd_volume_size"); ok && size > 0 {
 		typ, _, _ := l.get("etcd_volume_type")
-		spec.Etcd = &v1.Etcd{Volume: &v1.Volume{SizeGiB: size, Type: typ}}
+		spec.Etcd = etcdOn(&v1.Volume{SizeGiB: size, Type: typ})
 	}
 	spec.NodeGroups = []v1.NodeGroup{ng}
 	if k, _, ok := setting("keypair"); ok {
@@ -379,7 +379,7 @@ func (b *builder) azimuth(cl, tmpl *doc) {
 		s.ControlPlane.Replicas = ptr(n)
 	}
 	if n, ok := spec.get("controlPlaneEtcdVolumeSize").integer(); ok {
-		s.Etcd = &v1.Etcd{Volume: &v1.Volume{SizeGiB: n}}
+		s.Etcd = etcdOn(&v1.Volume{SizeGiB: n})
 	}
 	if a, ok := spec.get("autohealing").boolean(); ok && !a {
 		s.Autohealing = ptr(false)

@@ -227,7 +227,7 @@ func (b *builder) etcd(v val) {
 	vol := &v1.Volume{SizeGiB: size}
 	vol.Type, _ = bd.get("volumeType").str()
 	vol.AvailabilityZone, _ = bd.get("availabilityZone").str()
-	b.cluster.Spec.Etcd = &v1.Etcd{Volume: vol}
+	b.cluster.Spec.Etcd = etcdOn(vol)
 }
 
 func rootVolume(v val) *v1.Volume {

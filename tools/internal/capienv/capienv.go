@@ -163,7 +163,14 @@ func Start(opts Options) (_ *Env, err error) {
 		CRDs:                  crds,
 		ErrorIfCRDPathMissing: true,
 		WebhookInstallOptions: hooks,
+		// envtest leaves a process that does not stop in time running.
+		ControlPlaneStopTimeout: time.Minute,
 	}
+	// On SIGTERM kube-apiserver waits for its in-flight requests, up to
+	// the request timeout (1 min by default), and one of the stopped
+	// controllers' requests stays in flight: a shorter timeout bounds the
+	// stop, and no request here needs longer.
+	te.ControlPlane.GetAPIServer().Configure().Set("request-timeout", "15s")
 	cfg, err := te.Start()
 	if err != nil {
 		return nil, fmt.Errorf("starting envtest: %w", err)
@@ -233,7 +240,11 @@ func (e *Env) Stop() error {
 			}
 		}
 	}
+	start := time.Now()
 	errs = append(errs, e.env.Stop())
+	if d := time.Since(start); d > 10*time.Second {
+		fmt.Fprintf(os.Stderr, "capienv: the API server took %s to stop\n", d.Round(time.Second))
+	}
 	return errors.Join(errs...)
 }
 

@@ -6,11 +6,16 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	bootstrapv1 "sigs.k8s.io/cluster-api/api/bootstrap/kubeadm/v1beta2"
 	controlplanev1 "sigs.k8s.io/cluster-api/api/controlplane/kubeadm/v1beta2"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/cluster-api/util/conditions"
@@ -73,45 +78,50 @@ var controllerScenarios = []struct {
 //	nothing                              none of these
 func TestDiffPredictsTheControllers(t *testing.T) {
 	env := capienv.Shared(t)
+	// The scenarios mostly wait for the controllers: they run all at once
+	// (t.Parallel would run only GOMAXPROCS of them at a time).
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for i, sc := range controllerScenarios {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			r := newTestRepo(t)
-			for _, e := range sc.base {
-				r.edit("clusters/s1/app.yaml", e.old, e.new)
-			}
-			r.commit("base")
-			ns := fmt.Sprintf("scenario-%02d", i)
-			before, err := capienv.Expand(ctx, r.dir, "s1", "app", ns)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range sc.change {
-				r.edit("clusters/s1/app.yaml", e.old, e.new)
-			}
-			r.commit(sc.name)
-			after, err := capienv.Expand(ctx, r.dir, "s1", "app", ns)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rep := r.mustDiff()
-			predicted := predictedEffects(rep)
+		wg.Go(func() {
+			t.Run(sc.name, func(t *testing.T) {
+				ctx := context.Background()
+				r := newTestRepo(t)
+				for _, e := range sc.base {
+					r.edit("clusters/s1/app.yaml", e.old, e.new)
+				}
+				r.commit("base")
+				ns := fmt.Sprintf("scenario-%02d", i)
+				before, err := capienv.Expand(ctx, r.dir, "s1", "app", ns)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range sc.change {
+					r.edit("clusters/s1/app.yaml", e.old, e.new)
+				}
+				r.commit(sc.name)
+				after, err := capienv.Expand(ctx, r.dir, "s1", "app", ns)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rep := r.mustDiff()
+				predicted := predictedEffects(rep)
 
-			env.Namespace(t, ns, "app")
-			if err := env.Apply(ctx, before); err != nil {
-				t.Fatal(err)
-			}
-			s0 := settle(t, env, ns, true)
-			if err := env.Upgrade(ctx, before, after); err != nil {
-				t.Fatal(err)
-			}
-			s1 := settle(t, env, ns, false)
-			observed := observedEffects(s0, s1)
-			if strings.Join(predicted, "\n") != strings.Join(observed, "\n") {
-				t.Errorf("capiform diff predicts:\n  %s\nthe controllers did:\n  %s\ndiff:\n%s",
-					strings.Join(orNothing(predicted), "\n  "), strings.Join(orNothing(observed), "\n  "), textOf(t, rep))
-			}
+				env.Namespace(t, ns, "app")
+				if err := env.Apply(ctx, before); err != nil {
+					t.Fatal(err)
+				}
+				s0 := settle(t, env, ns, true)
+				if err := env.Upgrade(ctx, before, after); err != nil {
+					t.Fatal(err)
+				}
+				s1 := settle(t, env, ns, false)
+				observed := observedEffects(s0, s1)
+				if strings.Join(predicted, "\n") != strings.Join(observed, "\n") {
+					t.Errorf("capiform diff predicts:\n  %s\nthe controllers did:\n  %s\ndiff:\n%s",
+						strings.Join(orNothing(predicted), "\n  "), strings.Join(orNothing(observed), "\n  "), textOf(t, rep))
+				}
+			})
 		})
 	}
 }
@@ -280,3 +290,158 @@ func deref32(p *int32) int32 {
 	return *p
 }
 
+// TestUninstallDeletesInClusterAPIOrder removes a settled cluster's
+// release the way helm uninstall does (every object but those annotated
+// helm.sh/resource-policy: keep, as the rendered objects say) and checks,
+// with the controllers running, that Cluster API tears it down in its
+// order: every MachineDeployment and the control plane are gone before
+// the OpenStackCluster (network, load balancer) starts to go, and nothing
+// of the cluster is left.
+//
+// It needs the chart of issue 12's deletion item, where only the Cluster
+// (with the autoscaler and its RBAC) lacks the keep annotation and
+// everything Cluster API deletes itself carries it. On a chart that still
+// keeps the Cluster, Helm deletes the control plane and workers itself
+// and leaves the Cluster and its network behind: the test fails at once
+// saying so (PENDING until that chart change is merged).
+func TestUninstallDeletesInClusterAPIOrder(t *testing.T) {
+	env := capienv.Shared(t)
+	ctx := context.Background()
+	r := newTestRepo(t)
+	const ns = "uninstall"
+	objs, err := capienv.Expand(ctx, r.dir, "s1", "app", ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if o.GetKind() == "Cluster" && o.GetAnnotations()[ResourcePolicyAnnotation] == ResourcePolicyKeep {
+			t.Fatal("PENDING issue 12 (deletion), passes once that chart change is merged: the chart keeps the Cluster (helm.sh/resource-policy: keep), so helm uninstall deletes the control plane and node groups itself and leaves the Cluster and OpenStackCluster behind; this test runs once only the Cluster lacks the annotation")
+		}
+	}
+	env.Namespace(t, ns, "app")
+	if err := env.Apply(ctx, objs); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, env, ns, true)
+
+	// Watch when each object starts to go (deletionTimestamp) and is gone.
+	watched := []schema.GroupVersionKind{
+		clusterv1.GroupVersion.WithKind("Cluster"), clusterv1.GroupVersion.WithKind("MachineDeployment"),
+		clusterv1.GroupVersion.WithKind("MachineSet"), clusterv1.GroupVersion.WithKind("Machine"),
+		controlplanev1.GroupVersion.WithKind("KubeadmControlPlane"),
+		capienv.OpenStackClusterGVK, capienv.OpenStackMachineGVK,
+	}
+	var mu sync.Mutex
+	deleting, gone := map[string]time.Time{}, map[string]time.Time{}
+	seen := map[string]bool{}
+	poll := func(ctx context.Context) error {
+		now := time.Now()
+		present := map[string]bool{}
+		for _, gvk := range watched {
+			list := &unstructured.UnstructuredList{}
+			list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+			if err := env.Client.List(ctx, list, client.InNamespace(ns)); err != nil {
+				return err
+			}
+			for _, o := range list.Items {
+				k := gvk.Kind + "/" + o.GetName()
+				present[k] = true
+				mu.Lock()
+				seen[k] = true
+				if _, ok := deleting[k]; !ok && !o.GetDeletionTimestamp().IsZero() {
+					deleting[k] = now
+				}
+				mu.Unlock()
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for k := range seen {
+			if _, ok := gone[k]; !ok && !present[k] {
+				gone[k] = now
+				if _, ok := deleting[k]; !ok {
+					deleting[k] = now
+				}
+			}
+		}
+		return nil
+	}
+	if err := poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	watchCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for watchCtx.Err() == nil {
+			_ = poll(watchCtx)
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+
+	kept, err := env.Uninstall(ctx, objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("helm uninstall keeps %v", kept)
+
+	// Everything of the cluster, and the Secrets Cluster API made for it.
+	all := append(append([]schema.GroupVersionKind{}, watched...),
+		bootstrapv1.GroupVersion.WithKind("KubeadmConfig"), corev1.SchemeGroupVersion.WithKind("Secret"))
+	for _, o := range objs {
+		all = append(all, o.GroupVersionKind())
+	}
+	var left []string
+	err = capienv.Eventually(ctx, 3*time.Minute, func(ctx context.Context) (bool, string, error) {
+		if _, err := env.CollectGarbage(ctx, ns, all...); err != nil {
+			return false, "", err
+		}
+		left = nil
+		done := map[schema.GroupVersionKind]bool{}
+		for _, gvk := range all {
+			if done[gvk] {
+				continue
+			}
+			done[gvk] = true
+			list := &unstructured.UnstructuredList{}
+			list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+			if err := env.Client.List(ctx, list, client.InNamespace(ns)); err != nil {
+				return false, "", err
+			}
+			for _, o := range list.Items {
+				left = append(left, gvk.Kind+"/"+o.GetName())
+			}
+		}
+		sort.Strings(left)
+		return len(left) == 0, "nothing of the cluster left; left: " + strings.Join(left, ", "), nil
+	})
+	stop()
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	var osc time.Time
+	for k, at := range deleting {
+		if strings.HasPrefix(k, "OpenStackCluster/") {
+			osc = at
+		}
+	}
+	if osc.IsZero() {
+		t.Fatalf("the OpenStackCluster was never deleted; deleted: %v", deleting)
+	}
+	var before int
+	for k, at := range gone {
+		if strings.HasPrefix(k, "MachineDeployment/") || strings.HasPrefix(k, "KubeadmControlPlane/") {
+			before++
+			if !at.Before(osc) {
+				t.Errorf("%s was gone %s after the OpenStackCluster started to go: Cluster API must delete workers and control plane first", k, at.Sub(osc))
+			}
+		}
+	}
+	if before != 4 {
+		t.Errorf("want 3 MachineDeployments and the control plane gone, saw %d: %v", before, gone)
+	}
+}

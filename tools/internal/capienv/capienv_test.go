@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	controlplanev1 "sigs.k8s.io/cluster-api/api/controlplane/kubeadm/v1beta2"
@@ -86,5 +85,4 @@ func TestControllersProvisionTheChartsCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("provisioned in %s", time.Since(start).Round(time.Millisecond))
-	_ = unstructured.Unstructured{}
 }

@@ -21,14 +21,18 @@
 //
 // What is not here, and what it means: no kube-controller-manager (so no
 // garbage collector: objects whose owners are deleted stay, see
-// Env.CollectGarbage), no Nodes and no kubeadm (so the control plane never
-// reports itself initialized: KubeadmControlPlane makes its first Machine
-// and no more, MachineSets make no Machines while the control plane is not
-// stable). Rollout decisions (a new MachineSet, a changed replica count,
-// control plane Machines no longer UpToDate) and deletion order are made
-// before any of that matters.
+// Env.CollectGarbage), no Nodes and no kubeadm (so no Machine gets a Node
+// and the control plane never reports itself initialized:
+// KubeadmControlPlane makes its first Machine and no more, its preflight
+// checks waiting for that Machine's Node; a rolling control plane fails
+// its reconcile where it reads kubeadm's ConfigMap in the workload
+// cluster, after it has marked its Machines UpToDate=False). Rollout
+// decisions (a new MachineSet, a changed replica count, control plane
+// Machines no longer UpToDate) and deletion order are made before any of
+// that matters.
 //
-// The environment is slow to start (a few seconds): a test binary starts
+// The environment takes about half a minute to start (the CRDs) and up to
+// 15 s to stop on a busy machine: a test binary starts
 // one, shared by its tests (Shared), and stops it in TestMain (Main).
 // Tests isolate themselves by namespace.
 package capienv

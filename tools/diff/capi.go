@@ -8,12 +8,16 @@ import (
 	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/version"
 	"k8s.io/utils/ptr"
+	bootstrapv1 "sigs.k8s.io/cluster-api/api/bootstrap/kubeadm/v1beta2"
 	controlplanev1 "sigs.k8s.io/cluster-api/api/controlplane/kubeadm/v1beta2"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	kcppkg "sigs.k8s.io/cluster-api/controlplane/kubeadm/pkg"
+	"sigs.k8s.io/cluster-api/controlplane/kubeadm/pkg/desiredstate"
 	kcpadmission "sigs.k8s.io/cluster-api/controlplane/kubeadm/webhooks/admission"
 	"sigs.k8s.io/cluster-api/core/reconcilers/machinedeployment/mdutil"
 	coreadmission "sigs.k8s.io/cluster-api/core/webhooks/admission"
@@ -301,10 +305,9 @@ func deref(p *int) int {
 	return *p
 }
 
-// controlPlaneImpact applies KubeadmControlPlane's rules: machines roll
-// when the version, the infrastructure template (by reference), the
-// kubeadm config spec (less the fields KCP ignores) change, or when
-// rollout.after is set to a new time.
+// controlPlaneImpact applies KubeadmControlPlane's rules: whether the
+// machines that a made are up to date with b is Cluster API's own decision
+// (kcpVerdicts); rollout.after and the replica count are compared here.
 func controlPlaneImpact(ctx context.Context, old, cur objectSet) *Rollout {
 	oldKCPs, curKCPs := old.ofKind("KubeadmControlPlane"), cur.ofKind("KubeadmControlPlane")
 	var a, b *unstructured.Unstructured
@@ -332,7 +335,13 @@ func controlPlaneImpact(ctx context.Context, old, cur objectSet) *Rollout {
 	}
 	r.Action, r.Object = Changed, b.GetName()
 	r.Machines = deref(nestedInt(b, "spec", "replicas"))
-	if va, vb := nestedString(a, "spec", "version"), nestedString(b, "spec", "version"); va != vb {
+	joined, initial, err := kcpVerdicts(ctx, a, b)
+	if err != nil {
+		r.Replace = true
+		r.Reasons = append(r.Reasons, fmt.Sprintf("control plane cannot be read: %v", err))
+	}
+	if joined.version || initial.version {
+		va, vb := nestedString(a, "spec", "version"), nestedString(b, "spec", "version")
 		r.Replace = true
 		r.VersionFrom, r.VersionTo = va, vb
 		r.Reasons = append(r.Reasons, fmt.Sprintf("version %s -> %s", va, vb))
@@ -340,47 +349,57 @@ func controlPlaneImpact(ctx context.Context, old, cur objectSet) *Rollout {
 	refA := nestedMap(a, "spec", "machineTemplate", "spec", "infrastructureRef")
 	refB := nestedMap(b, "spec", "machineTemplate", "spec", "infrastructureRef")
 	if !equal(refA, refB) {
+		// UpToDate compares the template a machine was cloned from by name
+		// and group kind (matchesInfraMachine), which needs the template
+		// from an API server; the reference is compared here instead, and
+		// TestControlPlaneDecisionIsUpToDate holds the two together.
 		r.Replace = true
 		r.Reasons = append(r.Reasons, fmt.Sprintf("infrastructure template %s -> %s", refName(refA), refName(refB)))
 		r.TemplateFields = append(r.TemplateFields, templateFields(old, cur, refA, refB)...)
 	}
 	// KCP compares a joined machine's KubeadmConfig with its
 	// joinConfiguration, and the machine kubeadm init made first as if it
-	// had joined, then with its initConfiguration (controlplane/kubeadm/pkg
-	// matchesKubeadmConfig). So a change to initConfiguration alone rolls
-	// no machine, and one to joinConfiguration alone rolls the machines that
-	// joined: all of them, or all but the init machine while it lives.
-	joinOnly := false
-	if f := compareFields("KubeadmControlPlane.spec.kubeadmConfigSpec", kubeadmForDiff(nestedMap(a, "spec", "kubeadmConfigSpec")), kubeadmForDiff(nestedMap(b, "spec", "kubeadmConfigSpec"))); len(f) > 0 {
-		const prefix = "KubeadmControlPlane.spec.kubeadmConfigSpec."
-		var initFields, joinFields, otherFields []FieldChange
-		for _, c := range f {
-			switch {
-			case strings.HasPrefix(c.Path, prefix+"initConfiguration"):
-				// In place, named like the other in-place fields.
-				c.Path = strings.TrimPrefix(c.Path, "KubeadmControlPlane.")
-				initFields = append(initFields, c)
-			case strings.HasPrefix(c.Path, prefix+"joinConfiguration"):
-				joinFields = append(joinFields, c)
-			default:
-				otherFields = append(otherFields, c)
-			}
+	// had joined, then with its initConfiguration: so a change to
+	// initConfiguration alone rolls no machine, and one to joinConfiguration
+	// alone rolls the machines that joined: all of them, or all but the
+	// init machine while it lives.
+	const prefix = "KubeadmControlPlane.spec.kubeadmConfigSpec"
+	fields := compareFields(prefix, kubeadmForDiff(nestedMap(a, "spec", "kubeadmConfigSpec")), kubeadmForDiff(nestedMap(b, "spec", "kubeadmConfigSpec")))
+	inPlace := func(fs []FieldChange) {
+		for _, f := range fs {
+			f.Path = strings.TrimPrefix(f.Path, "KubeadmControlPlane.")
+			r.InPlace = append(r.InPlace, f)
 		}
-		switch {
-		case len(otherFields) > 0:
+	}
+	joinOnly, initOnly := false, false
+	switch {
+	case joined.kubeadm && initial.kubeadm:
+		if len(fields) > 0 || !r.Replace {
 			r.Replace = true
 			r.Reasons = append(r.Reasons, "kubeadm config spec changed")
-			r.TemplateFields = append(r.TemplateFields, f...)
-		case len(joinFields) > 0:
-			r.Replace = true
-			joinOnly = true
-			r.Reasons = append(r.Reasons, "kubeadm joinConfiguration changed: the machines that joined are replaced (the one kubeadm init made only once nothing else rolls it)")
-			r.TemplateFields = append(r.TemplateFields, joinFields...)
-			r.InPlace = append(r.InPlace, initFields...)
-		default:
-			// Used only to initialise a cluster: no existing machine rolls.
-			r.InPlace = append(r.InPlace, initFields...)
+			r.TemplateFields = append(r.TemplateFields, fields...)
 		}
+	case joined.kubeadm:
+		r.Replace, joinOnly = true, true
+		r.Reasons = append(r.Reasons, "kubeadm joinConfiguration changed: the machines that joined are replaced (the one kubeadm init made only once nothing else rolls it)")
+		var join, other []FieldChange
+		for _, f := range fields {
+			if strings.HasPrefix(f.Path, prefix+".joinConfiguration") {
+				join = append(join, f)
+			} else {
+				other = append(other, f)
+			}
+		}
+		r.TemplateFields = append(r.TemplateFields, join...)
+		inPlace(other)
+	case initial.kubeadm:
+		r.Replace, initOnly = true, true
+		r.Reasons = append(r.Reasons, "kubeadm initConfiguration changed: the machine kubeadm init made is replaced while it lives, the machines that joined are not")
+		r.TemplateFields = append(r.TemplateFields, fields...)
+	default:
+		// What KCP ignores (DNS, discovery, the control plane endpoint),
+		// or initConfiguration alone: used for new machines only.
+		inPlace(fields)
 	}
 	if ra, rb := nestedString(a, "spec", "rollout", "after"), nestedString(b, "spec", "rollout", "after"); ra != rb && rb != "" {
 		r.Replace = true
@@ -391,24 +410,24 @@ func controlPlaneImpact(ctx context.Context, old, cur objectSet) *Rollout {
 	}
 	// Everything else KCP propagates in place or only uses for new
 	// machines: machine template metadata, deletion timeouts, remediation,
-	// rollout strategy, the DNS and discovery parts of the kubeadm config.
+	// rollout strategy.
 	for _, f := range compareFields("", strip(a.Object), strip(b.Object)) {
 		switch {
 		case f.Path == "spec.version", f.Path == "spec.replicas", f.Path == "spec.rollout.after",
-			strings.HasPrefix(f.Path, "spec.machineTemplate.spec.infrastructureRef"):
-			continue
-		case strings.HasPrefix(f.Path, "spec.kubeadmConfigSpec"):
-			if kubeadmIgnored(strings.TrimPrefix(f.Path, "spec.kubeadmConfigSpec.")) {
-				r.InPlace = append(r.InPlace, f)
-			}
+			strings.HasPrefix(f.Path, "spec.machineTemplate.spec.infrastructureRef"),
+			strings.HasPrefix(f.Path, "spec.kubeadmConfigSpec"):
 			continue
 		}
 		r.InPlace = append(r.InPlace, f)
 	}
 	if r.Replace {
 		r.Replaced = deref(nestedInt(a, "spec", "replicas"))
-		if joinOnly && len(r.Reasons) == 1 && r.Replaced > 0 {
+		only := len(r.Reasons) == 1
+		switch {
+		case joinOnly && only && r.Replaced > 0:
 			r.Replaced, r.ReplacedMax = r.Replaced-1, r.Replaced
+		case initOnly && only && r.Replaced > 0:
+			r.Replaced, r.ReplacedMax = 0, 1
 		}
 		r.Peak = kcpPeak(ctx, b)
 	}
@@ -416,6 +435,84 @@ func controlPlaneImpact(ctx context.Context, old, cur objectSet) *Rollout {
 		return r
 	}
 	return nil
+}
+
+// kcpVerdict is Cluster API's verdict on one control plane machine.
+type kcpVerdict struct {
+	// version and kubeadm say why the machine is not up to date.
+	version, kubeadm bool
+}
+
+// kcpVerdicts asks KubeadmControlPlane's own up-to-date check
+// (controlplane/kubeadm/pkg.UpToDate, the function the controller calls
+// for every machine) about the machines that KubeadmControlPlane a made,
+// as a made them (controlplane/kubeadm/pkg/desiredstate), judged against
+// b: a machine that joined, and the one kubeadm init made. The check is
+// asked without a reconciliation time, so rollout.before and rollout.after
+// (decisions of time, not of spec) are left to the caller, and without the
+// infrastructure machine (see controlPlaneImpact).
+func kcpVerdicts(ctx context.Context, a, b *unstructured.Unstructured) (joined, initial kcpVerdict, err error) {
+	kcpA, err := decodeKCP(a)
+	if err != nil {
+		return joined, initial, err
+	}
+	kcpB, err := decodeKCP(b)
+	if err != nil {
+		return joined, initial, err
+	}
+	name := b.GetLabels()[clusterv1.ClusterNameLabel]
+	if name == "" {
+		name = b.GetLabels()[LabelCluster]
+	}
+	cluster := &clusterv1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: b.GetNamespace(), Name: name}}
+	for _, v := range []struct {
+		isJoin bool
+		out    *kcpVerdict
+	}{{true, &joined}, {false, &initial}} {
+		m, err := desiredstate.ComputeDesiredMachine(kcpA, cluster, "", nil)
+		if err != nil {
+			return joined, initial, err
+		}
+		m.Spec.InfrastructureRef = kcpA.Spec.MachineTemplate.Spec.InfrastructureRef
+		m.Spec.Bootstrap.ConfigRef = clusterv1.ContractVersionedObjectReference{
+			APIGroup: bootstrapv1.GroupVersion.Group, Kind: "KubeadmConfig", Name: m.Name,
+		}
+		cfg, err := desiredstate.ComputeDesiredKubeadmConfig(kcpA, cluster, v.isJoin, m.Name, nil)
+		if err != nil {
+			return joined, initial, err
+		}
+		upToDate, res, err := kcppkg.UpToDate(ctx, nil, cluster, m, kcpB, nil,
+			map[string]*unstructured.Unstructured{}, map[string]*bootstrapv1.KubeadmConfig{m.Name: cfg})
+		if err != nil {
+			return joined, initial, err
+		}
+		if upToDate {
+			continue
+		}
+		v.out.version = m.Spec.Version != kcpB.Spec.Version
+		v.out.kubeadm = res.CurrentKubeadmConfig != nil && !kubeadmConfigsMatch(res)
+	}
+	return joined, initial, nil
+}
+
+// kubeadmConfigsMatch reads UpToDate's verdict on the KubeadmConfig from
+// its condition messages (the only place it states it apart from the
+// version).
+func kubeadmConfigsMatch(res *kcppkg.UpToDateResult) bool {
+	for _, m := range res.ConditionMessages {
+		if m == "KubeadmConfig is not up-to-date" {
+			return false
+		}
+	}
+	return true
+}
+
+func decodeKCP(u *unstructured.Unstructured) (*controlplanev1.KubeadmControlPlane, error) {
+	kcp := &controlplanev1.KubeadmControlPlane{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, kcp); err != nil {
+		return nil, fmt.Errorf("%s: %w", u.GetName(), err)
+	}
+	return kcp, nil
 }
 
 func refName(ref map[string]any) string {
@@ -440,38 +537,14 @@ func templateFields(old, cur objectSet, refA, refB map[string]any) []FieldChange
 	return compareFields(kind+".spec", nestedMap(ta, "spec"), nestedMap(tb, "spec"))
 }
 
-// kubeadmIgnoredPaths are the parts of a KubeadmConfigSpec that KCP does
-// not compare when it decides whether a machine is up to date (CAPI's
-// PrepareKubeadmConfigsForDiff): changes apply in place or to the next
-// join only.
-var kubeadmIgnoredPaths = []string{
-	"clusterConfiguration.dns",
-	"clusterConfiguration.controlPlaneEndpoint",
-	"joinConfiguration.discovery",
-	"initConfiguration.timeouts.controlPlaneComponentHealthCheckSeconds",
-	"joinConfiguration.timeouts.controlPlaneComponentHealthCheckSeconds",
-}
-
-func kubeadmIgnored(path string) bool {
-	for _, p := range kubeadmIgnoredPaths {
-		if path == p || strings.HasPrefix(path, p+".") || strings.HasPrefix(path, p+"[") {
-			return true
-		}
-	}
-	return false
-}
-
-// kubeadmForDiff drops what KCP ignores and the empty maps and lists that
-// make no difference once rendered to kubeadm's config files.
+// kubeadmForDiff drops the empty maps and lists that make no difference
+// once rendered to kubeadm's config files, so that they are not listed as
+// changes.
 func kubeadmForDiff(spec map[string]any) map[string]any {
 	if spec == nil {
 		return nil
 	}
-	spec = runtime.DeepCopyJSON(spec)
-	for _, p := range kubeadmIgnoredPaths {
-		unstructured.RemoveNestedField(spec, strings.Split(p, ".")...)
-	}
-	if v, ok := dropEmpty(spec).(map[string]any); ok {
+	if v, ok := dropEmpty(runtime.DeepCopyJSON(spec)).(map[string]any); ok {
 		return v
 	}
 	return nil

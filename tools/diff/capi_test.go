@@ -280,6 +280,11 @@ func TestImpactFromChartObjects(t *testing.T) {
 			dump := func() string { return cr.text(palette{}) }
 
 			cp := cr.ControlPlane
+			// The diff's control plane verdict is Cluster API's whole
+			// up-to-date check on every case.
+			if want, got := upToDateWithInfrastructure(t, old, cur), rollsBySpec(cp); got != want {
+				t.Errorf("the diff says the control plane rolls: %v; KubeadmControlPlane's UpToDate with the infrastructure machine says %v:\n%s", got, want, dump())
+			}
 			switch {
 			case w.cpReplace || w.cpScale || w.cpInPlace != "":
 				if cp == nil {

@@ -107,18 +107,25 @@ func ClusterAPICRDs(tb testing.TB, labels map[string]string) []*apiextensionsv1.
 // ReadCRDs reads the CRDs of a YAML file, adding labels.
 func ReadCRDs(tb testing.TB, path string, labels map[string]string) []*apiextensionsv1.CustomResourceDefinition {
 	tb.Helper()
-	raw, err := os.ReadFile(path)
+	out, err := DecodeCRDs(path, labels)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return out
+}
+
+// DecodeCRDs reads the CRDs of a YAML file, adding labels; a file without
+// any is an error.
+func DecodeCRDs(path string, labels map[string]string) ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
 	var out []*apiextensionsv1.CustomResourceDefinition
-	for _, doc := range bytes.Split(raw, []byte("\n---")) {
-		if len(bytes.TrimSpace(doc)) == 0 {
-			continue
-		}
+	for _, doc := range SplitYAML(raw) {
 		crd := &apiextensionsv1.CustomResourceDefinition{}
 		if err := yaml.UnmarshalStrict(doc, crd); err != nil {
-			tb.Fatalf("%s: %v", path, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		if crd.Name == "" {
 			continue
@@ -132,7 +139,19 @@ func ReadCRDs(tb testing.TB, path string, labels map[string]string) []*apiextens
 		out = append(out, crd)
 	}
 	if len(out) == 0 {
-		tb.Fatalf("%s holds no CustomResourceDefinition", path)
+		return nil, fmt.Errorf("%s holds no CustomResourceDefinition", path)
+	}
+	return out, nil
+}
+
+// SplitYAML splits a multi-document YAML file into its non-empty
+// documents.
+func SplitYAML(raw []byte) [][]byte {
+	var out [][]byte
+	for _, doc := range bytes.Split(raw, []byte("\n---")) {
+		if len(bytes.TrimSpace(doc)) > 0 {
+			out = append(out, doc)
+		}
 	}
 	return out
 }

@@ -1,58 +1,87 @@
 package render
 
 import (
+	"context"
 	"testing"
 
-	"github.com/google/cel-go/cel"
+	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
+	"github.com/fluxcd/pkg/apis/kustomize"
+	fluxcel "github.com/fluxcd/pkg/runtime/cel"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// TestClusterAvailableExpressions evaluates the cluster health check with
-// CEL the way kustomize-controller does (the object's top-level fields as
-// variables, optional types on): only a Cluster whose Available condition
-// is True is healthy; a Cluster without conditions, or without an
-// Available condition yet, is in progress.
-func TestClusterAvailableExpressions(t *testing.T) {
-	env, err := cel.NewEnv(cel.OptionalTypes(),
-		cel.Variable("apiVersion", cel.DynType), cel.Variable("kind", cel.DynType),
-		cel.Variable("metadata", cel.DynType), cel.Variable("spec", cel.DynType), cel.Variable("status", cel.DynType))
+// TestClusterAvailableUnderFlux evaluates the cluster health check with
+// Flux's own CEL library, the one kustomize-controller v1.9 builds its
+// status reader with (fluxcd/pkg/runtime/cel.NewStatusReader), and feeds
+// it the Cluster the way the poller does: the object as read from the API
+// server, through ReadStatusForObject. An evaluation error is Unknown
+// there, and Unknown holds the Kustomization until its timeout, so each
+// case wants a definite status: only Available True is Current.
+func TestClusterAvailableUnderFlux(t *testing.T) {
+	newReader, err := fluxcel.NewStatusReader([]kustomize.CustomHealthCheck{{
+		APIVersion: "cluster.x-k8s.io/v1beta2", Kind: "Cluster", HealthCheckExpressions: ClusterAvailable,
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eval := func(expr string, status map[string]any) bool {
-		t.Helper()
-		ast, iss := env.Compile(expr)
-		if iss.Err() != nil {
-			t.Fatalf("%s: %v", expr, iss.Err())
+	reader := newReader(nil)
+	cond := func(typ, st string) any { return map[string]any{"type": typ, "status": st} }
+	// As the API server returns it: managedFields name who wrote what,
+	// the status subresource's writers with subresource: status.
+	created := map[string]any{"manager": "helm-controller", "operation": "Apply", "apiVersion": "cluster.x-k8s.io/v1beta2", "fieldsType": "FieldsV1"}
+	statusWritten := map[string]any{"manager": "manager", "operation": "Update", "apiVersion": "cluster.x-k8s.io/v1beta2", "fieldsType": "FieldsV1", "subresource": "status"}
+	cluster := func(status map[string]any, managedFields ...any) *unstructured.Unstructured {
+		meta := map[string]any{"name": "c1", "namespace": "ns", "generation": int64(1)}
+		if managedFields != nil {
+			meta["managedFields"] = managedFields
 		}
-		prg, err := env.Program(ast)
-		if err != nil {
-			t.Fatal(err)
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Cluster",
+			"metadata": meta,
+			"spec":     map[string]any{"paused": false},
+		}}
+		if status != nil {
+			u.Object["status"] = status
 		}
-		out, _, err := prg.Eval(map[string]any{"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Cluster", "metadata": map[string]any{}, "spec": map[string]any{}, "status": status})
-		if err != nil {
-			t.Fatalf("%s on %v: %v", expr, status, err)
-		}
-		return out.Value().(bool)
+		return u
 	}
-	cond := func(typ, st string) map[string]any { return map[string]any{"type": typ, "status": st} }
 	tests := []struct {
 		name    string
 		status  map[string]any
-		current bool
+		written bool // the status subresource was written
+		want    status.Status
 	}{
-		{"no status yet", map[string]any{}, false},
-		{"conditions without Available", map[string]any{"conditions": []any{cond("Paused", "False")}}, false},
-		{"Available False", map[string]any{"conditions": []any{cond("Available", "False"), cond("Paused", "False")}}, false},
-		{"Available Unknown", map[string]any{"conditions": []any{cond("Available", "Unknown")}}, false},
-		{"Available True", map[string]any{"conditions": []any{cond("Paused", "False"), cond("Available", "True")}}, true},
+		{"no status yet", nil, false, status.InProgressStatus},
+		{"status without conditions", map[string]any{"phase": "Pending"}, true, status.InProgressStatus},
+		{"empty conditions", map[string]any{"conditions": []any{}}, true, status.InProgressStatus},
+		{"conditions without Available", map[string]any{"conditions": []any{cond("Paused", "False")}}, true, status.InProgressStatus},
+		{"Available False", map[string]any{"conditions": []any{cond("Available", "False"), cond("Paused", "False")}}, true, status.InProgressStatus},
+		{"Available Unknown", map[string]any{"conditions": []any{cond("Available", "Unknown")}}, true, status.InProgressStatus},
+		{"Available True", map[string]any{"observedGeneration": int64(1), "conditions": []any{cond("Paused", "False"), cond("Available", "True")}}, true, status.CurrentStatus},
+		{"Available True for an older generation", map[string]any{"observedGeneration": int64(0), "conditions": []any{cond("Available", "True")}}, true, status.InProgressStatus},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := eval(ClusterAvailable.Current, tt.status); got != tt.current {
-				t.Errorf("current = %v, want %v", got, tt.current)
+			fields := []any{created}
+			if tt.written {
+				fields = append(fields, statusWritten)
 			}
-			if got := eval(ClusterAvailable.InProgress, tt.status); got == tt.current {
-				t.Errorf("inProgress = %v, want %v", got, !tt.current)
+			objects := map[string]*unstructured.Unstructured{"from the API server": cluster(tt.status, fields...)}
+			if tt.status != nil {
+				// A reader that strips managedFields still sees the status.
+				objects["managedFields stripped"] = cluster(tt.status)
+			}
+			for how, obj := range objects {
+				got, err := reader.ReadStatusForObject(context.Background(), nil, obj)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Error != nil {
+					t.Fatalf("%s: evaluation failed (Flux reports Unknown and waits for the timeout): %v", how, got.Error)
+				}
+				if got.Status != tt.want {
+					t.Errorf("%s: status = %s, want %s", how, got.Status, tt.want)
+				}
 			}
 		})
 	}

@@ -61,12 +61,25 @@ const (
 // ClusterAvailable is the health check of a cluster's Kustomization: the
 // Cluster API Cluster's Available condition is True. Until the Cluster has
 // conditions, or while Available is False or Unknown, it is in progress;
-// the Kustomization's timeout bounds how long that may last. Optional field
-// access keeps the expression from failing on a Cluster without status.
+// the Kustomization's timeout bounds how long that may last.
+//
+// A Cluster that Helm has just created has no status at all, and Flux's
+// evaluator fails on any reference to a missing top-level field
+// ("no such attribute(s): status.conditions"; has(status) is not valid CEL,
+// as Flux documents): the Kustomization then reports Unknown with that
+// error instead of progress. The status is therefore read only once the
+// API server's managedFields show that something wrote the status
+// subresource (every status write since Kubernetes 1.22 records it);
+// where managedFields were stripped the status is read directly.
 var ClusterAvailable = kustomize.HealthCheckExpressions{
-	Current:    "status.?conditions.orValue([]).exists(e, e.type == 'Available' && e.status == 'True')",
-	InProgress: "!status.?conditions.orValue([]).exists(e, e.type == 'Available' && e.status == 'True')",
+	Current:    clusterStatusWritten + " && " + clusterAvailableTrue,
+	InProgress: "!(" + clusterStatusWritten + ") || !" + clusterAvailableTrue,
 }
+
+const (
+	clusterStatusWritten = "!has(metadata.managedFields) || metadata.managedFields.exists(f, f.?subresource.orValue('') == 'status')"
+	clusterAvailableTrue = "status.?conditions.orValue([]).exists(e, e.type == 'Available' && e.status == 'True')"
+)
 
 // Object is a typed Kubernetes object.
 type Object interface {

@@ -64,6 +64,10 @@ var controllerScenarios = []struct {
 	{"allowed CIDRs", nil, []replace{{"  controlPlane:\n", "  apiServer: {allowedCIDRs: [192.0.2.0/24]}\n  controlPlane:\n"}}},
 	{"rollout strategy", nil, []replace{{"- name: general\n", "- name: general\n      rollout: {deletePolicy: Oldest}\n"}}},
 	{"control plane remediation", nil, []replace{{"    replicas: 3\n  nodeGroups", "    replicas: 3\n    remediation: {maxRetry: 3, retryPeriodSeconds: 300}\n  nodeGroups"}}},
+	{"rollout surge", nil, []replace{{"- name: general\n", "- name: general\n      rollout: {maxSurge: \"50%\", maxUnavailable: 1}\n"}}},
+	{"health checks", nil, []replace{{"  controlPlane:\n", "  healthCheck: {nodeStartupTimeoutSeconds: 2400, maxUnhealthy: {workers: 3}}\n  controlPlane:\n"}}},
+	{"etcd tuning", nil, []replace{{"  controlPlane:\n", "  etcd: {heartbeatIntervalMs: 300}\n  controlPlane:\n"}}},
+	{"certificate renewal", nil, []replace{{"  controlPlane:\n", "  certificates: {renewBeforeDays: 60}\n  controlPlane:\n"}}},
 }
 
 // TestDiffPredictsTheControllers checks, for each scenario, that what

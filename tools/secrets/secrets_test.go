@@ -227,8 +227,10 @@ func TestTampering(t *testing.T) {
 	}{
 		{
 			name: "ciphertext changed in form",
-			edit: func(s string) string { return replaceValue(s, "clouds.yaml:", "ENC[AES256_GCM,data:eHl6,iv:c2hvcnQ=,tag:eA==,type:str]") },
-			ids:  Identities{id}, inspect: RuleTampered, check: RuleTampered, inMessage: "broken iv",
+			edit: func(s string) string {
+				return replaceValue(s, "clouds.yaml:", "ENC[AES256_GCM,data:eHl6,iv:c2hvcnQ=,tag:eA==,type:str]")
+			},
+			ids: Identities{id}, inspect: RuleTampered, check: RuleTampered, inMessage: "broken iv",
 		},
 		{
 			name: "value in clear",

@@ -157,7 +157,7 @@ func TestDefinitionFieldsLand(t *testing.T) {
 			{"OpenStackMachineTemplate", "lagging-control-plane-*", "spec.template.spec.rootVolume.availabilityZone.name", "az1"},
 		}},
 		{"etcd.volume -> block device and mount", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
-			c.Etcd = &v1alpha1.Etcd{Volume: v1alpha1.Volume{SizeGiB: 25, Type: "ssd"}}
+			c.Etcd = &v1alpha1.Etcd{Volume: &v1alpha1.Volume{SizeGiB: 25, Type: "ssd"}}
 		}, []where{
 			{"OpenStackMachineTemplate", "lagging-control-plane-*", "spec.template.spec.additionalBlockDevices[0].name", "etcd"},
 			{"OpenStackMachineTemplate", "lagging-control-plane-*", "spec.template.spec.additionalBlockDevices[0].sizeGiB", int64(25)},

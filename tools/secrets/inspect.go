@@ -70,13 +70,19 @@ func checkENC(v string) string {
 	return ""
 }
 
+// ClearRoots are the folders ScanClear reads by default.
+var ClearRoots = []string{load.ClustersDir, "platforms"}
+
 // ScanClear finds Secret manifests with values in clear in every YAML file
-// under clusters/ and platforms/ (the generated trees aside: render writes
-// no Secret in clear, and render --check refuses any file it did not
-// write). A file carrying SOPS metadata is left to Inspect.
-func ScanClear(fsys fs.FS) (diag.List, error) {
+// under the roots (ClearRoots when none), the generated trees aside: render
+// writes no Secret in clear, and render --check refuses any file it did not
+// write. A file carrying SOPS metadata is left to Inspect.
+func ScanClear(fsys fs.FS, roots ...string) (diag.List, error) {
+	if len(roots) == 0 {
+		roots = ClearRoots
+	}
 	var errs diag.List
-	for _, root := range []string{load.ClustersDir, "platforms"} {
+	for _, root := range roots {
 		err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				if p == root && errors.Is(err, fs.ErrNotExist) {

@@ -29,6 +29,7 @@ type secretsFlags struct {
 	clouds    string
 	fromFiles []string
 	keyFile   string
+	copyFrom  string
 }
 
 func newSecretsCommand(s Streams) *cobra.Command {
@@ -68,7 +69,8 @@ and key cloud.conf derived from the clouds.yaml entry of spec.cloud.cloudName.
 Without --cluster it writes every cluster that has no such Secret yet; it never
 writes over a file (see rotate).`,
 		Example: `  capiform secrets create lon --clouds ~/clouds.yaml
-  capiform secrets create lon --cluster research --clouds -`,
+  capiform secrets create lon --cluster research --clouds -
+  capiform secrets create lon --cluster newcluster --copy-from research --age-key-file ~/.config/sops/age/keys.txt`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return secretsCreate(cmd, s, args[0], f, false)
@@ -83,6 +85,10 @@ func addCreateFlags(cmd *cobra.Command, f *secretsFlags) {
 	cmd.Flags().StringVar(&f.clouds, "clouds", "", "clouds.yaml for the cloud credentials; - reads standard input")
 	cmd.Flags().StringVar(&f.name, "name", "", "the Secret's name (default: the site's spec.cloud.credentialsSecret)")
 	cmd.Flags().StringArrayVar(&f.fromFiles, "from-file", nil, "KEY=FILE: a key of a Secret other than the cloud credentials")
+	cmd.Flags().StringVar(&f.copyFrom, "copy-from", "", "CLUSTER: decrypt that cluster's Secret (with the age key) and encrypt it for the new clusters")
+	if cmd.Flags().Lookup("age-key-file") == nil {
+		cmd.Flags().StringVar(&f.keyFile, "age-key-file", "", "the age identity file, for --copy-from (default: $"+AgeKeyFileEnv+")")
+	}
 }
 
 func secretsCreate(cmd *cobra.Command, s Streams, siteName string, f secretsFlags, replace bool) error {
@@ -95,6 +101,12 @@ func secretsCreate(cmd *cobra.Command, s Streams, siteName string, f secretsFlag
 	opts := secrets.CreateOptions{FS: fsys, Site: site, Clusters: f.clusters, Name: f.name, Replace: replace}
 	if f.clouds != "" {
 		if opts.CloudsYAML, err = readInput(s, f.clouds); err != nil {
+			return err
+		}
+	}
+	if f.copyFrom != "" {
+		opts.CopyFrom = f.copyFrom
+		if opts.Identities, err = identities(f.keyFile); err != nil {
 			return err
 		}
 	}
@@ -138,8 +150,8 @@ does not change the data key that recipient may have kept.`,
 			return secretsRekey(cmd, s, args[0], f, secrets.Rotate)
 		},
 	}
-	addCreateFlags(cmd, &f)
 	cmd.Flags().StringVar(&f.keyFile, "age-key-file", "", "the age identity file (default: $"+AgeKeyFileEnv+")")
+	addCreateFlags(cmd, &f)
 	return cmd
 }
 

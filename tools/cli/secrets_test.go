@@ -106,6 +106,11 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	}
 	step(1, "diff", "--base", "HEAD", "-o", "json")
 	step(1, "diff", "--base", "HEAD", "-o", "markdown")
+	// A cluster's credentials copied from another's, with the key.
+	os.Remove(filepath.Join(dir, "clusters/edi/secrets/edi-mgmt/edi-cloud-credentials.sops.yaml"))
+	step(1, "validate")
+	step(0, "secrets", "create", "edi", "--copy-from", "teaching", "--age-key-file", keyFile)
+	step(0, "secrets", "check", "--age-key-file", keyFile)
 	step(0, "secrets", "rotate", "edi", "--age-key-file", keyFile)
 	step(0, "secrets", "updatekeys", "edi", "--age-key-file", keyFile)
 	// Failures: a wrong key, a tampered file, a Secret in clear.

@@ -258,6 +258,12 @@ type CreateOptions struct {
 	// Replace writes over existing files (rotate); otherwise an existing
 	// file is an error.
 	Replace bool
+	// CopyFrom is a cluster whose Secret of this name is decrypted with
+	// Identities and encrypted again for the new namespaces, instead of
+	// CloudsYAML or Data: a new cluster gets the site's credentials
+	// without the operator holding clouds.yaml.
+	CopyFrom   string
+	Identities Identities
 }
 
 // Create encrypts a Secret for the site's recipients, once per cluster
@@ -269,7 +275,25 @@ func Create(opts CreateOptions) (Files, error) {
 	}
 	name := opts.Name
 	data := opts.Data
-	if name == "" || name == s.Spec.Cloud.CredentialsSecret {
+	if opts.CopyFrom != "" {
+		if name == "" {
+			name = s.Spec.Cloud.CredentialsSecret
+		}
+		p := FilePath(s.Metadata.Name, opts.CopyFrom, name)
+		b, err := fs.ReadFile(opts.FS, p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: cannot be read: copy from a cluster that has the Secret", p)
+		}
+		tree, err := decrypt(p, b, opts.Identities)
+		if err != nil {
+			return nil, err
+		}
+		v, err := values(p, tree)
+		if err != nil {
+			return nil, err
+		}
+		data = v.Data
+	} else if name == "" || name == s.Spec.Cloud.CredentialsSecret {
 		name = s.Spec.Cloud.CredentialsSecret
 		if opts.CloudsYAML == nil {
 			return nil, fmt.Errorf("the cloud credentials Secret %s is made from clouds.yaml: give it", name)

@@ -472,3 +472,28 @@ func TestCloudConf(t *testing.T) {
 		})
 	}
 }
+
+// TestCopyFrom: a new cluster gets the site's credentials from another
+// cluster's file, decrypted with the key, encrypted for its namespace.
+func TestCopyFrom(t *testing.T) {
+	id := newIdentity(t)
+	fsys, site := created(t, id)
+	const teaching = "clusters/edi/secrets/teaching/edi-cloud-credentials.sops.yaml"
+	delete(fsys, teaching)
+	if _, err := Create(CreateOptions{FS: fsys, Site: site, CopyFrom: "edi-mgmt", Identities: Identities{newIdentity(t)}}); err == nil || !strings.Contains(err.Error(), "none of the given age identities") {
+		t.Fatalf("copy with another key: %v", err)
+	}
+	files, err := Create(CreateOptions{FS: fsys, Site: site, CopyFrom: "edi-mgmt", Identities: Identities{id}})
+	if err != nil || len(files) != 1 || files[teaching] == nil {
+		t.Fatalf("copy: %v %v", files.Paths(), err)
+	}
+	apply(fsys, files)
+	res, err := Check(CheckOptions{FS: fsys, Site: site, Identities: Identities{id}})
+	if err != nil || len(res.Problems) > 0 {
+		t.Fatalf("check: %v %v", err, res.Problems)
+	}
+	in, _, _ := Inspect(fsys, site)
+	if f := in.ClusterFiles("teaching")[0]; f.Namespace != "teaching" {
+		t.Errorf("namespace %s", f.Namespace)
+	}
+}

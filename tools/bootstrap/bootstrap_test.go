@@ -1,9 +1,11 @@
 package bootstrap
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -105,6 +108,14 @@ func testOptions(t *testing.T, e testEnvs, name string) Options {
 	if err := os.WriteFile(key, []byte("-----BEGIN OPENSSH PRIVATE KEY-----\ntest\n-----END OPENSSH PRIVATE KEY-----\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ageKeyFile := filepath.Join(t.TempDir(), "age.agekey")
+	if err := os.WriteFile(ageKeyFile, []byte("# an age key made for this test\n"+id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	values := normalize(site.ClusterValues)
 	values["clusterName"] = name
 	var base []AddonRelease
@@ -125,6 +136,7 @@ func testOptions(t *testing.T, e testEnvs, name string) Options {
 			ManifestsDir:  filepath.Join("testdata", "flux-manifests"),
 			SyncManifests: site.Flux.SyncManifests,
 			DeployKeyFile: key,
+			AgeKeyFile:    ageKeyFile,
 		},
 		InjectEphemeral:         e.eph.Config,
 		SyncMachineLabels:       testSyncMachineLabels,
@@ -859,6 +871,17 @@ func assertPivoted(t *testing.T, e testEnvs, name string) snapshot {
 		t.Errorf("deploy key: %v", err)
 	} else {
 		snap["deploy key"] = key.ResourceVersion
+	}
+	// The site's age key, for kustomize-controller to decrypt with.
+	var ageSecret corev1.Secret
+	if err := tgt.Get(ctx, ctrlclient.ObjectKey{Namespace: fluxNamespace, Name: AgeKeySecret}, &ageSecret); err != nil {
+		t.Errorf("age key: %v", err)
+	} else {
+		ids, err := age.ParseIdentities(bytes.NewReader(ageSecret.Data[AgeKeyKey]))
+		if err != nil || len(ids) != 1 || len(ageSecret.Data) != 1 {
+			t.Errorf("age key secret holds keys %v, not the age key file as %s", slices.Collect(maps.Keys(ageSecret.Data)), AgeKeyKey)
+		}
+		snap["age key"] = ageSecret.ResourceVersion
 	}
 	for _, kind := range []string{"GitRepository", "Kustomization"} {
 		u := &unstructured.Unstructured{}

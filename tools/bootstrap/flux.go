@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	"github.com/fluxcd/flux2/v2/pkg/manifestgen/install"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -43,6 +45,12 @@ func stepFlux(ctx context.Context, r *runner) error {
 
 	if r.opts.Flux.DeployKeyFile != "" {
 		if err := r.applyDeployKey(ctx, tgt.client); err != nil {
+			return err
+		}
+	}
+
+	if r.opts.Flux.AgeKeyFile != "" {
+		if err := r.applyAgeKey(ctx, tgt.client); err != nil {
 			return err
 		}
 	}
@@ -123,6 +131,67 @@ func (r *runner) applyDeployKey(ctx context.Context, c ctrlclient.Client) error 
 	}
 	r.opts.logf("flux: deploy key secret %s/%s applied", fluxNamespace, name)
 	return nil
+}
+
+// AgeKeySecret and AgeKeyKey are where kustomize-controller finds the
+// site's age identity: spec.decryption.secretRef of every Kustomization
+// that delivers encrypted Secrets, and a key ending in .agekey.
+const (
+	AgeKeySecret = "sops-age"
+	AgeKeyKey    = "age.agekey"
+)
+
+// applyAgeKey stores the site's age identity as flux-system/sops-age.
+// Neither the key nor a part of it is ever logged.
+func (r *runner) applyAgeKey(ctx context.Context, c ctrlclient.Client) error {
+	key, err := ageKey(r.opts.Flux.AgeKeyFile)
+	if err != nil {
+		return err
+	}
+	if st, err := os.Stat(r.opts.Flux.AgeKeyFile); err == nil && st.Mode().Perm()&0o077 != 0 {
+		r.opts.logf("warning: the age key %s is readable by others (mode %04o); chmod 600 it", r.opts.Flux.AgeKeyFile, st.Mode().Perm())
+	}
+	s := &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: fluxNamespace, Name: AgeKeySecret},
+		Data:       map[string][]byte{AgeKeyKey: key},
+	}
+	if err := apply(ctx, c, s); err != nil {
+		return fmt.Errorf("age key secret: %w", err)
+	}
+	r.opts.logf("flux: age key secret %s/%s applied", fluxNamespace, AgeKeySecret)
+	return nil
+}
+
+// ageKey reads an age identity file and checks that it holds X25519
+// identities only; its errors never quote the file.
+func ageKey(file string) ([]byte, error) {
+	key, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("age key: %w", err)
+	}
+	if _, err := age.ParseIdentities(bytes.NewReader(key)); err != nil {
+		return nil, fmt.Errorf("age key %s: not an age identity file (one AGE-SECRET-KEY-1... line per key, as age-keygen writes)", file)
+	}
+	return key, nil
+}
+
+// AgeRecipients returns the public keys of the identities of an age
+// identity file, sorted.
+func AgeRecipients(file string) ([]string, error) {
+	key, err := ageKey(file)
+	if err != nil {
+		return nil, err
+	}
+	ids, _ := age.ParseIdentities(bytes.NewReader(key))
+	var out []string
+	for _, id := range ids {
+		if x, ok := id.(*age.X25519Identity); ok {
+			out = append(out, x.Recipient().String())
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // decodeObjects reads YAML documents into objects, skipping empty ones and

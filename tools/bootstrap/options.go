@@ -185,6 +185,10 @@ type FluxOptions struct {
 	DeployKeyFile   string
 	KnownHostsFile  string
 	DeployKeySecret string
+	// AgeKeyFile is the site's age identity file (age-keygen's), stored as
+	// the sops-age Secret of flux-system, with which kustomize-controller
+	// decrypts the site's SOPS-encrypted Secrets. Empty: none.
+	AgeKeyFile string
 }
 
 // Timeouts bound the waits. Zero values take the defaults.

@@ -62,6 +62,10 @@ type SiteInput struct {
 	// DeployKeyFile and KnownHostsFile are Flux's SSH deploy key and the
 	// git host's known_hosts.
 	DeployKeyFile, KnownHostsFile string
+	// AgeKeyFile is the site's age identity, for the sops-age Secret; a
+	// site with spec.secrets needs it, and one of its identities must be
+	// one of the site's recipients.
+	AgeKeyFile string
 	// EphemeralKubeconfig is an existing cluster to use instead of kind.
 	EphemeralKubeconfig string
 	// TargetKubeconfig is where the new cluster's kubeconfig is written
@@ -156,6 +160,7 @@ func SiteOptions(ctx context.Context, in SiteInput) (Options, error) {
 			DeployKeyFile:   in.DeployKeyFile,
 			KnownHostsFile:  in.KnownHostsFile,
 			DeployKeySecret: site.Spec.Git.SecretName,
+			AgeKeyFile:      in.AgeKeyFile,
 		},
 		EphemeralKubeconfig: in.EphemeralKubeconfig,
 		KindNodeImage:       bs.KindNodeImage,
@@ -166,6 +171,9 @@ func SiteOptions(ctx context.Context, in SiteInput) (Options, error) {
 	}
 	if host, ok := sshGitHost(site.Spec.Git.URL); ok && in.DeployKeyFile != "" && in.KnownHostsFile == "" {
 		return Options{}, fmt.Errorf("%s: spec.git.url %s is an SSH URL: Flux checks the git host's key against known_hosts, so the deploy key alone cannot work; pass --known-hosts FILE (for example from `ssh-keyscan %s`)", site.File, site.Spec.Git.URL, host)
+	}
+	if err := checkAgeKey(site, in); err != nil {
+		return Options{}, err
 	}
 	if in.DeployKeyFile != "" && site.Spec.Git.SecretName == "" {
 		logf("warning: %s: spec.git.secretName is not set, so the GitRepository names no secret and Flux will not use the deploy key (it is stored as flux-system/flux-system)", site.File)
@@ -267,4 +275,32 @@ func or(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// checkAgeKey makes sure Flux will be able to decrypt the site's Secrets:
+// a site with spec.secrets needs the age key, and the key must be one of
+// the site's recipients.
+func checkAgeKey(site *load.Site, in SiteInput) error {
+	if site.Spec.Secrets == nil {
+		if in.AgeKeyFile != "" {
+			return fmt.Errorf("%s: an age key was given but the site has no spec.secrets.ageRecipients: add its public key there", site.File)
+		}
+		return nil
+	}
+	if in.AgeKeyFile == "" {
+		if in.DryRun {
+			return nil
+		}
+		return fmt.Errorf("%s: the site keeps encrypted Secrets (spec.secrets): pass --age-key FILE, the age identity of one of its recipients, for kustomize-controller to decrypt them", site.File)
+	}
+	rs, err := AgeRecipients(in.AgeKeyFile)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if slices.Contains(site.Spec.Secrets.AgeRecipients, r) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: the age key %s is not for any of the site's spec.secrets.ageRecipients: Flux could not decrypt the site's Secrets; give the right key or run `capiform secrets updatekeys`", site.File, in.AgeKeyFile)
 }

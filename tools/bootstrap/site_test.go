@@ -13,13 +13,16 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"filippo.io/age"
 	"helm.sh/helm/v4/pkg/chart/common"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	repo "helm.sh/helm/v4/pkg/repo/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/capiform/capiform/tools/api/v1alpha1"
 	"github.com/capiform/capiform/tools/internal/testrepo"
+	"github.com/capiform/capiform/tools/load"
 	"github.com/capiform/capiform/tools/resolve"
 )
 
@@ -270,5 +273,49 @@ func TestHelmRepositoryFetcher(t *testing.T) {
 	})}}
 	if _, err := bad.Fetch(ctx, srv.URL+"/repo", "cni", "v1.2.3"); err == nil || !strings.Contains(err.Error(), "digest") {
 		t.Errorf("tampered archive: %v", err)
+	}
+}
+
+func TestCheckAgeKey(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	id, _ := age.GenerateX25519Identity()
+	other, _ := age.GenerateX25519Identity()
+	right := write("right", id.String()+"\n")
+	wrong := write("wrong", other.String()+"\n")
+	garbage := write("garbage", "AGE-SECRET-KEY-NOT-REALLY-CANARY\n")
+	managed := &load.Site{File: "clusters/x/site.yaml"}
+	managed.Spec.Secrets = &v1alpha1.Secrets{AgeRecipients: []string{id.Recipient().String()}}
+	plain := &load.Site{File: "clusters/x/site.yaml"}
+	for _, tc := range []struct {
+		name string
+		site *load.Site
+		in   SiteInput
+		err  string
+	}{
+		{name: "no secrets, no key", site: plain},
+		{name: "no secrets, a key", site: plain, in: SiteInput{AgeKeyFile: right}, err: "no spec.secrets.ageRecipients"},
+		{name: "secrets, no key", site: managed, err: "pass --age-key FILE"},
+		{name: "secrets, no key, dry run", site: managed, in: SiteInput{DryRun: true}},
+		{name: "the site's key", site: managed, in: SiteInput{AgeKeyFile: right}},
+		{name: "another key", site: managed, in: SiteInput{AgeKeyFile: wrong}, err: "is not for any of the site's"},
+		{name: "not a key", site: managed, in: SiteInput{AgeKeyFile: garbage}, err: "not an age identity file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkAgeKey(tc.site, tc.in)
+			if (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+				t.Fatalf("err %v, want %q", err, tc.err)
+			}
+			if err != nil && (strings.Contains(err.Error(), "CANARY") || strings.Contains(err.Error(), "NOT-REALLY")) {
+				t.Errorf("the error quotes the key file: %v", err)
+			}
+		})
 	}
 }

@@ -19,6 +19,7 @@ type bootstrapFlags struct {
 	ephemeralKubeconfig string
 	keepEphemeral       bool
 	deployKey           string
+	ageKey              string
 	knownHosts          string
 	kubeconfigOut       string
 	until               string
@@ -71,6 +72,7 @@ resumes); 2 could not run.`,
 				RepoDir:             root,
 				Site:                site,
 				DeployKeyFile:       f.deployKey,
+				AgeKeyFile:          f.ageKey,
 				KnownHostsFile:      f.knownHosts,
 				EphemeralKubeconfig: f.ephemeralKubeconfig,
 				TargetKubeconfig:    f.kubeconfigOut,
@@ -122,6 +124,7 @@ resumes); 2 could not run.`,
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "print the plan and change nothing")
 	cmd.Flags().StringVar(&f.ephemeralKubeconfig, "ephemeral-kubeconfig", "", "use the existing cluster of this kubeconfig instead of creating a kind cluster")
 	cmd.Flags().BoolVar(&f.keepEphemeral, "keep-ephemeral", false, "keep the kind cluster after a successful run")
+	cmd.Flags().StringVar(&f.ageKey, "age-key", "", "the site's age identity file, stored as flux-system/sops-age for kustomize-controller to decrypt the site's Secrets (required when the site has spec.secrets)")
 	cmd.Flags().StringVar(&f.deployKey, "deploy-key", "", "the SSH private key Flux reads the repository with (required unless --dry-run)")
 	cmd.Flags().StringVar(&f.knownHosts, "known-hosts", "", "known_hosts for the git host")
 	cmd.Flags().StringVar(&f.kubeconfigOut, "kubeconfig-out", "", "where to write the management cluster's kubeconfig (0600); default <site>-<cluster>.kubeconfig")

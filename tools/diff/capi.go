@@ -156,7 +156,7 @@ func impact(ctx context.Context, cr *ClusterReport, old, cur objectSet) {
 		if oscs := cur.ofKind("OpenStackCluster"); len(oscs) > 0 {
 			osc := oscs[0]
 			if secret := nestedString(osc, "spec", "identityRef", "name"); secret != "" {
-				cr.Findings = append(cr.Findings, Finding{Info, fmt.Sprintf("the cluster provisions once the Secret %s (keys clouds.yaml and cloud.conf) exists in namespace %s of the management cluster: create it (see the README)", secret, osc.GetNamespace())})
+				cr.Findings = append(cr.Findings, Finding{Info, fmt.Sprintf("the cluster provisions once the Secret %s (keys clouds.yaml and cloud.conf) exists in namespace %s of the management cluster: keep it encrypted in git with `capiform secrets create` (see the README)", secret, osc.GetNamespace())})
 			}
 		}
 	case len(cur) == 0:

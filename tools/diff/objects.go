@@ -2,7 +2,9 @@ package diff
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -66,6 +68,10 @@ type ObjectChange struct {
 	Fields []FieldChange `json:"fields,omitempty"`
 	// Keys are the data keys of an added or removed Secret (never values).
 	Keys []string `json:"keys,omitempty"`
+	// CredentialsChanged are the keys of a SOPS-encrypted Secret whose
+	// ciphertext changed: without the key, a new value and the same value
+	// encrypted again look alike, and neither is ever shown.
+	CredentialsChanged []string `json:"credentialsChanged,omitempty"`
 }
 
 // objectSet indexes objects by key.
@@ -133,6 +139,12 @@ func compareObjects(old, cur objectSet) []ObjectChange {
 			}
 			out = append(out, c)
 		default:
+			if isEncrypted(a) || isEncrypted(b) {
+				if c, ok := compareEncrypted(k, a, b); ok {
+					out = append(out, c)
+				}
+				continue
+			}
 			fields := compareFields("", strip(a.Object), strip(b.Object))
 			if len(fields) == 0 {
 				continue
@@ -181,6 +193,9 @@ func strip(o map[string]any) map[string]any {
 func (c ObjectChange) summary() string {
 	switch c.Action {
 	case Changed:
+		if len(c.CredentialsChanged) > 0 {
+			return fmt.Sprintf("~ %s (%d field(s); credentials changed: %s)", c.ObjectKey, len(c.Fields), strings.Join(c.CredentialsChanged, ", "))
+		}
 		return fmt.Sprintf("~ %s (%d field(s))", c.ObjectKey, len(c.Fields))
 	case Added:
 		return "+ " + c.ObjectKey.String()
@@ -190,4 +205,93 @@ func (c ObjectChange) summary() string {
 		return "= " + c.ObjectKey.String() + " (kept: helm.sh/resource-policy: keep)"
 	}
 	return c.ObjectKey.String()
+}
+
+// isEncrypted reports whether the object is a SOPS-encrypted Secret.
+func isEncrypted(o *unstructured.Unstructured) bool {
+	_, ok := o.Object["sops"]
+	return isSecret(o) && ok
+}
+
+// compareEncrypted compares two versions of a SOPS-encrypted Secret by
+// ciphertext, value by value: each value that changed is a credential
+// change, redacted; the SOPS metadata (a new MAC and date with every
+// encryption) counts only for its recipients, which are public keys.
+func compareEncrypted(k ObjectKey, a, b *unstructured.Unstructured) (ObjectChange, bool) {
+	c := ObjectChange{ObjectKey: k, Action: Changed}
+	if !isEncrypted(a) || !isEncrypted(b) {
+		// Encrypted on one side only: every value changed.
+		c.CredentialsChanged = append(secretKeys(a), secretKeys(b)...)
+		slices.Sort(c.CredentialsChanged)
+		c.CredentialsChanged = slices.Compact(c.CredentialsChanged)
+		for _, key := range c.CredentialsChanged {
+			c.Fields = append(c.Fields, FieldChange{Path: key, Action: Changed, Old: Redacted, New: Redacted})
+		}
+		return c, true
+	}
+	va, vb := encryptedValues(a), encryptedValues(b)
+	keys := map[string]bool{}
+	for key := range va {
+		keys[key] = true
+	}
+	for key := range vb {
+		keys[key] = true
+	}
+	for _, key := range sortedKeys(keys) {
+		x, inA := va[key]
+		y, inB := vb[key]
+		switch {
+		case !inA:
+			c.Fields = append(c.Fields, FieldChange{Path: key, Action: Added, New: Redacted})
+		case !inB:
+			c.Fields = append(c.Fields, FieldChange{Path: key, Action: Removed, Old: Redacted})
+		case x != y:
+			c.Fields = append(c.Fields, FieldChange{Path: key, Action: Changed, Old: Redacted, New: Redacted})
+		default:
+			continue
+		}
+		c.CredentialsChanged = append(c.CredentialsChanged, key)
+	}
+	if ra, rb := recipients(a), recipients(b); ra != rb {
+		c.Fields = append(c.Fields, FieldChange{Path: "sops.age[].recipient", Action: Changed, Old: ra, New: rb})
+	}
+	rest := compareFields("", stripEncrypted(a.Object), stripEncrypted(b.Object))
+	c.Fields = append(c.Fields, redact(rest)...)
+	return c, len(c.Fields) > 0
+}
+
+// encryptedValues maps data.<key> and stringData.<key> to their
+// ciphertext.
+func encryptedValues(o *unstructured.Unstructured) map[string]string {
+	out := map[string]string{}
+	for _, f := range []string{"data", "stringData"} {
+		m, _, _ := unstructured.NestedMap(o.Object, f)
+		for key, v := range m {
+			out[f+"."+key] = fmt.Sprint(v)
+		}
+	}
+	return out
+}
+
+// recipients lists the age recipients of an encrypted Secret, sorted.
+func recipients(o *unstructured.Unstructured) string {
+	ages, _, _ := unstructured.NestedSlice(o.Object, "sops", "age")
+	var rs []string
+	for _, a := range ages {
+		if m, ok := a.(map[string]any); ok {
+			rs = append(rs, fmt.Sprint(m["recipient"]))
+		}
+	}
+	slices.Sort(rs)
+	return strings.Join(rs, ",")
+}
+
+// stripEncrypted is strip without the values and SOPS metadata, compared
+// on their own.
+func stripEncrypted(o map[string]any) map[string]any {
+	out := strip(o)
+	delete(out, "data")
+	delete(out, "stringData")
+	delete(out, "sops")
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/capiform/capiform/tools/load"
 	"github.com/capiform/capiform/tools/render"
 	"github.com/capiform/capiform/tools/resolve"
+	"github.com/capiform/capiform/tools/secrets"
 )
 
 // Validator checks a loaded fleet beyond what the loader checks (the CUE
@@ -131,6 +133,11 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 		}
 		errs = append(errs, d...)
 	}
+	encrypted, serrs, err := checkSecrets(opts.FS, fleet, len(opts.Sites) > 0)
+	if err != nil {
+		return nil, err
+	}
+	errs = append(errs, serrs...)
 	if opts.CheckChart {
 		var dl diag.List
 		if _, err := LoadChart(opts.FS); errors.As(err, &dl) {
@@ -215,7 +222,7 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 		// A site's addons are built with kustomize: abandoned when ctx
 		// ends.
 		out[i], abandoned[i] = abandon.Run(ctx, "rendering site "+s.Metadata.Name, func(context.Context) (done, error) {
-			files, err := render.Site(render.Options{Site: s, Releases: rels, Addons: addons})
+			files, err := render.Site(render.Options{Site: s, Releases: rels, Addons: addons, Secrets: encrypted[s.Metadata.Name]})
 			return done{files, err}, nil
 		})
 	}); err != nil {
@@ -280,4 +287,39 @@ func samePlaceOnce(l diag.List) diag.List {
 		}
 	}
 	return out
+}
+
+// checkSecrets reads the encrypted Secrets of every site, checks them
+// without a key, and finds Secrets in clear under clusters/ (the loaded
+// sites' folders when only some sites run) and platforms/.
+func checkSecrets(fsys fs.FS, fleet *load.Fleet, some bool) (map[string]map[string][]render.EncryptedFile, diag.List, error) {
+	out := map[string]map[string][]render.EncryptedFile{}
+	var errs diag.List
+	roots := secrets.ClearRoots
+	if some {
+		roots = []string{"platforms"}
+	}
+	for _, s := range fleet.Sites {
+		in, l, err := secrets.Inspect(fsys, s)
+		if err != nil {
+			return nil, nil, err
+		}
+		errs = append(errs, l...)
+		for cluster, files := range in.Files {
+			if out[s.Metadata.Name] == nil {
+				out[s.Metadata.Name] = map[string][]render.EncryptedFile{}
+			}
+			for _, f := range files {
+				out[s.Metadata.Name][cluster] = append(out[s.Metadata.Name][cluster], render.EncryptedFile{Name: path.Base(f.Path), Content: f.Content})
+			}
+		}
+		if some {
+			roots = append(roots, path.Join(load.ClustersDir, s.Metadata.Name))
+		}
+	}
+	l, err := secrets.ScanClear(fsys, roots...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, append(errs, l...), nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	yamlv2 "go.yaml.in/yaml/v2"
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -101,7 +102,28 @@ type Options struct {
 	Releases []*resolve.Release
 	// Addons renders each cluster's addons; nil renders none.
 	Addons AddonsFunc
+	// Secrets are each cluster's SOPS-encrypted Secrets, by cluster name.
+	Secrets map[string][]EncryptedFile
 }
+
+// EncryptedFile is a SOPS-encrypted Secret of a cluster. It is copied into
+// the tree byte for byte under the generated header: the ciphertext cannot
+// be changed without the key (the MAC covers every value and the clear
+// metadata), and SOPS and kustomize leave comments out of it.
+type EncryptedFile struct {
+	// Name is the file's name, <secret>.sops.yaml.
+	Name string
+	// Content is the file as it is in clusters/<site>/secrets/<cluster>/.
+	Content []byte
+}
+
+// DecryptionSecret is the Secret of flux-system holding the site's age
+// key, with which kustomize-controller decrypts (bootstrap creates it).
+const DecryptionSecret = "sops-age"
+
+// SecretsKustomizationName names the Flux Kustomization that delivers a
+// cluster's encrypted Secrets.
+func SecretsKustomizationName(cluster string) string { return cluster + "-secrets" }
 
 // Files is a rendered tree: paths relative to clusters/<site>/generated
 // mapped to their content.
@@ -145,7 +167,28 @@ func Site(opts Options) (Files, error) {
 			}
 		}
 		addons, manifests := splitManifests(addons)
-		ks := []Object{clusterKustomization(name, rel)}
+		secrets := opts.Secrets[rel.Cluster]
+		ck := clusterKustomization(name, rel)
+		ks := []Object{ck}
+		if len(secrets) > 0 {
+			ks = append(ks, secretsKustomization(name, rel))
+			// The credentials are there before the cluster's objects:
+			// Cluster API's OpenStack provider reads them at once.
+			ck.(*kustomizev1.Kustomization).Spec.DependsOn = []kustomizev1.DependencyReference{{Name: SecretsKustomizationName(rel.Cluster)}}
+			dir := "secrets/" + rel.Cluster + "/"
+			ns, err := marshal(secretsNamespace(rel))
+			if err != nil {
+				return nil, err
+			}
+			files[dir+"namespace.yaml"] = ns
+			res := []string{"namespace.yaml"}
+			for _, f := range secrets {
+				files[dir+f.Name] = append([]byte(Header), f.Content...)
+				res = append(res, f.Name)
+			}
+			sort.Strings(res[1:])
+			files[dir+"kustomization.yaml"] = kustomizationFile(res...)
+		}
 		if len(addons) > 0 {
 			ks = append(ks, addonsKustomization(name, rel))
 		}
@@ -290,6 +333,36 @@ func clusterKustomization(site string, rel *resolve.Release) Object {
 		APIVersion: "cluster.x-k8s.io/v1beta2", Kind: "Cluster", HealthCheckExpressions: ClusterAvailable,
 	}}
 	return ks
+}
+
+// secretsKustomization delivers a cluster's encrypted Secrets into its
+// namespace, decrypted by kustomize-controller with the site's age key.
+// It never prunes: when the cluster is deleted, Cluster API still needs
+// the cloud credentials to tear down its OpenStack resources, after the
+// cluster's Kustomizations are gone.
+func secretsKustomization(site string, rel *resolve.Release) Object {
+	ks := siteKustomization(site, rel, SecretsKustomizationName(rel.Cluster), "secrets", rel.Cluster)
+	ks.Spec.Prune = false
+	ks.Spec.Decryption = &kustomizev1.Decryption{
+		Provider:  "sops",
+		SecretRef: &meta.LocalObjectReference{Name: DecryptionSecret},
+	}
+	return ks
+}
+
+// secretsNamespace is the cluster's namespace, made before its Secrets
+// (the cluster's HelmRelease creates it too, later, when missing). It is
+// never pruned: deleting it would delete the cluster's objects out of
+// Cluster API's order.
+func secretsNamespace(rel *resolve.Release) Object {
+	ns := &corev1.Namespace{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: rel.TargetNamespace, Labels: labels(rel),
+			Annotations: map[string]string{PruneAnnotation: "disabled"},
+		},
+	}
+	return ns
 }
 
 func addonsKustomization(site string, rel *resolve.Release) Object {

@@ -235,3 +235,35 @@ spec: {interval: 1h, url: oci://ghcr.io/stefanprodan/manifests/podinfo, ref: {ta
 		t.Fatalf("misspelt HelmRelease field: %v", err)
 	}
 }
+
+// TestEncryptedSecret: a SOPS-encrypted Secret is verified without its
+// values and sops metadata (kustomize-controller decrypts them first), but
+// the rest of it still strictly.
+func TestEncryptedSecret(t *testing.T) {
+	t.Parallel()
+	secret := func(extra map[string]any) *unstructured.Unstructured {
+		o := map[string]any{
+			"apiVersion": "v1", "kind": "Secret",
+			"metadata": map[string]any{"name": "c", "namespace": "n"},
+			"type":     "Opaque",
+			"data":     map[string]any{"clouds.yaml": "ENC[AES256_GCM,data:eA==,iv:x,tag:y,type:str]"},
+			"sops":     map[string]any{"mac": "ENC[...]"},
+		}
+		for k, v := range extra {
+			o[k] = v
+		}
+		return &unstructured.Unstructured{Object: o}
+	}
+	if err := verify.Objects([]*unstructured.Unstructured{secret(nil)}); err != nil {
+		t.Errorf("encrypted Secret: %v", err)
+	}
+	err := verify.Objects([]*unstructured.Unstructured{secret(map[string]any{"typo": true})})
+	if err == nil || !strings.Contains(err.Error(), "typo") {
+		t.Errorf("encrypted Secret with an unknown field: %v", err)
+	}
+	clear := secret(nil)
+	delete(clear.Object, "sops")
+	if err := verify.Objects([]*unstructured.Unstructured{clear}); err == nil {
+		t.Error("a Secret with ENC values and no sops metadata passed")
+	}
+}

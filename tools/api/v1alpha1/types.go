@@ -69,10 +69,26 @@ type SiteSpec struct {
 	// gets where its definition is silent (remediation, health checks,
 	// rollouts, etcd, certificates).
 	ClusterDefaults *ClusterDefaults `json:"clusterDefaults,omitempty"`
+	// Secrets keeps the Secrets clusters need (cloud credentials,
+	// registry credentials, the deploy key) in the repository, encrypted
+	// with SOPS for the site's age recipients, under
+	// clusters/<site>/secrets/<cluster>/. Without it they are created on
+	// the management cluster by hand.
+	Secrets *Secrets `json:"secrets,omitempty"`
 	// Git is the repository the site's Flux syncs.
 	Git GitSource `json:"git"`
 	// Bootstrap pins what the pivot installs.
 	Bootstrap *Bootstrap `json:"bootstrap,omitempty"`
+}
+
+// Secrets are the settings of a site's encrypted Secrets.
+type Secrets struct {
+	// AgeRecipients are the age public keys (age1...) every encrypted
+	// file of the site is encrypted for: exactly these, no more, no fewer.
+	// The private key of one of them is the sops-age Secret in flux-system
+	// on the management cluster (bootstrap puts it there), with which
+	// kustomize-controller decrypts.
+	AgeRecipients []string `json:"ageRecipients"`
 }
 
 // AllowedCredential lets one value pass the credential check: a site's

@@ -706,13 +706,13 @@ func (w *walker) checkNodeNames(root *yaml.Node, kind string) {
 		what = "site"
 	}
 	pos := Positions{File: w.file, Paths: map[string]diag.Pos{}}
-	if n := child(child(root, "metadata"), "name"); n != nil && n.Kind == yaml.ScalarNode && n.Value != "" {
+	if n := MapValue(MapValue(root, "metadata"), "name"); n != nil && n.Kind == yaml.ScalarNode && n.Value != "" {
 		pos.Paths["metadata.name"] = w.at(n)
 		checkDNSLabel(pos, "metadata.name", n.Value, what, w.errs)
 	}
-	if groups := child(child(root, "spec"), "nodeGroups"); groups != nil && groups.Kind == yaml.SequenceNode {
+	if groups := MapValue(MapValue(root, "spec"), "nodeGroups"); groups != nil && groups.Kind == yaml.SequenceNode {
 		for i, g := range groups.Content {
-			if n := child(g, "name"); n != nil && n.Kind == yaml.ScalarNode && n.Value != "" {
+			if n := MapValue(g, "name"); n != nil && n.Kind == yaml.ScalarNode && n.Value != "" {
 				p := fmt.Sprintf("spec.nodeGroups[%d].name", i)
 				pos.Paths[p] = w.at(n)
 				checkDNSLabel(pos, p, n.Value, "node group", w.errs)
@@ -721,8 +721,8 @@ func (w *walker) checkNodeNames(root *yaml.Node, kind string) {
 	}
 }
 
-// child returns the value of key in a mapping node, or nil.
-func child(n *yaml.Node, key string) *yaml.Node {
+// MapValue returns the value of key in a mapping node, or nil.
+func MapValue(n *yaml.Node, key string) *yaml.Node {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
 	}

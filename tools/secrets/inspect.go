@@ -147,18 +147,18 @@ func clearSecrets(file string, data []byte) diag.List {
 			continue
 		}
 		m := doc.Content[0]
-		kind, api := scalar(child(m, "kind")), scalar(child(m, "apiVersion"))
-		if kind != "Secret" || (api != "v1" && api != "") || child(m, "sops") != nil {
+		kind, api := scalar(load.MapValue(m, "kind")), scalar(load.MapValue(m, "apiVersion"))
+		if kind != "Secret" || (api != "v1" && api != "") || load.MapValue(m, "sops") != nil {
 			continue
 		}
 		for _, field := range []string{"data", "stringData"} {
-			v := child(m, field)
+			v := load.MapValue(m, field)
 			if v == nil || v.Kind != yaml.MappingNode || len(v.Content) == 0 {
 				continue
 			}
 			errs.Add(diag.Pos{File: file, Line: v.Line, Col: v.Column}, RuleClear,
 				"Secret %q has its %s in clear: a Secret lives in git only encrypted; remove it from the repository, rotate what it held, and keep it with `capiform secrets create` (clusters/<site>/secrets/)",
-				scalar(child(child(m, "metadata"), "name")), field)
+				scalar(load.MapValue(load.MapValue(m, "metadata"), "name")), field)
 			break
 		}
 	}
@@ -299,26 +299,26 @@ func inspectFile(file string, data []byte, cluster string, recipients []string, 
 		return nil, errs
 	}
 	m := doc.Content[0]
-	if scalar(child(m, "kind")) != "Secret" || scalar(child(m, "apiVersion")) != "v1" {
+	if scalar(load.MapValue(m, "kind")) != "Secret" || scalar(load.MapValue(m, "apiVersion")) != "v1" {
 		errs.Add(at(m), RuleLayout, "not a Kubernetes Secret (apiVersion v1, kind Secret): a cluster's secrets folder holds only encrypted Secrets")
 		return nil, errs
 	}
-	sopsNode := child(m, "sops")
+	sopsNode := load.MapValue(m, "sops")
 	if sopsNode == nil {
 		// In clear: ScanClear reports it (with its values' line).
-		if child(m, "data") == nil && child(m, "stringData") == nil {
+		if load.MapValue(m, "data") == nil && load.MapValue(m, "stringData") == nil {
 			errs.Add(at(m), RuleClear, "Secret without SOPS metadata: encrypt it with `capiform secrets create`")
 		}
 		return nil, errs
 	}
-	md := child(m, "metadata")
+	md := load.MapValue(m, "metadata")
 	f := &File{Path: file, Cluster: cluster, Content: data, Values: map[string]string{},
-		Name: scalar(child(md, "name")), Namespace: scalar(child(md, "namespace"))}
+		Name: scalar(load.MapValue(md, "name")), Namespace: scalar(load.MapValue(md, "namespace"))}
 	if f.Name == "" || path.Base(file) != f.Name+Ext {
 		errs.Add(at(md), RuleLayout, "the file of Secret %q is named %s%s: name file and Secret alike", f.Name, f.Name, Ext)
 	}
 	if ns := resolve.ClusterNamespace(cluster); f.Namespace != ns {
-		n := child(md, "namespace")
+		n := load.MapValue(md, "namespace")
 		if n == nil {
 			n = md
 		}
@@ -328,7 +328,7 @@ func inspectFile(file string, data []byte, cluster string, recipients []string, 
 	// Values: under data and stringData, every one encrypted; elsewhere
 	// none (the encrypted_regex leaves metadata clear).
 	for _, field := range []string{"data", "stringData"} {
-		v := child(m, field)
+		v := load.MapValue(m, field)
 		if v == nil {
 			continue
 		}
@@ -373,7 +373,7 @@ func checkMetadata(file string, data []byte, sopsNode *yaml.Node, at func(*yaml.
 			"encrypted with other settings than capiform's (encrypted_regex %q, MAC over every value): write it again with `capiform secrets create`", EncryptedRegex)
 	}
 	if why := checkENC(md.MessageAuthenticationCode); why != "" {
-		errs.Add(at(child(sopsNode, "mac")), RuleTampered, "the MAC %s: kustomize-controller refuses the file; write it again with `capiform secrets rotate`", why)
+		errs.Add(at(load.MapValue(sopsNode, "mac")), RuleTampered, "the MAC %s: kustomize-controller refuses the file; write it again with `capiform secrets rotate`", why)
 	}
 	var got []string
 	other := 0
@@ -416,7 +416,7 @@ func checkMetadata(file string, data []byte, sopsNode *yaml.Node, at func(*yaml.
 		if len(extra) > 0 {
 			msg += "; not the site's " + strings.Join(extra, ", ")
 		}
-		errs.Add(at(child(sopsNode, "age")), RuleRecipients, "%s: run `capiform secrets updatekeys %s` with the site's age key", msg, siteOf(file))
+		errs.Add(at(load.MapValue(sopsNode, "age")), RuleRecipients, "%s: run `capiform secrets updatekeys %s` with the site's age key", msg, siteOf(file))
 	}
 	return errs
 }
@@ -453,10 +453,10 @@ func checkAgeStanza(enc string) string {
 }
 
 func recipientNode(sopsNode *yaml.Node, r string) *yaml.Node {
-	ages := child(sopsNode, "age")
+	ages := load.MapValue(sopsNode, "age")
 	if ages != nil && ages.Kind == yaml.SequenceNode {
 		for _, a := range ages.Content {
-			if n := child(a, "recipient"); n != nil && n.Value == r {
+			if n := load.MapValue(a, "recipient"); n != nil && n.Value == r {
 				return n
 			}
 		}
@@ -493,18 +493,6 @@ func yamlReason(err error) string {
 		return "malformed YAML"
 	}
 	return s
-}
-
-func child(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
 }
 
 func scalar(n *yaml.Node) string {

@@ -57,10 +57,15 @@ func (r *Report) counts() counts {
 				c.replaced += g.Replaced
 				c.replacedMax += max(g.Replaced, g.ReplacedMax)
 			}
-			if g.Scale != nil || g.Autoscale != nil {
+			if g.Scale != nil {
 				c.scaled++
 			}
-			if !g.Replace && len(g.InPlace) > 0 {
+			// New autoscaling bounds alone change no replica count: Cluster
+			// API leaves the replicas as they are and the autoscaler acts
+			// within the new bounds (observed with the real controllers,
+			// TestDiffPredictsTheControllers), so they are in place.
+			boundsOnly := g.Scale == nil && g.Autoscale != nil
+			if !g.Replace && (len(g.InPlace) > 0 || boundsOnly) {
 				c.inPlace++
 			}
 		}

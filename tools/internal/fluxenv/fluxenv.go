@@ -147,6 +147,24 @@ func Build(ctx context.Context, dir string) (map[string]string, error) {
 	}, nil
 }
 
+// CRDDir is the config/crd/bases folder of a controller's module, at the
+// version the controllers' module pins (in the module cache once Build
+// has run).
+func CRDDir(module string) (string, error) {
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module)
+	cmd.Dir = ModuleDir()
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go list -m %s: %w", module, err)
+	}
+	dir := strings.TrimSpace(string(out))
+	if dir == "" {
+		return "", fmt.Errorf("module %s is not in the module cache", module)
+	}
+	return filepath.Join(dir, "config", "crd", "bases"), nil
+}
+
 // Start installs the CRDs, starts the two controllers and the stand-ins,
 // and returns once the controllers report ready.
 func Start(ctx context.Context, opts Options) (_ *Env, err error) {
@@ -208,6 +226,14 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 		{"kustomize-controller", KustomizeController, ports[2], []string{
 			"--no-remote-bases=true",
 			"--requeue-dependency=" + requeue.String(),
+			// No Cluster becomes Available on this API server (no
+			// Nodes, no kubeadm), so a cluster's Kustomization waits in
+			// its health check until its timeout (1h), holding a worker:
+			// a new revision cancels that wait (a Flux feature gate, off
+			// by default), and more workers than clusters keep the rest
+			// going.
+			"--feature-gates=CancelHealthCheckOnNewRevision=true",
+			"--concurrent=10",
 		}},
 	} {
 		bin := opts.Binaries[p.pkg]

@@ -1,0 +1,868 @@
+package fluxloop
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/pkg/gittestserver"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/meta"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	controlplanev1 "sigs.k8s.io/cluster-api/api/controlplane/kubeadm/v1beta2"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	"sigs.k8s.io/cluster-api/util/conditions"
+
+	"github.com/capiform/capiform/tools/diff"
+	"github.com/capiform/capiform/tools/envtestutil"
+	"github.com/capiform/capiform/tools/internal/capienv"
+	"github.com/capiform/capiform/tools/internal/fluxenv"
+	"github.com/capiform/capiform/tools/internal/testrepo"
+	"github.com/capiform/capiform/tools/secrets"
+)
+
+// TestMain stops the Cluster API environment the test starts.
+func TestMain(m *testing.M) { os.Exit(capienv.Main(m)) }
+
+const (
+	gitUser, gitPassword = "flux", "fluxloop-git-password"
+	// receiverToken is the token of the Receiver the test makes when the
+	// generated tree has none.
+	receiverToken = "fluxloop-receiver-token"
+	mgmt          = "edi-mgmt"
+)
+
+// loop is the running environment of TestFluxLoop.
+type loop struct {
+	t    *testing.T
+	capi *capienv.Env
+	flux *fluxenv.Env
+	f    *fleet
+	rec  *recorder
+	// head is the last commit pushed.
+	head string
+	// receiver is the Receiver that every push calls, as the git host's
+	// webhook does.
+	receiver client.ObjectKey
+	// lastRequest is the reconcile.fluxcd.io/requestedAt the last call
+	// of the Receiver set on the GitRepository.
+	lastRequest string
+}
+
+// TestFluxLoop runs the generated tree through Flux: the real
+// source-controller and kustomize-controller (v1.9.6, child processes),
+// Cluster API's controllers (capienv), the helm-controller stand-in (Helm
+// SDK) and the Receiver stand-in, on one envtest API server, with the
+// fleet served by a git server (fluxcd/pkg/gittestserver). Each scenario
+// is commits pushed to that server and announced to the Receiver, as the
+// git host's webhook does; they run in order, each on what the one before
+// left.
+func TestFluxLoop(t *testing.T) {
+	crds := sharedCRDs(t)
+	envtestutil.RequireAssets(t)
+	l := &loop{t: t}
+	ctx := context.Background()
+
+	start := time.Now()
+	bctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
+	bins, err := fluxenv.Build(bctx, t.TempDir())
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("built source-controller and kustomize-controller in %s", time.Since(start).Round(time.Second))
+
+	srv, err := gittestserver.NewTempGitServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(srv.Root()) })
+	srv.Auth(gitUser, gitPassword).AutoCreate()
+	if err := srv.StartHTTP(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.StopHTTP)
+	l.f = newFleet(t, srv.HTTPAddress()+"/fleet.git", gitUser, gitPassword)
+
+	l.capi = capienv.Shared(t)
+	work := t.TempDir()
+	l.flux, err = fluxenv.Start(ctx, fluxenv.Options{
+		Config: l.capi.Config, Kubeconfig: l.capi.Kubeconfig,
+		CRDDirs:           []string{controllerCRDs(t, fluxenv.SourceController), controllerCRDs(t, fluxenv.KustomizeController), crds},
+		WorkDir:           work,
+		Binaries:          bins,
+		RequeueDependency: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, name := range []string{"source-controller", "kustomize-controller", "helm-controller-stand-in"} {
+				t.Logf("last lines of %s:\n%s", name, l.flux.Log(name, 40))
+			}
+		}
+		if err := l.flux.Stop(); err != nil {
+			t.Errorf("stopping Flux: %v", err)
+		}
+	})
+	l.rec = record(t, l.capi.Config,
+		kustomizev1.GroupVersion.WithKind(kustomizev1.KustomizationKind),
+		helmv2.GroupVersion.WithKind(helmv2.HelmReleaseKind),
+		corev1.SchemeGroupVersion.WithKind("Secret"),
+		clusterv1.GroupVersion.WithKind("Cluster"),
+		clusterv1.GroupVersion.WithKind("MachineDeployment"),
+		controlplanev1.GroupVersion.WithKind("KubeadmControlPlane"),
+		capienv.OpenStackClusterGVK,
+	)
+	t.Logf("environment ready in %s", time.Since(start).Round(time.Second))
+
+	for _, sc := range []struct {
+		name string
+		run  func(*loop)
+	}{
+		{"bootstrap", (*loop).bootstrap},
+		{"new cluster", (*loop).newCluster},
+		{"flavor change", (*loop).flavorChange},
+		{"receiver", (*loop).receiverCall},
+		{"deletion", (*loop).deletion},
+	} {
+		began := time.Now()
+		ok := t.Run(sc.name, func(t *testing.T) {
+			l.t = t
+			sc.run(l)
+		})
+		t.Logf("%s: %s", sc.name, time.Since(began).Round(time.Second))
+		if !ok {
+			t.Fatalf("scenario %q failed; the later ones build on it", sc.name)
+		}
+	}
+}
+
+// sharedCRDs is the folder of helm-controller's and
+// notification-controller's CRDs: ../shared/crds/flux from the project's
+// root, or from a folder above it (a worktree); the test skips without it.
+func sharedCRDs(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Clean(testrepo.Root())
+	for {
+		p := filepath.Join(filepath.Dir(dir), "shared", "crds", "flux")
+		if _, err := os.Stat(filepath.Join(p, "helm.toolkit.fluxcd.io_helmreleases.yaml")); err == nil {
+			return p
+		}
+		if filepath.Dir(dir) == dir {
+			t.Skip("no ../shared/crds/flux with helm-controller's CRD above the project's root: the HelmRelease CRD is not on the Go module proxy")
+		}
+		dir = filepath.Dir(dir)
+	}
+}
+
+// controllerCRDs is a controller module's config/crd/bases.
+func controllerCRDs(t *testing.T, module string) string {
+	t.Helper()
+	dir, err := fluxenv.CRDDir(module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// wait polls cond for up to timeout, failing the test with what it was
+// waiting for.
+func (l *loop) wait(timeout time.Duration, cond func(ctx context.Context) (bool, string, error)) {
+	l.t.Helper()
+	if err := capienv.Eventually(context.Background(), timeout, cond); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+// push pushes the fleet's changes and calls the Receiver, as the git
+// host does on a push.
+func (l *loop) push(msg string) {
+	l.t.Helper()
+	l.head = l.f.push(msg)
+	if l.receiver.Name != "" {
+		l.callReceiver()
+	}
+}
+
+// revision is the Flux revision of the head commit.
+func (l *loop) revision() string { return "main@sha1:" + l.head }
+
+func (l *loop) kustomization(ctx context.Context, name string) (*kustomizev1.Kustomization, error) {
+	k := &kustomizev1.Kustomization{}
+	return k, l.flux.Client.Get(ctx, client.ObjectKey{Namespace: fluxenv.Namespace, Name: name}, k)
+}
+
+// readyAtHead waits for Kustomizations to be Ready with the head
+// revision applied.
+func (l *loop) readyAtHead(timeout time.Duration, names ...string) {
+	l.t.Helper()
+	l.wait(timeout, func(ctx context.Context) (bool, string, error) {
+		for _, n := range names {
+			k, err := l.kustomization(ctx, n)
+			if err != nil {
+				return false, "Kustomization " + n + ": " + err.Error(), nil
+			}
+			if !apimeta.IsStatusConditionTrue(k.Status.Conditions, meta.ReadyCondition) || k.Status.LastAppliedRevision != l.revision() {
+				return false, fmt.Sprintf("Kustomization %s Ready at %s; it is %s at %q", n, l.revision(), condition(k.Status.Conditions), k.Status.LastAppliedRevision), nil
+			}
+		}
+		return true, "", nil
+	})
+}
+
+// installed waits for a cluster's HelmRelease to be installed at the
+// head revision by the stand-in and returns it.
+func (l *loop) installed(timeout time.Duration, cluster string, minRevision int) *helmv2.HelmRelease {
+	l.t.Helper()
+	hr := &helmv2.HelmRelease{}
+	l.wait(timeout, func(ctx context.Context) (bool, string, error) {
+		k, err := l.kustomization(ctx, cluster)
+		if err != nil {
+			return false, "Kustomization " + cluster + ": " + err.Error(), nil
+		}
+		if k.Status.LastAttemptedRevision != l.revision() {
+			return false, fmt.Sprintf("Kustomization %s applying %s; it is at %q, %s", cluster, l.revision(), k.Status.LastAttemptedRevision, condition(k.Status.Conditions)), nil
+		}
+		if err := l.flux.Client.Get(ctx, client.ObjectKey{Namespace: fluxenv.Namespace, Name: cluster}, hr); err != nil {
+			return false, "HelmRelease " + cluster + ": " + err.Error(), nil
+		}
+		if !apimeta.IsStatusConditionTrue(hr.Status.Conditions, meta.ReadyCondition) || hr.Status.ObservedGeneration != hr.Generation || hr.Status.LastReleaseRevision < minRevision {
+			return false, fmt.Sprintf("HelmRelease %s installed (revision >= %d): %s", cluster, minRevision, condition(hr.Status.Conditions)), nil
+		}
+		return true, "", nil
+	})
+	return hr
+}
+
+func condition(cs []metav1.Condition) string {
+	c := apimeta.FindStatusCondition(cs, meta.ReadyCondition)
+	if c == nil {
+		return "no Ready condition"
+	}
+	return fmt.Sprintf("Ready=%s %s: %s", c.Status, c.Reason, c.Message)
+}
+
+// bootstrap: the generated flux-system applied as `capiform bootstrap`
+// applies it (with the git credentials and the age key); every
+// Kustomization the real kustomize-controller can make Ready here becomes
+// Ready at the pushed revision in dependsOn order, and the encrypted
+// credentials arrive decrypted in each cluster's namespace before its
+// HelmRelease.
+func (l *loop) bootstrap() {
+	t := l.t
+	ctx := context.Background()
+	clusters := []string{mgmt, "teaching"}
+	for _, c := range clusters {
+		l.capi.Namespace(t, c, c)
+	}
+	l.push("bootstrap")
+
+	for _, s := range []*corev1.Secret{
+		{ObjectMeta: metav1.ObjectMeta{Namespace: fluxenv.Namespace, Name: "flux-system"},
+			Data: map[string][]byte{"username": []byte(gitUser), "password": []byte(gitPassword)}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: fluxenv.Namespace, Name: "sops-age"},
+			Data: map[string][]byte{secrets.DecryptionKey: []byte(l.f.id.String())}},
+	} {
+		if err := l.flux.Client.Create(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sync := l.f.read("clusters/" + site + "/generated/flux-system/gotk-sync.yaml")
+	for _, doc := range envtestutil.SplitYAML([]byte(sync)) {
+		o := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(doc, &o.Object); err != nil {
+			t.Fatal(err)
+		}
+		if len(o.Object) == 0 {
+			continue
+		}
+		if err := l.flux.Client.Patch(ctx, o, client.Apply, client.FieldOwner("capiform-bootstrap"), client.ForceOwnership); err != nil { //nolint:staticcheck // unstructured apply
+			t.Fatal(err)
+		}
+	}
+
+	l.readyAtHead(5*time.Minute, "flux-system")
+	l.ensureReceiver()
+	for _, c := range clusters {
+		l.readyAtHead(3*time.Minute, c+"-secrets")
+		l.installed(3*time.Minute, c, 1)
+		l.clusterObjects(3*time.Minute, c)
+	}
+
+	// Decrypted: the keys are those given to capiform secrets create.
+	for _, c := range clusters {
+		s := &corev1.Secret{}
+		if err := l.flux.Client.Get(ctx, client.ObjectKey{Namespace: c, Name: site + "-cloud-credentials"}, s); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(s.Data["clouds.yaml"], cloudsYAML) || len(s.Data["cloud.conf"]) == 0 {
+			t.Errorf("%s/%s: not the decrypted credentials (keys %v)", c, s.Name, keys(s.Data))
+		}
+	}
+	// dependsOn order, by the API server's own sequence of writes: each
+	// cluster's credentials were Ready before its HelmRelease was made.
+	for _, c := range clusters {
+		sec := l.rec.at("Kustomization", fluxenv.Namespace, c+"-secrets")
+		cred := l.rec.at("Secret", c, site+"-cloud-credentials")
+		hr := l.rec.at("HelmRelease", fluxenv.Namespace, c)
+		if sec.ready == 0 || cred.added == 0 || hr.added == 0 || sec.ready > hr.added || cred.added > hr.added {
+			t.Errorf("%s: %s-secrets Ready at %d and the credentials made at %d, want both before the HelmRelease (made at %d)", c, c, sec.ready, cred.added, hr.added)
+		}
+	}
+	// What cannot become Ready here, and why: a cluster's Kustomization
+	// checks that its Cluster is Available, which needs Nodes and kubeadm
+	// that envtest has not; so it stays in its health check and its
+	// addons wait for it, as dependsOn says.
+	for _, c := range clusters {
+		k, err := l.kustomization(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if apimeta.IsStatusConditionTrue(k.Status.Conditions, meta.ReadyCondition) {
+			t.Errorf("Kustomization %s is Ready though its Cluster cannot be Available here: %s", c, condition(k.Status.Conditions))
+		}
+		l.wait(time.Minute, func(ctx context.Context) (bool, string, error) {
+			a, err := l.kustomization(ctx, c+"-addons")
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			r := apimeta.FindStatusCondition(a.Status.Conditions, meta.ReadyCondition)
+			return r != nil && r.Reason == meta.DependencyNotReadyReason, c + "-addons waiting for its dependency: " + condition(a.Status.Conditions), nil
+		})
+	}
+}
+
+func keys(m map[string][]byte) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// clusterObjects waits for a cluster's Cluster API objects: the Cluster,
+// its control plane with a first Machine, and each MachineDeployment with
+// a MachineSet.
+func (l *loop) clusterObjects(timeout time.Duration, cluster string) {
+	l.t.Helper()
+	l.wait(timeout, func(ctx context.Context) (bool, string, error) {
+		c := &clusterv1.Cluster{}
+		if err := l.capi.Client.Get(ctx, client.ObjectKey{Namespace: cluster, Name: cluster}, c); err != nil {
+			return false, "Cluster " + cluster + ": " + err.Error(), nil
+		}
+		kcp := &controlplanev1.KubeadmControlPlane{}
+		if err := l.capi.Client.Get(ctx, client.ObjectKey{Namespace: cluster, Name: cluster + "-control-plane"}, kcp); err != nil {
+			return false, "KubeadmControlPlane: " + err.Error(), nil
+		}
+		mds := &clusterv1.MachineDeploymentList{}
+		if err := l.capi.Client.List(ctx, mds, client.InNamespace(cluster)); err != nil {
+			return false, "", err
+		}
+		if len(mds.Items) == 0 {
+			return false, "MachineDeployments of " + cluster, nil
+		}
+		for _, md := range mds.Items {
+			mss := &clusterv1.MachineSetList{}
+			if err := l.capi.Client.List(ctx, mss, client.InNamespace(cluster), client.MatchingLabels{clusterv1.MachineDeploymentNameLabel: md.Name}); err != nil {
+				return false, "", err
+			}
+			if len(mss.Items) == 0 {
+				return false, "a MachineSet of " + md.Name, nil
+			}
+		}
+		return true, "", nil
+	})
+}
+
+// ensureReceiver picks the generated tree's Receiver, or makes one as
+// item 2 of issue 14 generates it (GitHub, push events, the flux-system
+// GitRepository) where the tree has none yet.
+func (l *loop) ensureReceiver() {
+	t := l.t
+	ctx := context.Background()
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(fluxenv.ReceiverGVK.GroupVersion().WithKind("ReceiverList"))
+	if err := l.flux.Client.List(ctx, list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) > 0 {
+		r := list.Items[0]
+		l.receiver = client.ObjectKey{Namespace: r.GetNamespace(), Name: r.GetName()}
+		t.Logf("the generated tree's Receiver %s", l.receiver)
+		return
+	}
+	t.Log("the generated tree has no Receiver: the test makes one (github, push, GitRepository flux-system)")
+	tok := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: fluxenv.Namespace, Name: "receiver-token"},
+		Data: map[string][]byte{"token": []byte(receiverToken)}}
+	if err := l.flux.Client.Create(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	r := &unstructured.Unstructured{Object: map[string]any{
+		"spec": map[string]any{
+			"type": "github", "events": []any{"ping", "push"},
+			"secretRef": map[string]any{"name": tok.Name},
+			"resources": []any{map[string]any{"kind": sourcev1.GitRepositoryKind, "name": "flux-system"}},
+		},
+	}}
+	r.SetGroupVersionKind(fluxenv.ReceiverGVK)
+	r.SetNamespace(fluxenv.Namespace)
+	r.SetName("github")
+	if err := l.flux.Client.Create(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	l.receiver = client.ObjectKeyFromObject(r)
+}
+
+// callReceiver sends the git host's push event for the head commit to
+// the Receiver, signed as its type says, and records the request it made.
+func (l *loop) callReceiver() {
+	t := l.t
+	ctx := context.Background()
+	path, err := l.flux.Receiver.WebhookPath(ctx, l.receiver.Namespace, l.receiver.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv := &unstructured.Unstructured{}
+	rcv.SetGroupVersionKind(fluxenv.ReceiverGVK)
+	if err := l.flux.Client.Get(ctx, l.receiver, rcv); err != nil {
+		t.Fatal(err)
+	}
+	typ, _, _ := unstructured.NestedString(rcv.Object, "spec", "type")
+	secretName, _, _ := unstructured.NestedString(rcv.Object, "spec", "secretRef", "name")
+	tok := &corev1.Secret{}
+	if err := l.flux.Client.Get(ctx, client.ObjectKey{Namespace: l.receiver.Namespace, Name: secretName}, tok); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(fmt.Sprintf(`{"ref":"refs/heads/main","after":%q}`, l.head))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, l.flux.Receiver.URL+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	switch typ {
+	case "github":
+		mac := hmac.New(sha256.New, tok.Data["token"])
+		mac.Write(body)
+		req.Header.Set("X-GitHub-Event", "push")
+		req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	case "gitlab":
+		req.Header.Set("X-Gitlab-Event", "Push Hook")
+		req.Header.Set("X-Gitlab-Token", string(tok.Data["token"]))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the Receiver answered %s", resp.Status)
+	}
+	gr := &sourcev1.GitRepository{}
+	if err := l.flux.Client.Get(ctx, client.ObjectKey{Namespace: fluxenv.Namespace, Name: "flux-system"}, gr); err != nil {
+		t.Fatal(err)
+	}
+	l.lastRequest = gr.GetAnnotations()[meta.ReconcileRequestAnnotation]
+	if l.lastRequest == "" {
+		t.Fatal("the Receiver did not annotate the GitRepository")
+	}
+}
+
+// newCluster: a new cluster file (with its credentials, as
+// `capiform secrets create` makes them) -> its credentials, HelmRelease,
+// Cluster API objects and MachineDeployments appear.
+func (l *loop) newCluster() {
+	const name = "physics"
+	l.capi.Namespace(l.t, name, name)
+	teaching := l.f.read("clusters/" + site + "/teaching.yaml")
+	l.f.write("clusters/"+site+"/"+name+".yaml", strings.Replace(teaching, "name: teaching", "name: "+name, 1))
+	l.f.createSecrets()
+	l.push("add cluster " + name)
+	l.readyAtHead(3*time.Minute, "flux-system", name+"-secrets")
+	l.installed(3*time.Minute, name, 1)
+	l.clusterObjects(3*time.Minute, name)
+	s := &corev1.Secret{}
+	if err := l.flux.Client.Get(context.Background(), client.ObjectKey{Namespace: name, Name: site + "-cloud-credentials"}, s); err != nil {
+		l.t.Fatal(err)
+	}
+	if !bytes.Equal(s.Data["clouds.yaml"], cloudsYAML) {
+		l.t.Errorf("%s's credentials are not decrypted", name)
+	}
+}
+
+// flavorChange: a node group's flavor changes; what `capiform diff`
+// predicts between the two commits is what the controllers do, compared
+// as tools/diff's TestDiffPredictsTheControllers compares.
+func (l *loop) flavorChange() {
+	const cluster = "teaching"
+	before := l.settle(cluster, true)
+	hr := &helmv2.HelmRelease{}
+	if err := l.flux.Client.Get(context.Background(), client.ObjectKey{Namespace: fluxenv.Namespace, Name: cluster}, hr); err != nil {
+		l.t.Fatal(err)
+	}
+	l.f.edit("clusters/"+site+"/teaching.yaml", "{name: md-0, flavor: standard.large", "{name: md-0, flavor: standard.small")
+	l.push("teaching: md-0 on standard.small")
+	rep, err := diff.Run(context.Background(), diff.Options{Repo: l.f.dir, Base: "HEAD~1", Head: "HEAD"})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	predicted := predictedEffects(rep, cluster)
+	l.installed(3*time.Minute, cluster, hr.Status.LastReleaseRevision+1)
+	after := l.settle(cluster, false)
+	observed := observedEffects(before, after)
+	if strings.Join(predicted, "\n") != strings.Join(observed, "\n") || len(observed) == 0 {
+		l.t.Errorf("capiform diff predicts:\n  %s\nthe controllers did:\n  %s", strings.Join(orNothing(predicted), "\n  "), strings.Join(orNothing(observed), "\n  "))
+	}
+}
+
+// receiverCall: a push announced to the Receiver is fetched and applied
+// at once, though the GitRepository polls every minute and the
+// Kustomizations every ten: the GitRepository reports the Receiver's
+// request as handled, with the new revision, within seconds.
+func (l *loop) receiverCall() {
+	t := l.t
+	ctx := context.Background()
+	gr := &sourcev1.GitRepository{}
+	key := client.ObjectKey{Namespace: fluxenv.Namespace, Name: "flux-system"}
+	if err := l.flux.Client.Get(ctx, key, gr); err != nil {
+		t.Fatal(err)
+	}
+	if gr.Spec.Interval.Duration < time.Minute {
+		t.Fatalf("the GitRepository polls every %s: too often to tell a Receiver's effect from a poll", gr.Spec.Interval.Duration)
+	}
+	l.f.edit("clusters/"+site+"/teaching.yaml", "flavor: standard.small, replicas: 3}", "flavor: standard.small, replicas: 4}")
+	receiver := l.receiver
+	l.receiver = client.ObjectKey{} // pushed without the call, then called
+	l.push("teaching: md-0 to 4 machines")
+	l.receiver = receiver
+	called := time.Now()
+	l.callReceiver()
+	var took time.Duration
+	l.wait(20*time.Second, func(ctx context.Context) (bool, string, error) {
+		if err := l.flux.Client.Get(ctx, key, gr); err != nil {
+			return false, "", err
+		}
+		a := gr.Status.Artifact
+		if a == nil || a.Revision != l.revision() || gr.Status.LastHandledReconcileAt != l.lastRequest {
+			return false, fmt.Sprintf("GitRepository at %s having handled the request %q; it is at %v, handled %q", l.revision(), l.lastRequest, a, gr.Status.LastHandledReconcileAt), nil
+		}
+		took = time.Since(called)
+		return true, "", nil
+	})
+	l.wait(time.Minute, func(ctx context.Context) (bool, string, error) {
+		mss := &clusterv1.MachineSetList{}
+		if err := l.capi.Client.List(ctx, mss, client.InNamespace("teaching"), client.MatchingLabels{clusterv1.MachineDeploymentNameLabel: "teaching-md-0"}); err != nil {
+			return false, "", err
+		}
+		var total int32
+		for _, ms := range mss.Items {
+			if ms.DeletionTimestamp.IsZero() && ms.Spec.Replicas != nil {
+				total += *ms.Spec.Replicas
+			}
+		}
+		return total == 4, fmt.Sprintf("teaching-md-0's MachineSets at 4 replicas, not %d", total), nil
+	})
+	t.Logf("the GitRepository fetched the pushed commit %s after the Receiver's call (interval %s); 4 machines %s after the call",
+		took.Round(100*time.Millisecond), gr.Spec.Interval.Duration, time.Since(called).Round(100*time.Millisecond))
+}
+
+// deletion: a cluster deleted in two changes, as the lifecycle defines:
+// deletionProtection: false first (nothing goes), then the file removed;
+// Flux prunes its Kustomization and HelmRelease, the release is
+// uninstalled, and Cluster API deletes workers and control plane before
+// the cluster's network; the credentials and every object of the
+// management cluster stay.
+func (l *loop) deletion() {
+	t := l.t
+	ctx := context.Background()
+	const cluster = "teaching"
+	mgmtBefore := l.managementObjects(ctx)
+
+	file := "clusters/" + site + "/" + cluster + ".yaml"
+	l.f.edit(file, "\nspec:\n", "\nspec:\n  deletionProtection: false\n")
+	l.push("teaching: deletable")
+	l.wait(3*time.Minute, func(ctx context.Context) (bool, string, error) {
+		k, err := l.kustomization(ctx, cluster)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		return k.Status.LastAttemptedRevision == l.revision(), "Kustomization " + cluster + " applying " + l.revision(), nil
+	})
+	c := &clusterv1.Cluster{}
+	if err := l.capi.Client.Get(ctx, client.ObjectKey{Namespace: cluster, Name: cluster}, c); err != nil || !c.DeletionTimestamp.IsZero() {
+		t.Fatalf("the first change deleted the cluster: %v", err)
+	}
+
+	l.f.remove(file)
+	l.push("teaching: removed")
+	all := []schema.GroupVersionKind{
+		clusterv1.GroupVersion.WithKind("Cluster"), clusterv1.GroupVersion.WithKind("MachineDeployment"),
+		clusterv1.GroupVersion.WithKind("MachineSet"), clusterv1.GroupVersion.WithKind("Machine"),
+		controlplanev1.GroupVersion.WithKind("KubeadmControlPlane"),
+		capienv.OpenStackClusterGVK, capienv.OpenStackMachineGVK,
+	}
+	l.wait(5*time.Minute, func(ctx context.Context) (bool, string, error) {
+		// kube-controller-manager's garbage collector, which envtest
+		// has not (capienv).
+		if _, err := l.capi.CollectGarbage(ctx, cluster, all...); err != nil {
+			return false, "", err
+		}
+		var left []string
+		for _, gvk := range all {
+			list := &unstructured.UnstructuredList{}
+			list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+			if err := l.capi.Client.List(ctx, list, client.InNamespace(cluster)); err != nil {
+				return false, "", err
+			}
+			for _, o := range list.Items {
+				left = append(left, gvk.Kind+"/"+o.GetName())
+			}
+		}
+		for _, k := range []string{cluster, cluster + "-addons", cluster + "-manifests"} {
+			if _, err := l.kustomization(ctx, k); !apierrors.IsNotFound(err) {
+				left = append(left, "Kustomization/"+k)
+			}
+		}
+		hr := &helmv2.HelmRelease{}
+		if err := l.flux.Client.Get(ctx, client.ObjectKey{Namespace: fluxenv.Namespace, Name: cluster}, hr); !apierrors.IsNotFound(err) {
+			left = append(left, "HelmRelease/"+cluster)
+		}
+		sort.Strings(left)
+		return len(left) == 0, "nothing of " + cluster + " left; left: " + strings.Join(left, ", "), nil
+	})
+
+	// In order: the Kustomization, then the HelmRelease, then the
+	// Cluster; workers and control plane gone before the network starts
+	// to go.
+	ks := l.rec.at("Kustomization", fluxenv.Namespace, cluster)
+	hr := l.rec.at("HelmRelease", fluxenv.Namespace, cluster)
+	cl := l.rec.at("Cluster", cluster, cluster)
+	osc := l.rec.at("OpenStackCluster", cluster, cluster)
+	if !(ks.deleting != 0 && ks.deleting < hr.deleting && hr.deleting < cl.deleting && cl.deleting <= osc.deleting) {
+		t.Errorf("deletion order (resourceVersions): Kustomization %d, HelmRelease %d, Cluster %d, OpenStackCluster %d; want increasing", ks.deleting, hr.deleting, cl.deleting, osc.deleting)
+	}
+	kcp := l.rec.at("KubeadmControlPlane", cluster, cluster+"-control-plane")
+	md := l.rec.at("MachineDeployment", cluster, cluster+"-md-0")
+	if kcp.gone == 0 || md.gone == 0 || kcp.gone >= osc.deleting || md.gone >= osc.deleting {
+		t.Errorf("the control plane (gone at %d) and md-0 (gone at %d) must be gone before the OpenStackCluster starts to go (%d)", kcp.gone, md.gone, osc.deleting)
+	}
+	// Kept: the credentials (the teardown needs them), and the management
+	// cluster's objects, untouched.
+	s := &corev1.Secret{}
+	if err := l.flux.Client.Get(ctx, client.ObjectKey{Namespace: cluster, Name: site + "-cloud-credentials"}, s); err != nil {
+		t.Errorf("the credentials of %s were pruned: %v", cluster, err)
+	}
+	after := l.managementObjects(ctx)
+	for k, uid := range mgmtBefore {
+		if after[k] != uid {
+			t.Errorf("%s of the management cluster was deleted or replaced", k)
+		}
+		parts := strings.SplitN(k, "/", 3)
+		if m := l.rec.at(parts[0], parts[1], parts[2]); m.deleting != 0 {
+			t.Errorf("%s of the management cluster started to go", k)
+		}
+	}
+}
+
+// managementObjects maps the management cluster's Flux and Cluster API
+// objects (Kind/namespace/name) to their UIDs.
+func (l *loop) managementObjects(ctx context.Context) map[string]string {
+	l.t.Helper()
+	out := map[string]string{}
+	for _, o := range []struct {
+		kind string
+		obj  client.Object
+		c    client.Client
+		key  client.ObjectKey
+	}{
+		{"Kustomization", &kustomizev1.Kustomization{}, l.flux.Client, client.ObjectKey{Namespace: fluxenv.Namespace, Name: mgmt}},
+		{"Kustomization", &kustomizev1.Kustomization{}, l.flux.Client, client.ObjectKey{Namespace: fluxenv.Namespace, Name: mgmt + "-secrets"}},
+		{"HelmRelease", &helmv2.HelmRelease{}, l.flux.Client, client.ObjectKey{Namespace: fluxenv.Namespace, Name: mgmt}},
+		{"Cluster", &clusterv1.Cluster{}, l.capi.Client, client.ObjectKey{Namespace: mgmt, Name: mgmt}},
+		{"KubeadmControlPlane", &controlplanev1.KubeadmControlPlane{}, l.capi.Client, client.ObjectKey{Namespace: mgmt, Name: mgmt + "-control-plane"}},
+	} {
+		if err := o.c.Get(ctx, o.key, o.obj); err != nil {
+			l.t.Fatalf("%s %s of the management cluster: %v", o.kind, o.key, err)
+		}
+		out[o.kind+"/"+o.key.Namespace+"/"+o.key.Name] = string(o.obj.GetUID())
+	}
+	return out
+}
+
+// state is what the controllers made of a cluster (as in tools/diff's
+// controller test).
+type state struct {
+	machineSets map[string]map[string]int32
+	cpReplicas  int32
+	cpMachines  map[string]bool
+}
+
+// settle waits until every controller has seen the current generation of
+// the objects it owns and returns what they made; first also waits for
+// the first control plane Machine, up to date.
+func (l *loop) settle(cluster string, first bool) state {
+	l.t.Helper()
+	var s state
+	l.wait(3*time.Minute, func(ctx context.Context) (bool, string, error) {
+		s = state{machineSets: map[string]map[string]int32{}, cpMachines: map[string]bool{}}
+		kcp := &controlplanev1.KubeadmControlPlane{}
+		if err := l.capi.Client.Get(ctx, client.ObjectKey{Namespace: cluster, Name: cluster + "-control-plane"}, kcp); err != nil {
+			return false, "", err
+		}
+		if kcp.Spec.Replicas != nil {
+			s.cpReplicas = *kcp.Spec.Replicas
+		}
+		machines := &clusterv1.MachineList{}
+		if err := l.capi.Client.List(ctx, machines, client.InNamespace(cluster), client.MatchingLabels{clusterv1.MachineControlPlaneLabel: ""}); err != nil {
+			return false, "", err
+		}
+		for i := range machines.Items {
+			m := &machines.Items[i]
+			c := conditions.Get(m, clusterv1.MachineUpToDateCondition)
+			if c == nil {
+				return false, "UpToDate condition of " + m.Name, nil
+			}
+			s.cpMachines[m.Name] = c.Status == "True"
+		}
+		if first && (len(s.cpMachines) == 0 || !allTrue(s.cpMachines)) {
+			return false, "the first control plane Machine, up to date", nil
+		}
+		if kcp.Status.ObservedGeneration != kcp.Generation && allTrue(s.cpMachines) {
+			return false, "KubeadmControlPlane observes its generation", nil
+		}
+		mds := &clusterv1.MachineDeploymentList{}
+		if err := l.capi.Client.List(ctx, mds, client.InNamespace(cluster)); err != nil {
+			return false, "", err
+		}
+		if len(mds.Items) == 0 {
+			return false, "MachineDeployments", nil
+		}
+		for _, md := range mds.Items {
+			if md.Status.ObservedGeneration != md.Generation {
+				return false, "MachineDeployment " + md.Name + " observes its generation", nil
+			}
+			mss := &clusterv1.MachineSetList{}
+			if err := l.capi.Client.List(ctx, mss, client.InNamespace(cluster), client.MatchingLabels{clusterv1.MachineDeploymentNameLabel: md.Name}); err != nil {
+				return false, "", err
+			}
+			group := md.Labels[diff.LabelNodeGroup]
+			s.machineSets[group] = map[string]int32{}
+			for _, ms := range mss.Items {
+				if ms.DeletionTimestamp.IsZero() && ms.Spec.Replicas != nil {
+					s.machineSets[group][ms.Name] = *ms.Spec.Replicas
+				}
+			}
+			if len(s.machineSets[group]) == 0 {
+				return false, "a MachineSet of " + md.Name, nil
+			}
+		}
+		return true, "", nil
+	})
+	return s
+}
+
+// predictedEffects are the diff's statements on one cluster's machines,
+// in the terms of observedEffects.
+func predictedEffects(rep *diff.Report, cluster string) []string {
+	var out []string
+	for _, c := range rep.Clusters {
+		if c.Cluster != cluster {
+			continue
+		}
+		if cp := c.ControlPlane; cp != nil {
+			switch {
+			case cp.Replace:
+				out = append(out, "control plane: rollout")
+			case cp.Scale != nil:
+				out = append(out, fmt.Sprintf("control plane: replicas %d -> %d", deref(cp.Scale.From), deref(cp.Scale.To)))
+			}
+		}
+		for _, g := range c.NodeGroups {
+			switch {
+			case g.Replace:
+				out = append(out, g.Name+": rollout")
+			case g.Scale != nil:
+				out = append(out, fmt.Sprintf("%s: replicas %d -> %d", g.Name, deref(g.Scale.From), deref(g.Scale.To)))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// observedEffects compares two states in the terms of predictedEffects.
+func observedEffects(a, b state) []string {
+	var out []string
+	for m, upToDate := range b.cpMachines {
+		if _, existed := a.cpMachines[m]; existed && !upToDate {
+			out = append(out, "control plane: rollout")
+			break
+		}
+	}
+	if len(out) == 0 && a.cpReplicas != b.cpReplicas {
+		out = append(out, fmt.Sprintf("control plane: replicas %d -> %d", a.cpReplicas, b.cpReplicas))
+	}
+	for group, sets := range b.machineSets {
+		old := a.machineSets[group]
+		rolled := false
+		for name := range sets {
+			if _, ok := old[name]; !ok {
+				rolled = true
+			}
+		}
+		switch {
+		case rolled:
+			out = append(out, group+": rollout")
+		case len(sets) == 1 && len(old) == 1:
+			for name, n := range sets {
+				if old[name] != n {
+					out = append(out, fmt.Sprintf("%s: replicas %d -> %d", group, old[name], n))
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func orNothing(s []string) []string {
+	if len(s) == 0 {
+		return []string{"nothing"}
+	}
+	return s
+}
+
+func allTrue(m map[string]bool) bool {
+	for _, v := range m {
+		if !v {
+			return false
+		}
+	}
+	return true
+}
+
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}

@@ -4,7 +4,8 @@
 // predict it.
 //
 // Running: the Cluster, MachineDeployment, MachineSet and Machine
-// reconcilers of Cluster API core, the KubeadmConfig reconciler of the
+// reconcilers of Cluster API core (and MachineHealthCheck with
+// Options.Boot), the KubeadmConfig reconciler of the
 // kubeadm bootstrap provider and the KubeadmControlPlane reconciler, all of
 // sigs.k8s.io/cluster-api at the version in go.mod, with their ClusterCache,
 // and the admission webhooks of the three (defaulting and validation) served
@@ -52,6 +53,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"go.uber.org/zap"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -65,7 +67,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/yaml"
@@ -84,6 +86,7 @@ import (
 	"sigs.k8s.io/cluster-api/core/reconcilers/cluster"
 	"sigs.k8s.io/cluster-api/core/reconcilers/machine"
 	"sigs.k8s.io/cluster-api/core/reconcilers/machinedeployment"
+	"sigs.k8s.io/cluster-api/core/reconcilers/machinehealthcheck"
 	"sigs.k8s.io/cluster-api/core/reconcilers/machineset"
 	"sigs.k8s.io/cluster-api/core/setup"
 	coreadmission "sigs.k8s.io/cluster-api/core/webhooks/admission"
@@ -113,7 +116,7 @@ type Env struct {
 	env      *envtest.Environment
 	workload *rest.Config
 	cancel   context.CancelFunc
-	done   chan error
+	done     chan error
 }
 
 // Scheme knows the Kubernetes, CRD and Cluster API types; the OpenStack
@@ -164,7 +167,7 @@ type Options struct {
 func Start(opts Options) (_ *Env, err error) {
 	logger := logr.Discard()
 	if opts.Log != nil {
-		logger = zap.New(zap.WriteTo(opts.Log), zap.UseDevMode(true))
+		logger = ctrlzap.New(ctrlzap.WriteTo(opts.Log), ctrlzap.UseDevMode(true))
 	}
 	ctrl.SetLogger(logger)
 	klog.SetLogger(logger)
@@ -237,7 +240,7 @@ func Start(opts Options) (_ *Env, err error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
-	if err := setupControllers(ctx, mgr); err != nil {
+	if err := setupControllers(ctx, mgr, opts.Boot); err != nil {
 		return nil, err
 	}
 	if err := setupWebhooks(mgr); err != nil {
@@ -357,7 +360,7 @@ func webhookOptions(capiDir string) (envtest.WebhookInstallOptions, error) {
 // setupControllers wires the reconcilers as Cluster API's three managers
 // (core, kubeadm bootstrap, kubeadm control plane) wire them, in one
 // manager sharing one ClusterCache.
-func setupControllers(ctx context.Context, mgr ctrl.Manager) error {
+func setupControllers(ctx context.Context, mgr ctrl.Manager, boot bool) error {
 	secretClient, err := setup.CreateSecretCachingClient(mgr)
 	if err != nil {
 		return err
@@ -395,10 +398,22 @@ func setupControllers(ctx context.Context, mgr ctrl.Manager) error {
 		"KubeadmControlPlane": &kubeadmcontrolplane.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), SecretCachingClient: secretClient, ClusterCache: cc,
 			EtcdDialTimeout: 2 * time.Second, EtcdCallTimeout: 2 * time.Second, RemoteConditionsGracePeriod: grace,
+			// No etcd answers here (see openstack.go): its client's retries
+			// are noise.
+			EtcdLogger: zap.NewNop(),
 		},
 	} {
 		if err := r.SetupWithManager(ctx, mgr, opts); err != nil {
 			return fmt.Errorf("%s controller: %w", name, err)
+		}
+	}
+	// The health check only where Machines get Nodes (Options.Boot):
+	// elsewhere it would remediate every Machine once its node startup
+	// timeout passed.
+	if boot {
+		r := &machinehealthcheck.Reconciler{Client: mgr.GetClient(), ClusterCache: cc}
+		if err := r.SetupWithManager(ctx, mgr, opts); err != nil {
+			return fmt.Errorf("MachineHealthCheck controller: %w", err)
 		}
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
@@ -86,7 +87,10 @@ func setupOpenStack(mgr ctrl.Manager, workload *rest.Config, boot bool) error {
 		obj.SetGroupVersionKind(gvk)
 		r := &openStack{client: mgr.GetClient(), gvk: gvk, host: u.Hostname(), port: port, workload: wc}
 		// Named alike in every environment of the process.
-		err := ctrl.NewControllerManagedBy(mgr).For(obj).Named("openstack-standin-" + gvk.Kind).
+		// As CAPO, it watches the Clusters: an unpause (the end of a
+		// move) is when the objects the move made get their status.
+		err := ctrl.NewControllerManagedBy(mgr).For(obj).Named("openstack-standin-"+gvk.Kind).
+			Watches(&clusterv1.Cluster{}, handler.EnqueueRequestsFromMapFunc(r.ofCluster)).
 			WithOptions(controller.Options{SkipNameValidation: ptrTo(true)}).Complete(r)
 		if err != nil {
 			return err
@@ -161,6 +165,20 @@ func (r *openStack) Reconcile(ctx context.Context, req reconcile.Request) (recon
 	return reconcile.Result{}, r.client.Status().Patch(ctx, obj, patch)
 }
 
+// ofCluster lists the stand-in's objects in a Cluster's namespace.
+func (r *openStack) ofCluster(ctx context.Context, cl client.Object) []reconcile.Request {
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(r.gvk.GroupVersion().WithKind(r.gvk.Kind + "List"))
+	if err := r.client.List(ctx, list, client.InNamespace(cl.GetNamespace())); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for _, o := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&o)})
+	}
+	return out
+}
+
 func (r *openStack) paused(ctx context.Context, obj *unstructured.Unstructured) (bool, error) {
 	name := obj.GetLabels()[clusterv1.ClusterNameLabel]
 	for _, ref := range obj.GetOwnerReferences() {
@@ -213,7 +231,7 @@ func (r *openStack) boot(ctx context.Context, machine *clusterv1.Machine, provid
 	if controlPlane {
 		cm := &corev1.ConfigMap{
 			ObjectMeta: metav1.ObjectMeta{Namespace: kubeadmConfig.Namespace, Name: kubeadmConfig.Name},
-			Data: map[string]string{"ClusterConfiguration": "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: " + machine.Spec.Version + "\n"},
+			Data:       map[string]string{"ClusterConfiguration": "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: " + machine.Spec.Version + "\n"},
 		}
 		if err := r.workload.Create(ctx, cm); err != nil && !apierrors.IsAlreadyExists(err) {
 			return err
@@ -241,10 +259,13 @@ func (r *openStack) boot(ctx context.Context, machine *clusterv1.Machine, provid
 		}
 	}
 	node.Status = corev1.NodeStatus{
-		Conditions: []corev1.NodeCondition{{
-			Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
-			LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now(),
-		}},
+		// Cluster API's NodeHealthy reads these four.
+		Conditions: []corev1.NodeCondition{
+			{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()},
+			{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientMemory", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()},
+			{Type: corev1.NodeDiskPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasNoDiskPressure", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()},
+			{Type: corev1.NodePIDPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientPID", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()},
+		},
 		NodeInfo: corev1.NodeSystemInfo{KubeletVersion: machine.Spec.Version},
 	}
 	return r.workload.Status().Update(ctx, node)

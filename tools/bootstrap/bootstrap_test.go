@@ -42,8 +42,8 @@ import (
 )
 
 // The pivot is tested against two real API servers (envtest): one plays
-// the ephemeral kind cluster, the other the new management cluster. No
-// controllers run on them, so a fake Cluster API (fakeCAPI below) does what
+// the ephemeral kind cluster, the other the new management cluster. In
+// TestPivot no controllers run on them, so a fake Cluster API (fakeCAPI below) does what
 // the providers would: it sets owner references, creates Machines and the
 // kubeconfig Secret, and writes status through the status subresource.
 // clusterctl's Move, the Helm SDK and Flux's manifest generator are real.
@@ -147,6 +147,7 @@ func testOptions(t *testing.T, e testEnvs, name string) Options {
 }
 
 func TestPivot(t *testing.T) {
+	t.Parallel() // beside TestPivotWithClusterAPIControllers
 	e := startEnvs(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -418,12 +419,11 @@ func coreController(t *testing.T, cfg *rest.Config, role string) *appsv1.Deploym
 }
 
 // startControllers runs what reacts to the pivot on the two API servers
-// for one cluster (opts.ManagementCluster) until stop is called. Every
-// case starts them through this seam, so that the real Cluster API
-// controllers (tools/internal/capienv) can take the fake's place: they
-// must provision the cluster on the ephemeral side, leave a paused Cluster
-// alone, and adopt the moved objects on the target (docs/bootstrap.md,
-// "Tests", says what the swap needs).
+// of TestPivot for one cluster (opts.ManagementCluster) until stop is
+// called. Cluster API's real controllers run in
+// TestPivotWithClusterAPIControllers (controllers_test.go), on API servers
+// of their own: a cluster takes them a minute or more to make, and some
+// cases here need one that stays unprovisioned.
 var startControllers = fakeCAPI
 
 // endpointOf is an API server's address as Cluster API records it in

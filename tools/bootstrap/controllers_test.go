@@ -376,6 +376,9 @@ func keysOf[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m))
 // TestPivotWithClusterAPIControllers pivots clusters made by Cluster API's
 // real controllers, with controllers on both sides.
 func TestPivotWithClusterAPIControllers(t *testing.T) {
+	// Beside TestPivot: on its own API servers, mostly waiting for
+	// controllers.
+	t.Parallel()
 	ce := startControllerEnvs(t)
 	ctx := context.Background()
 

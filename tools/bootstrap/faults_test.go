@@ -430,6 +430,22 @@ func testBadInput(ctx context.Context, t *testing.T, e testEnvs) {
 		refused(t, opts, "provider openstack on the management cluster "+name+" is installed at v0.0.1", "the site pins "+running, "clusterctl upgrade apply --infrastructure")
 	})
 
+	t.Run("the management cluster lacks a provider", func(t *testing.T) {
+		// Run would install it again (providers-target); preflight, the
+		// last check before the pause, must refuse on its own.
+		p := &clusterctlv1.Provider{ObjectMeta: metav1.ObjectMeta{Namespace: "infrastructure-openstack-system", Name: "infrastructure-openstack"}}
+		if err := tgt.Delete(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		r := &runner{opts: opts, id: identityOf(opts), timeouts: opts.Timeouts.withDefaults()}
+		defer r.close()
+		err := stepPreflight(ctx, r)
+		if err == nil || !strings.Contains(err.Error(), "provider infrastructure-openstack is not installed on the management cluster "+name) {
+			t.Errorf("preflight with a provider missing on the target: %v", err)
+		}
+		refusedBeforePause(t, e, name)
+	})
+
 	t.Run("the management cluster's kubeconfig reaches another cluster", func(t *testing.T) {
 		o := opts
 		o.InjectTarget = e.eph.Config

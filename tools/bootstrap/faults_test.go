@@ -380,9 +380,11 @@ func testBadInput(ctx context.Context, t *testing.T, e testEnvs) {
 	stop := startControllers(ctx, t, e, opts)
 	defer stop()
 	o := opts
-	o.StopAfter = StepWaitReady
+	// Up to the providers on the target: each case changes what the
+	// steps up to preflight have made.
+	o.StopAfter = StepProvidersTarget
 	if err := Run(ctx, o); !errors.Is(err, ErrStopped) {
-		t.Fatalf("Run until %s: %v", StepWaitReady, err)
+		t.Fatalf("Run until %s: %v", StepProvidersTarget, err)
 	}
 	tgt := newClient(t, e.tgt.Config)
 	refused := func(t *testing.T, o Options, wants ...string) {
@@ -440,7 +442,7 @@ func testBadInput(ctx context.Context, t *testing.T, e testEnvs) {
 		r := &runner{opts: opts, id: identityOf(opts), timeouts: opts.Timeouts.withDefaults()}
 		defer r.close()
 		err := stepPreflight(ctx, r)
-		if err == nil || !strings.Contains(err.Error(), "provider infrastructure-openstack is not installed on the management cluster "+name) {
+		if err == nil || !strings.Contains(err.Error(), "provider openstack:"+opts.Providers.Infrastructure+" is not installed on the management cluster "+name+": run again") {
 			t.Errorf("preflight with a provider missing on the target: %v", err)
 		}
 		refusedBeforePause(t, e, name)

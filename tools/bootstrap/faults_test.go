@@ -219,14 +219,32 @@ func resourceOf(path string) string {
 // checks the end state.
 func testFault(ctx context.Context, t *testing.T, e testEnvs, tc faultCase) {
 	name := "mgmt-" + map[faultPoint]string{pointAfterPause: "fp", pointCreate: "fc", pointDelete: "fd", pointUnpause: "fu"}[tc.point] + tc.kind[:1]
-	ns := resolve.ClusterNamespace(name)
 	opts := testOptions(t, e, name)
 	stop := startControllers(ctx, t, e, opts)
 	defer stop()
+	testFaultWith(ctx, t, e, tc, faultRun{name: name, opts: opts, end: func() { assertPivoted(t, e, name) }})
+}
+
+// faultRun is one fault case's cluster, what reacts on the API servers
+// being started by the caller: hooks run before the faulted move, after
+// the failure's state is checked, and in place of the end-state check.
+type faultRun struct {
+	name                   string
+	opts                   Options
+	beforeMove, afterFault func()
+	end                    func()
+}
+
+func testFaultWith(ctx context.Context, t *testing.T, e testEnvs, tc faultCase, fr faultRun) {
+	name, opts := fr.name, fr.opts
+	ns := resolve.ClusterNamespace(name)
 	o := opts
 	o.StopAfter = StepLabelForMove
 	if err := Run(ctx, o); !errors.Is(err, ErrStopped) {
 		t.Fatalf("Run until %s: %v", StepLabelForMove, err)
+	}
+	if fr.beforeMove != nil {
+		fr.beforeMove()
 	}
 
 	eph, tgt := newClient(t, e.eph.Config), newClient(t, e.tgt.Config)
@@ -314,6 +332,9 @@ func testFault(ctx context.Context, t *testing.T, e testEnvs, tc faultCase) {
 		t.Errorf("after the fault: source Cluster %s, target Cluster %s, inventory on the source %s, on the target %s; want %s, %s, %s, %s",
 			got[0], got[1], got[2], got[3], want[0], want[1], want[2], want[3])
 	}
+	if fr.afterFault != nil {
+		fr.afterFault()
+	}
 
 	// The resume.
 	logs := &logRecorder{t: t}
@@ -327,7 +348,7 @@ func testFault(ctx context.Context, t *testing.T, e testEnvs, tc faultCase) {
 			t.Errorf("the rerun did not say %q", want)
 		}
 	}
-	assertPivoted(t, e, name)
+	fr.end()
 }
 
 // refusedBeforePause checks that a refused run paused nothing and recorded
@@ -359,9 +380,11 @@ func testBadInput(ctx context.Context, t *testing.T, e testEnvs) {
 	stop := startControllers(ctx, t, e, opts)
 	defer stop()
 	o := opts
-	o.StopAfter = StepWaitReady
+	// Up to the providers on the target: each case changes what the
+	// steps up to preflight have made.
+	o.StopAfter = StepProvidersTarget
 	if err := Run(ctx, o); !errors.Is(err, ErrStopped) {
-		t.Fatalf("Run until %s: %v", StepWaitReady, err)
+		t.Fatalf("Run until %s: %v", StepProvidersTarget, err)
 	}
 	tgt := newClient(t, e.tgt.Config)
 	refused := func(t *testing.T, o Options, wants ...string) {
@@ -407,6 +430,22 @@ func testBadInput(ctx context.Context, t *testing.T, e testEnvs) {
 			}
 		}()
 		refused(t, opts, "provider openstack on the management cluster "+name+" is installed at v0.0.1", "the site pins "+running, "clusterctl upgrade apply --infrastructure")
+	})
+
+	t.Run("the management cluster lacks a provider", func(t *testing.T) {
+		// Run would install it again (providers-target); preflight, the
+		// last check before the pause, must refuse on its own.
+		p := &clusterctlv1.Provider{ObjectMeta: metav1.ObjectMeta{Namespace: "infrastructure-openstack-system", Name: "infrastructure-openstack"}}
+		if err := tgt.Delete(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		r := &runner{opts: opts, id: identityOf(opts), timeouts: opts.Timeouts.withDefaults()}
+		defer r.close()
+		err := stepPreflight(ctx, r)
+		if err == nil || !strings.Contains(err.Error(), "provider openstack:"+opts.Providers.Infrastructure+" is not installed on the management cluster "+name+": run again") {
+			t.Errorf("preflight with a provider missing on the target: %v", err)
+		}
+		refusedBeforePause(t, e, name)
 	})
 
 	t.Run("the management cluster's kubeconfig reaches another cluster", func(t *testing.T) {

@@ -106,6 +106,15 @@ type Options struct {
 	// sets it.
 	SkipFluxReady bool
 
+	// SkipControlPlaneAvailable lets wait-ready pass without the Cluster's
+	// ControlPlaneAvailable condition (it still waits for the
+	// infrastructure, every MachineDeployment and every Machine's node).
+	// Only for environments where nothing answers for etcd: Cluster API's
+	// controllers in envtest (KubeadmControlPlane judges availability from
+	// the etcd members it reaches through the workload cluster); a real
+	// bootstrap never sets it.
+	SkipControlPlaneAvailable bool
+
 	// InjectEphemeral, when set, is the ephemeral cluster (no kind, no
 	// kubeconfig file).
 	InjectEphemeral *rest.Config

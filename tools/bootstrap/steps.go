@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -268,7 +269,13 @@ func stepWaitReady(ctx context.Context, r *runner) error {
 		if err != nil {
 			return nil, err
 		}
-		return readiness(ctx, h.client, r.id.TargetNamespace, r.id.Cluster)
+		missing, err := readiness(ctx, h.client, r.id.TargetNamespace, r.id.Cluster)
+		if r.opts.SkipControlPlaneAvailable {
+			missing = slices.DeleteFunc(missing, func(m string) bool {
+				return strings.Contains(m, "condition "+clusterv1.ClusterControlPlaneAvailableCondition+" ")
+			})
+		}
+		return missing, err
 	})
 	return err
 }

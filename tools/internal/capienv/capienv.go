@@ -4,7 +4,8 @@
 // predict it.
 //
 // Running: the Cluster, MachineDeployment, MachineSet and Machine
-// reconcilers of Cluster API core, the KubeadmConfig reconciler of the
+// reconcilers of Cluster API core (and MachineHealthCheck with
+// Options.Boot), the KubeadmConfig reconciler of the
 // kubeadm bootstrap provider and the KubeadmControlPlane reconciler, all of
 // sigs.k8s.io/cluster-api at the version in go.mod, with their ClusterCache,
 // and the admission webhooks of the three (defaulting and validation) served
@@ -52,6 +53,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"go.uber.org/zap"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -65,7 +67,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/yaml"
@@ -84,6 +86,7 @@ import (
 	"sigs.k8s.io/cluster-api/core/reconcilers/cluster"
 	"sigs.k8s.io/cluster-api/core/reconcilers/machine"
 	"sigs.k8s.io/cluster-api/core/reconcilers/machinedeployment"
+	"sigs.k8s.io/cluster-api/core/reconcilers/machinehealthcheck"
 	"sigs.k8s.io/cluster-api/core/reconcilers/machineset"
 	"sigs.k8s.io/cluster-api/core/setup"
 	coreadmission "sigs.k8s.io/cluster-api/core/webhooks/admission"
@@ -110,9 +113,10 @@ type Env struct {
 	// Kubeconfig is an admin kubeconfig for the API server.
 	Kubeconfig []byte
 
-	env    *envtest.Environment
-	cancel context.CancelFunc
-	done   chan error
+	env      *envtest.Environment
+	workload *rest.Config
+	cancel   context.CancelFunc
+	done     chan error
 }
 
 // Scheme knows the Kubernetes, CRD and Cluster API types; the OpenStack
@@ -139,6 +143,23 @@ type Options struct {
 	ClusterAPIDir, CAPODir string
 	// Log receives the controllers' logs; nil discards them.
 	Log *os.File
+	// CRDLabels are added to every CRD, beside the contract labels: a
+	// test of clusterctl gives clusterctl's own label
+	// (clusterctl.cluster.x-k8s.io), which its move requires.
+	CRDLabels map[string]string
+	// Workload is the API server that plays the workload clusters: the
+	// address the stand-in gives every OpenStackCluster as its control
+	// plane endpoint, where KubeconfigSecret points, and where booted
+	// servers register their Nodes. Nil is this environment's own.
+	Workload *rest.Config
+	// Boot makes the stand-in play what a booted server does beyond the
+	// cloud (see openstack.go): the kubelet registers a Ready Node with the
+	// server's provider ID in the workload cluster, and the first control
+	// plane server runs kubeadm init (kube-system/kubeadm-config). With it,
+	// KubeadmControlPlane reports the control plane initialized, every
+	// Machine gets its Node and workers are made; without, the cluster
+	// stops at its first control plane Machine.
+	Boot bool
 }
 
 // Start starts the API server, installs the CRDs and webhooks and runs the
@@ -146,7 +167,7 @@ type Options struct {
 func Start(opts Options) (_ *Env, err error) {
 	logger := logr.Discard()
 	if opts.Log != nil {
-		logger = zap.New(zap.WriteTo(opts.Log), zap.UseDevMode(true))
+		logger = ctrlzap.New(ctrlzap.WriteTo(opts.Log), ctrlzap.UseDevMode(true))
 	}
 	ctrl.SetLogger(logger)
 	klog.SetLogger(logger)
@@ -179,7 +200,10 @@ func Start(opts Options) (_ *Env, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting envtest: %w", err)
 	}
-	e := &Env{Config: cfg, env: te}
+	e := &Env{Config: cfg, env: te, workload: opts.Workload}
+	if e.workload == nil {
+		e.workload = cfg
+	}
 	defer func() {
 		if err != nil {
 			_ = e.Stop()
@@ -216,13 +240,13 @@ func Start(opts Options) (_ *Env, err error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
-	if err := setupControllers(ctx, mgr); err != nil {
+	if err := setupControllers(ctx, mgr, opts.Boot); err != nil {
 		return nil, err
 	}
 	if err := setupWebhooks(mgr); err != nil {
 		return nil, err
 	}
-	if err := setupOpenStack(mgr, cfg); err != nil {
+	if err := setupOpenStack(mgr, e.workload, opts.Boot); err != nil {
 		return nil, err
 	}
 	e.done = make(chan error, 1)
@@ -258,10 +282,10 @@ func loadCRDs(opts Options) ([]*apiextensionsv1.CustomResourceDefinition, error)
 		dir    string
 		labels map[string]string
 	}{
-		{filepath.Join(opts.ClusterAPIDir, "core", "config", "crd", "bases"), capiContract},
-		{filepath.Join(opts.ClusterAPIDir, "bootstrap", "kubeadm", "config", "crd", "bases"), capiContract},
-		{filepath.Join(opts.ClusterAPIDir, "controlplane", "kubeadm", "config", "crd", "bases"), capiContract},
-		{opts.CAPODir, capoContract},
+		{filepath.Join(opts.ClusterAPIDir, "core", "config", "crd", "bases"), with(capiContract, opts.CRDLabels)},
+		{filepath.Join(opts.ClusterAPIDir, "bootstrap", "kubeadm", "config", "crd", "bases"), with(capiContract, opts.CRDLabels)},
+		{filepath.Join(opts.ClusterAPIDir, "controlplane", "kubeadm", "config", "crd", "bases"), with(capiContract, opts.CRDLabels)},
+		{opts.CAPODir, with(capoContract, opts.CRDLabels)},
 	} {
 		files, err := filepath.Glob(filepath.Join(src.dir, "*.yaml"))
 		if err != nil || len(files) == 0 {
@@ -276,6 +300,16 @@ func loadCRDs(opts Options) ([]*apiextensionsv1.CustomResourceDefinition, error)
 		}
 	}
 	return crds, nil
+}
+
+func with(a, b map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range []map[string]string{a, b} {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // webhookOptions reads the webhook configurations that the three
@@ -326,7 +360,7 @@ func webhookOptions(capiDir string) (envtest.WebhookInstallOptions, error) {
 // setupControllers wires the reconcilers as Cluster API's three managers
 // (core, kubeadm bootstrap, kubeadm control plane) wire them, in one
 // manager sharing one ClusterCache.
-func setupControllers(ctx context.Context, mgr ctrl.Manager) error {
+func setupControllers(ctx context.Context, mgr ctrl.Manager, boot bool) error {
 	secretClient, err := setup.CreateSecretCachingClient(mgr)
 	if err != nil {
 		return err
@@ -335,7 +369,7 @@ func setupControllers(ctx context.Context, mgr ctrl.Manager) error {
 		SecretClient: secretClient,
 		Cache:        setup.ClusterCacheCacheOptions(),
 		Client:       setup.ClusterCacheClientOptions("capienv", 20, 30),
-	}, controller.Options{MaxConcurrentReconciles: 5})
+	}, controller.Options{MaxConcurrentReconciles: 5, SkipNameValidation: ptrTo(true)})
 	if err != nil {
 		return fmt.Errorf("cluster cache: %w", err)
 	}
@@ -364,10 +398,22 @@ func setupControllers(ctx context.Context, mgr ctrl.Manager) error {
 		"KubeadmControlPlane": &kubeadmcontrolplane.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), SecretCachingClient: secretClient, ClusterCache: cc,
 			EtcdDialTimeout: 2 * time.Second, EtcdCallTimeout: 2 * time.Second, RemoteConditionsGracePeriod: grace,
+			// No etcd answers here (see openstack.go): its client's retries
+			// are noise.
+			EtcdLogger: zap.NewNop(),
 		},
 	} {
 		if err := r.SetupWithManager(ctx, mgr, opts); err != nil {
 			return fmt.Errorf("%s controller: %w", name, err)
+		}
+	}
+	// The health check only where Machines get Nodes (Options.Boot):
+	// elsewhere it would remediate every Machine once its node startup
+	// timeout passed.
+	if boot {
+		r := &machinehealthcheck.Reconciler{Client: mgr.GetClient(), ClusterCache: cc}
+		if err := r.SetupWithManager(ctx, mgr, opts); err != nil {
+			return fmt.Errorf("MachineHealthCheck controller: %w", err)
 		}
 	}
 	return nil
@@ -409,12 +455,12 @@ func waitForWebhooks(ctx context.Context, host string, port int) error {
 }
 
 // KubeconfigSecret is the <cluster>-kubeconfig Secret that points the
-// workload cluster at this same API server, as Cluster API's own tests do:
-// it must exist before the control plane makes one for an endpoint that
-// does not exist here.
+// workload cluster at the workload API server (Options.Workload, by default
+// this same one), as Cluster API's own tests do: it must exist before the
+// control plane makes one for an endpoint that does not exist here.
 func (e *Env) KubeconfigSecret(namespace, clusterName string) *corev1.Secret {
 	c := &clusterv1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: clusterName}}
-	s := kubeconfig.GenerateSecret(c, kubeconfig.FromEnvTestConfig(e.Config, c))
+	s := kubeconfig.GenerateSecret(c, kubeconfig.FromEnvTestConfig(e.workload, c))
 	// Made before the Cluster: KubeadmControlPlane adopts it (a Secret of
 	// Cluster API's type) as it adopts one left by a move.
 	s.OwnerReferences = nil
@@ -434,15 +480,8 @@ func Shared(tb testing.TB) *Env {
 	envtestutil.RequireAssets(tb)
 	sharedOnce.Do(func() {
 		var opts Options
-		opts.ClusterAPIDir = envtestutil.ModuleDir(tb, "sigs.k8s.io/cluster-api")
-		opts.CAPODir = crdDir()
-		if p := os.Getenv("CAPIENV_LOG"); p != "" {
-			f, err := os.Create(p)
-			if err != nil {
-				sharedErr = err
-				return
-			}
-			opts.Log = f
+		if opts, sharedErr = DefaultOptions(tb); sharedErr != nil {
+			return
 		}
 		shared, sharedErr = Start(opts)
 	})
@@ -450,6 +489,22 @@ func Shared(tb testing.TB) *Env {
 		tb.Fatalf("Cluster API test environment: %v", sharedErr)
 	}
 	return shared
+}
+
+// DefaultOptions are the options of Shared: the CRDs of the cluster-api
+// module and of testdata/crds, and the controllers' logs to the file
+// named by $CAPIENV_LOG, if set.
+func DefaultOptions(tb testing.TB) (Options, error) {
+	tb.Helper()
+	opts := Options{ClusterAPIDir: envtestutil.ModuleDir(tb, "sigs.k8s.io/cluster-api"), CAPODir: crdDir()}
+	if p := os.Getenv("CAPIENV_LOG"); p != "" {
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return opts, err
+		}
+		opts.Log = f
+	}
+	return opts, nil
 }
 
 // Main runs a test binary's tests and stops the shared environment if one

@@ -130,6 +130,13 @@ func TestReconcileOnMergeAndLockdown(t *testing.T) {
 		if dir, acct := findBuilt(built, "ServiceAccount", "flux-system", sa); acct == nil || dir != "" {
 			t.Errorf("ServiceAccount flux-system/%s not applied by the root (in %q)", sa, dir)
 		}
+		// The account outlives the cluster's Kustomizations: their
+		// finalizers delete as it, and skip the deletion without it.
+		for _, o := range built[""] {
+			if o.GetLabels()[render.ClusterLabel] == cluster && o.GetKind() != "Kustomization" && o.GetAnnotations()[render.PruneAnnotation] != "disabled" {
+				t.Errorf("%s %s/%s of the lockdown can be pruned", o.GetKind(), o.GetNamespace(), o.GetName())
+			}
+		}
 		_, rb := findBuilt(built, "RoleBinding", cluster, render.ClusterRoleName)
 		if rb == nil {
 			t.Errorf("no RoleBinding in namespace %s", cluster)

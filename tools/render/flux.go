@@ -181,17 +181,20 @@ func siteSecretsKustomization(s *load.Site) *kustomizev1.Kustomization {
 // tenancyObjects are what a cluster's locked-down Flux objects need,
 // applied by the site's root Kustomization (as kustomize-controller),
 // since the cluster's own account may change nothing outside its
-// namespace: the namespace itself, never pruned; the ServiceAccount in
+// namespace, and all never pruned: the namespace itself; the ServiceAccount in
 // flux-system, allowed HelmReleases there (the cluster's Kustomization
 // applies the cluster's HelmRelease, which lives in flux-system); and in
 // the cluster's namespace every right, and none elsewhere.
 func tenancyObjects(t *v1alpha1.Tenancy, rel *resolve.Release) []Object {
 	sa := ReconcilerAccount(t, rel.Cluster)
 	subject := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa, Namespace: resolve.FluxNamespace}}
+	// Never pruned: when the cluster leaves git, kustomize-controller
+	// deletes what its Kustomizations applied (the cluster's HelmRelease,
+	// whose uninstall deletes the cluster) as this account, and skips the
+	// deletion when the account is already gone.
 	om := func(name, ns string) metav1.ObjectMeta {
-		m := metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels(rel)}
-		protect(rel, &m)
-		return m
+		return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels(rel),
+			Annotations: map[string]string{PruneAnnotation: "disabled"}}
 	}
 	rbac := func(kind string) metav1.TypeMeta {
 		return metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: kind}

@@ -70,7 +70,8 @@ Without --cluster it writes every cluster that has no such Secret yet; it never
 writes over a file (see rotate).`,
 		Example: `  capiform secrets create lon --clouds ~/clouds.yaml
   capiform secrets create lon --cluster research --clouds -
-  capiform secrets create lon --cluster newcluster --copy-from research --age-key-file ~/.config/sops/age/keys.txt`,
+  capiform secrets create lon --cluster newcluster --copy-from research --age-key-file ~/.config/sops/age/keys.txt
+  capiform secrets create lon --cluster flux-system --name webhook-token --from-file token=./webhook-token`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return secretsCreate(cmd, s, args[0], f, false)
@@ -81,7 +82,7 @@ writes over a file (see rotate).`,
 }
 
 func addCreateFlags(cmd *cobra.Command, f *secretsFlags) {
-	cmd.Flags().StringSliceVar(&f.clusters, "cluster", nil, "only these clusters (default: every cluster of the site)")
+	cmd.Flags().StringSliceVar(&f.clusters, "cluster", nil, "only these clusters (default: every cluster of the site); flux-system is the site's own folder (the git host tokens)")
 	cmd.Flags().StringVar(&f.clouds, "clouds", "", "clouds.yaml for the cloud credentials; - reads standard input")
 	cmd.Flags().StringVar(&f.name, "name", "", "the Secret's name (default: the site's spec.cloud.credentialsSecret)")
 	cmd.Flags().StringArrayVar(&f.fromFiles, "from-file", nil, "KEY=FILE: a key of a Secret other than the cloud credentials")

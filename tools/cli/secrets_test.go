@@ -82,10 +82,23 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	if got := step(0, "secrets", "create", "edi", "--clouds", clouds); !strings.Contains(got, "wrote clusters/edi/secrets/teaching/edi-cloud-credentials.sops.yaml") {
 		t.Errorf("create:\n%s", got)
 	}
+	// Reconcile on merge: the git host's two tokens, in flux-system,
+	// made with the canary too.
+	site := filepath.Join(dir, "clusters/edi/site.yaml")
+	sb, _ := os.ReadFile(site)
+	os.WriteFile(site, []byte(strings.Replace(string(sb), "\nspec:\n", "\nspec:\n  flux:\n    gitHost: {provider: gitlab, repository: https://gitlab.example.org/platform/fleet}\n    tenancy: {}\n", 1)), 0o644)
+	if got := step(1, "validate"); !strings.Contains(got, "capiform secrets create edi --cluster flux-system --name webhook-token") {
+		t.Errorf("validate without the git host tokens:\n%s", got)
+	}
+	token := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(token, []byte(canary+"-webhook"), 0o600)
+	step(0, "secrets", "create", "edi", "--cluster", "flux-system", "--name", "webhook-token", "--from-file", "token="+token)
+	os.WriteFile(token, []byte(canary+"-status"), 0o600)
+	step(0, "secrets", "create", "edi", "--cluster", "flux-system", "--name", "commit-status-token", "--from-file", "token="+token)
 	step(0, "render")
 	step(0, "validate")
 	step(0, "render", "--check")
-	if got := step(0, "secrets", "check", "--age-key-file", keyFile); !strings.Contains(got, "checked clusters/edi/secrets/edi-mgmt/edi-cloud-credentials.sops.yaml") {
+	if got := step(0, "secrets", "check", "--age-key-file", keyFile); !strings.Contains(got, "checked clusters/edi/secrets/edi-mgmt/edi-cloud-credentials.sops.yaml") || !strings.Contains(got, "checked clusters/edi/secrets/flux-system/webhook-token.sops.yaml") {
 		t.Errorf("check:\n%s", got)
 	}
 	repo, err := git.PlainOpen(dir)
@@ -103,6 +116,13 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	step(0, "render")
 	if got := step(1, "diff", "--base", "HEAD"); !strings.Contains(got, "credentials changed: data.cloud.conf, data.clouds.yaml") {
 		t.Errorf("diff after a rotation:\n%s", got)
+	}
+	// A new webhook token: a changed credential, never its value.
+	os.WriteFile(token, []byte(canary+"-webhook-2"), 0o600)
+	step(0, "secrets", "rotate", "edi", "--cluster", "flux-system", "--name", "webhook-token", "--from-file", "token="+token)
+	step(0, "render")
+	if got := step(1, "diff", "--base", "HEAD"); !strings.Contains(got, "webhook-token") {
+		t.Errorf("diff after a new webhook token:\n%s", got)
 	}
 	step(1, "diff", "--base", "HEAD", "-o", "json")
 	step(1, "diff", "--base", "HEAD", "-o", "markdown")

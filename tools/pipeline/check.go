@@ -225,11 +225,21 @@ type siteBuild struct {
 
 // buildSite builds every generated path of a site with kustomize and
 // verifies what it gives.
-func buildSite(s string, files render.Files) (b siteBuild) {
+func buildSite(s string, files render.Files, lockdown bool) (b siteBuild) {
 	built, err := render.BuildAll(s, files)
 	if err != nil {
 		b.problems = append(b.problems, fmt.Sprintf("site %s: %v", s, err))
 		return b
+	}
+	// The tree must work under Flux's --no-cross-namespace-refs, always;
+	// and under the lockdown where the site turns it on.
+	for _, p := range render.CrossNamespaceRefs(built) {
+		b.problems = append(b.problems, fmt.Sprintf("site %s: %s", s, p))
+	}
+	if lockdown {
+		for _, p := range render.MissingServiceAccounts(built) {
+			b.problems = append(b.problems, fmt.Sprintf("site %s: %s", s, p))
+		}
 	}
 	dirs := make([]string, 0, len(built))
 	for d := range built {
@@ -281,7 +291,8 @@ func Check(ctx context.Context, res *Result, fsys fs.FS) (*CheckResult, error) {
 	if err := parallel.For(ctx, len(sites), 0, func(_, i int) {
 		// kustomize cannot be interrupted: abandoned when ctx ends.
 		builds[i], errs[i] = abandon.Run(ctx, "building "+render.Dir(sites[i])+" with kustomize", func(context.Context) (siteBuild, error) {
-			return buildSite(sites[i], res.Sites[sites[i]]), nil
+			site := res.Fleet.Site(sites[i])
+			return buildSite(sites[i], res.Sites[sites[i]], site != nil && render.Tenancy(site) != nil), nil
 		})
 	}); err != nil {
 		return nil, abandon.First(errs, err)

@@ -81,8 +81,11 @@ func teardownSafe(t *testing.T, res *pipeline.Result) {
 			if management && ks.GetAnnotations()[render.PruneAnnotation] != "disabled" {
 				t.Errorf("%s: Kustomization %s of management cluster %s can be pruned", site, ks.GetName(), cluster)
 			}
+			// A Kustomization without prune leaves what it applied when
+			// it is deleted.
+			prunes, _, _ := unstructured.NestedBool(ks.Object, "spec", "prune")
 			for _, o := range folders[dir] {
-				pruned := o.GetAnnotations()[render.PruneAnnotation] != "disabled"
+				pruned := prunes && o.GetAnnotations()[render.PruneAnnotation] != "disabled"
 				switch {
 				case management && pruned && o.GetKind() == "HelmRelease" && o.GetNamespace() == "flux-system":
 					t.Errorf("%s: HelmRelease %s of management cluster %s can be pruned", site, o.GetName(), cluster)

@@ -156,7 +156,29 @@ func Site(opts Options) (Files, error) {
 		return nil, err
 	}
 	files["flux-system/gotk-sync.yaml"] = sync
-	files["flux-system/kustomization.yaml"] = kustomizationFile("gotk-sync.yaml")
+	fluxRes := []string{"gotk-sync.yaml"}
+	if objs := notificationObjects(s); len(objs) > 0 {
+		if files["flux-system/notifications.yaml"], err = marshal(objs...); err != nil {
+			return nil, err
+		}
+		fluxRes = append(fluxRes, "notifications.yaml")
+	}
+	if site := opts.Secrets[SiteSecretsDir]; len(site) > 0 && s.Cluster(SiteSecretsDir) == nil {
+		if files["flux-system/secrets.yaml"], err = marshal(siteSecretsKustomization(s)); err != nil {
+			return nil, err
+		}
+		fluxRes = append(fluxRes, "secrets.yaml")
+		dir := "secrets/" + SiteSecretsDir + "/"
+		var res []string
+		for _, f := range site {
+			files[dir+f.Name] = append([]byte(Header), f.Content...)
+			res = append(res, f.Name)
+		}
+		sort.Strings(res)
+		files[dir+"kustomization.yaml"] = kustomizationFile(res...)
+	}
+	files["flux-system/kustomization.yaml"] = kustomizationFile(fluxRes...)
+	tenancy := Tenancy(s)
 
 	for _, rel := range rels {
 		c := s.Cluster(rel.Cluster)
@@ -176,24 +198,40 @@ func Site(opts Options) (Files, error) {
 			// Cluster API's OpenStack provider reads them at once.
 			ck.(*kustomizev1.Kustomization).Spec.DependsOn = []kustomizev1.DependencyReference{{Name: SecretsKustomizationName(rel.Cluster)}}
 			dir := "secrets/" + rel.Cluster + "/"
-			ns, err := marshal(secretsNamespace(rel))
-			if err != nil {
-				return nil, err
+			var res []string
+			if tenancy == nil {
+				// Under the lockdown the namespace is the root's to make:
+				// the cluster's own account may not.
+				ns, err := marshal(secretsNamespace(rel))
+				if err != nil {
+					return nil, err
+				}
+				files[dir+"namespace.yaml"] = ns
+				res = append(res, "namespace.yaml")
 			}
-			files[dir+"namespace.yaml"] = ns
-			res := []string{"namespace.yaml"}
+			var names []string
 			for _, f := range secrets {
 				files[dir+f.Name] = append([]byte(Header), f.Content...)
-				res = append(res, f.Name)
+				names = append(names, f.Name)
 			}
-			sort.Strings(res[1:])
-			files[dir+"kustomization.yaml"] = kustomizationFile(res...)
+			sort.Strings(names)
+			files[dir+"kustomization.yaml"] = kustomizationFile(append(res, names...)...)
 		}
 		if len(addons) > 0 {
 			ks = append(ks, addonsKustomization(name, rel))
 		}
 		if len(manifests) > 0 {
 			ks = append(ks, manifestsKustomization(name, rel, len(addons) > 0))
+		}
+		if tenancy != nil {
+			tpath := "tenancy/" + rel.Cluster + ".yaml"
+			if files[tpath], err = marshal(tenancyObjects(tenancy, rel)...); err != nil {
+				return nil, err
+			}
+			root = append(root, tpath)
+			for _, k := range ks {
+				k.(*kustomizev1.Kustomization).Spec.ServiceAccountName = ReconcilerAccount(tenancy, rel.Cluster)
+			}
 		}
 		b, err := marshal(ks...)
 		if err != nil {
@@ -206,6 +244,12 @@ func Site(opts Options) (Files, error) {
 		hr, err := HelmRelease(rel)
 		if err != nil {
 			return nil, err
+		}
+		if tenancy != nil {
+			hr.Spec.ServiceAccountName = ReconcilerAccount(tenancy, rel.Cluster)
+			// The namespace comes from the root (tenancy/<cluster>.yaml):
+			// creating a namespace is not the cluster's account's right.
+			hr.Spec.Install.CreateNamespace = false
 		}
 		if b, err = marshal(hr); err != nil {
 			return nil, err
@@ -278,6 +322,11 @@ func syncObjects(s *load.Site) []Object {
 			Prune:     true,
 			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: "flux-system"},
 		},
+	}
+	if Tenancy(s) != nil {
+		// Under --default-service-account the root would otherwise run as
+		// that account; it applies namespaces and RBAC.
+		ks.Spec.ServiceAccountName = FluxControllerAccount
 	}
 	return []Object{repo, ks}
 }

@@ -19,6 +19,7 @@ import (
 	sopsyaml "github.com/getsops/sops/v3/stores/yaml"
 	"gopkg.in/yaml.v3"
 
+	"github.com/capiform/capiform/tools/api/v1alpha1"
 	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/load"
 	"github.com/capiform/capiform/tools/resolve"
@@ -212,9 +213,9 @@ func Inspect(fsys fs.FS, site *load.Site) (*Site, diag.List, error) {
 			continue
 		}
 		cluster := e.Name()
-		if site.Cluster(cluster) == nil {
+		if site.Cluster(cluster) == nil && cluster != SiteFolder {
 			errs.Add(diag.Pos{File: p}, RuleLayout,
-				"no cluster %q in site %s: remove the folder, or name it after a cluster", cluster, name)
+				"no cluster %q in site %s: remove the folder, or name it after a cluster (or %s, for the site's own Secrets)", cluster, name, SiteFolder)
 			continue
 		}
 		files, err := fs.ReadDir(fsys, p)
@@ -263,10 +264,52 @@ func Inspect(fsys fs.FS, site *load.Site) (*Site, diag.List, error) {
 			}
 		}
 	}
+	errs = append(errs, checkGitHost(site, out)...)
 	for _, fs := range out.Files {
 		sort.Slice(fs, func(i, j int) bool { return fs[i].Path < fs[j].Path })
 	}
 	return out, errs, nil
+}
+
+// SiteFolder is the folder of a site's own Secrets, those of flux-system
+// (the git host tokens of spec.flux.gitHost); its files are in namespace
+// flux-system, as a cluster's are in the cluster's namespace.
+const SiteFolder = resolve.FluxNamespace
+
+// checkGitHost reports the git host tokens that spec.flux.gitHost needs and
+// the site does not have encrypted: a token reaches flux-system only that
+// way, never in clear.
+func checkGitHost(site *load.Site, in *Site) diag.List {
+	var errs diag.List
+	if site.Spec.Flux == nil || site.Spec.Flux.GitHost == nil {
+		return nil
+	}
+	g := site.Spec.Flux.GitHost
+	at := site.Pos.Of("spec.flux.gitHost")
+	if site.Spec.Secrets == nil {
+		errs.Add(at, RuleMissing,
+			"spec.flux.gitHost needs its webhook and commit status tokens encrypted in the repository: add spec.secrets.ageRecipients, then create them with `capiform secrets create %s --cluster %s`", site.Metadata.Name, SiteFolder)
+		return errs
+	}
+	need := []string{or(g.WebhookSecret, v1alpha1.DefaultWebhookSecret)}
+	if or(g.Report, v1alpha1.ReportAll) != v1alpha1.ReportNone {
+		need = append(need, or(g.StatusSecret, v1alpha1.DefaultStatusSecret))
+	}
+	for _, n := range need {
+		if !slices.ContainsFunc(in.Files[SiteFolder], func(f *File) bool { return f.Name == n }) {
+			errs.Add(at, RuleMissing,
+				"spec.flux.gitHost needs the Secret %s (key token) at %s: run `capiform secrets create %s --cluster %s --name %s --from-file token=<file>` and commit it (docs/reconcile-on-merge.md)",
+				n, FilePath(site.Metadata.Name, SiteFolder, n), site.Metadata.Name, SiteFolder, n)
+		}
+	}
+	return errs
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func hasFile(l diag.List, file string) bool {

@@ -315,8 +315,8 @@ func Create(opts CreateOptions) (Files, error) {
 	}
 	out := Files{}
 	for _, c := range clusters {
-		if s.Cluster(c) == nil {
-			return nil, fmt.Errorf("no cluster %q in site %s", c, s.Metadata.Name)
+		if s.Cluster(c) == nil && c != SiteFolder {
+			return nil, fmt.Errorf("no cluster %q in site %s (%s is the site's own folder)", c, s.Metadata.Name, SiteFolder)
 		}
 		p := FilePath(s.Metadata.Name, c, name)
 		if _, err := fs.Stat(opts.FS, p); err == nil && !opts.Replace {

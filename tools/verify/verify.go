@@ -15,7 +15,11 @@ import (
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	notificationv1 "github.com/fluxcd/notification-controller/api/v1"
+	notificationv1beta3 "github.com/fluxcd/notification-controller/api/v1beta3"
+	fluxcel "github.com/fluxcd/pkg/runtime/cel"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	celtypes "github.com/google/cel-go/common/types"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -99,10 +103,26 @@ var typed = map[schema.GroupVersionKind]func() any{
 	sourcev1.GroupVersion.WithKind(sourcev1.HelmRepositoryKind):      func() any { return &sourcev1.HelmRepository{} },
 	sourcev1.GroupVersion.WithKind(sourcev1.OCIRepositoryKind):       func() any { return &sourcev1.OCIRepository{} },
 	sourcev1.GroupVersion.WithKind(sourcev1.HelmChartKind):           func() any { return &sourcev1.HelmChart{} },
+
+	notificationv1.GroupVersion.WithKind(notificationv1.ReceiverKind):           func() any { return &notificationv1.Receiver{} },
+	notificationv1beta3.GroupVersion.WithKind(notificationv1beta3.ProviderKind): func() any { return &notificationv1beta3.Provider{} },
+	notificationv1beta3.GroupVersion.WithKind(notificationv1beta3.AlertKind):    func() any { return &notificationv1beta3.Alert{} },
 }
 
 //go:embed capo_fields.yaml
 var capoFieldsYAML []byte
+
+// CommitStatusExpr compiles a Provider's commitStatusExpr as
+// notification-controller does (Flux's CEL environment, variables event,
+// alert and provider, a string result), so that an expression it would
+// refuse at the first event is refused here.
+func CommitStatusExpr(expr string) error {
+	_, err := fluxcel.NewExpression(expr,
+		fluxcel.WithCompile(),
+		fluxcel.WithOutputType(celtypes.StringType),
+		fluxcel.WithStructVariables("event", "alert", "provider"))
+	return err
+}
 
 // capoFields is capo_fields.yaml: per kind, the accepted paths and types.
 type capoFields struct {
@@ -159,7 +179,14 @@ func object(o *unstructured.Unstructured) []Problem {
 		return []Problem{at("", "cannot encode: %v", err)}
 	}
 	if newObj, ok := typed[gvk]; ok {
-		return strict(data, newObj(), at)
+		v := newObj()
+		problems := strict(data, v, at)
+		if p, ok := v.(*notificationv1beta3.Provider); ok && len(problems) == 0 && p.Spec.CommitStatusExpr != "" {
+			if err := CommitStatusExpr(p.Spec.CommitStatusExpr); err != nil {
+				problems = append(problems, at("spec.commitStatusExpr", "%v", err))
+			}
+		}
+		return problems
 	}
 	if gvk.GroupVersion().String() == capo.APIVersion {
 		if fields, ok := capo.Kinds[gvk.Kind]; ok {

@@ -75,6 +75,9 @@ type SiteSpec struct {
 	// clusters/<site>/secrets/<cluster>/. Without it they are created on
 	// the management cluster by hand.
 	Secrets *Secrets `json:"secrets,omitempty"`
+	// Flux turns on reconcile on merge and the multi-tenancy lockdown
+	// (tools/api/v1alpha1/flux.go).
+	Flux *Flux `json:"flux,omitempty"`
 	// Git is the repository the site's Flux syncs.
 	Git GitSource `json:"git"`
 	// Bootstrap pins what the pivot installs.

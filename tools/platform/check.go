@@ -162,6 +162,7 @@ func (c *Catalogue) checkCluster(site *load.Site, cl *load.Cluster) diag.List {
 			}
 		}
 	}
+	errs = append(errs, checkReleaseOverrides(c, cl)...)
 	// A platform the cluster misspelt is not reported missing as well: the
 	// did-you-mean above says it once.
 	meant := c.misspelt(cl)
@@ -207,4 +208,47 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// checkReleaseOverrides checks spec.platforms[].releases: each names a chart
+// component of its platform (plain manifests are applied by a Flux
+// Kustomization, not a Helm release, and have no release to adopt), and
+// names and namespaces are what Helm and Kubernetes take.
+func checkReleaseOverrides(c *Catalogue, cl *load.Cluster) diag.List {
+	var errs diag.List
+	for i, ref := range cl.Spec.Platforms {
+		p := c.byName[ref.Name]
+		if p == nil {
+			continue
+		}
+		at := fmt.Sprintf("spec.platforms[%d].releases", i)
+		var names []string
+		comps := map[string]*Component{}
+		for k := range p.Spec.Components {
+			comp := &p.Spec.Components[k]
+			comps[comp.Name] = comp
+			if !comp.Manifests {
+				names = append(names, comp.Name)
+			}
+		}
+		for _, k := range sortedKeys(ref.Releases) {
+			o := ref.Releases[k]
+			comp := comps[k]
+			switch {
+			case comp == nil:
+				errs.Add(cl.Pos.Of(at+"."+k), "platform.unknown-component", "platform %s has no component %q: give the release of one of %s", ref.Name, k, strings.Join(names, ", "))
+				continue
+			case comp.Manifests:
+				errs.Add(cl.Pos.Of(at+"."+k), "platform.manifests-release", "component %s of platform %s is plain manifests, applied without a Helm release: remove releases.%s", k, ref.Name, k)
+				continue
+			}
+			if o.ReleaseName != "" && (!load.IsDNSLabel(o.ReleaseName) || len(o.ReleaseName) > 53) {
+				errs.Add(cl.Pos.Of(at+"."+k+".releaseName"), "platform.release-name", "release name %q of %s is not a Helm release name: a DNS label of at most 53 characters", o.ReleaseName, k)
+			}
+			if o.Namespace != "" && !load.IsDNSLabel(o.Namespace) {
+				errs.Add(cl.Pos.Of(at+"."+k+".namespace"), "platform.namespace", "namespace %q of %s is not a DNS label", o.Namespace, k)
+			}
+		}
+	}
+	return errs
 }

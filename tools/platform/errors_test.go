@@ -168,6 +168,9 @@ func TestClusterErrors(t *testing.T) {
 		{"required platform missing", "  platforms:\n    - name: extra\n", "platform.required", 8},
 		{"no platforms at all", "", "platform.required", 4},
 		{"dependency platform missing", "  platforms:\n    - name: extra\n", "platform.requires", 9},
+		{"release of an unknown component", "  platforms:\n    - name: base\n      releases:\n        calico: {releaseName: cni-calico}\n", "platform.unknown-component", 11},
+		{"release name Helm refuses", "  platforms:\n    - name: base\n      releases:\n        cni: {releaseName: CNI_Calico}\n", "platform.release-name", 11},
+		{"release namespace not a DNS label", "  platforms:\n    - name: base\n      releases:\n        cni: {namespace: Tigera}\n", "platform.namespace", 11},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -16,6 +16,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/capiform/capiform/tools/api/v1alpha1"
 	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/load"
 	"github.com/capiform/capiform/tools/render"
@@ -65,6 +66,27 @@ func AddonIdentity(site, cluster, component, targetNamespace string) resolve.Ide
 	}
 }
 
+// adoptedAddonIdentity is AddonIdentity for a cluster whose definition may
+// adopt: its HelmReleases live in the cluster's (adopted) namespace, and a
+// component the platform reference gives a release override keeps the
+// release name and namespace it already runs under in the workload
+// cluster. The HelmRelease keeps the component's name, so that dependsOn
+// between components is unchanged.
+func adoptedAddonIdentity(site string, cluster *load.Cluster, pref *v1alpha1.PlatformRef, component, targetNamespace string) resolve.Identity {
+	id := AddonIdentity(site, cluster.Metadata.Name, component, targetNamespace)
+	id.HelmReleaseNamespace = resolve.Namespace(cluster)
+	if o, ok := pref.Releases[component]; ok {
+		if o.ReleaseName != "" {
+			id.ReleaseName = o.ReleaseName
+		}
+		if o.Namespace != "" {
+			id.TargetNamespace = o.Namespace
+			id.StorageNamespace = o.Namespace
+		}
+	}
+	return id
+}
+
 // Addon is one component resolved for one cluster: what to install, with
 // which values, after which other components.
 type Addon struct {
@@ -108,7 +130,7 @@ func (c *Catalogue) Resolve(site *load.Site, cluster *load.Cluster, rel *resolve
 		p := c.byName[pref.Name]
 		for j := range p.Spec.Components {
 			comp := &p.Spec.Components[j]
-			a, err := c.resolveComponent(site, cluster, p, comp, pref.Values[comp.Name], facts)
+			a, err := c.resolveComponent(site, cluster, p, comp, &cluster.Spec.Platforms[i], facts)
 			if err != nil {
 				errs.Add(cluster.Pos.Of(fmt.Sprintf("spec.platforms[%d].values.%s", i, comp.Name)), "platform.values", "component %s: %v", comp.Name, err)
 				continue
@@ -148,12 +170,13 @@ func installOrder(byName map[string]Addon) []Addon {
 	return out
 }
 
-func (c *Catalogue) resolveComponent(site *load.Site, cluster *load.Cluster, p *LoadedPlatform, comp *Component, override map[string]any, facts Facts) (Addon, error) {
+func (c *Catalogue) resolveComponent(site *load.Site, cluster *load.Cluster, p *LoadedPlatform, comp *Component, pref *v1alpha1.PlatformRef, facts Facts) (Addon, error) {
+	override := pref.Values[comp.Name]
 	if comp.Manifests {
 		return Addon{
 			Platform:  p.Metadata.Name,
 			Component: comp.Name,
-			Identity:  AddonIdentity(site.Metadata.Name, cluster.Metadata.Name, comp.Name, comp.Namespace),
+			Identity:  adoptedAddonIdentity(site.Metadata.Name, cluster, pref, comp.Name, comp.Namespace),
 			Path:      ManifestsPath(p.Metadata.Name, comp.Name),
 			DependsOn: c.dependencies(comp.Name),
 		}, nil
@@ -190,7 +213,7 @@ func (c *Catalogue) resolveComponent(site *load.Site, cluster *load.Cluster, p *
 		Platform:  p.Metadata.Name,
 		Component: comp.Name,
 		Variant:   variant,
-		Identity:  AddonIdentity(site.Metadata.Name, cluster.Metadata.Name, comp.Name, r.Namespace),
+		Identity:  adoptedAddonIdentity(site.Metadata.Name, cluster, pref, comp.Name, r.Namespace),
 		Chart:     *r.Chart,
 		Values:    values,
 		DependsOn: c.dependencies(comp.Name),
@@ -217,7 +240,7 @@ func (c *Catalogue) Addons(site *load.Site, cluster *load.Cluster, rel *resolve.
 	if err != nil {
 		return nil, err
 	}
-	ns := resolve.ClusterNamespace(cluster.Metadata.Name)
+	ns := resolve.Namespace(cluster)
 	management := rel != nil && rel.Management || site.Spec.ManagementCluster == cluster.Metadata.Name
 	sources := map[string]render.Object{}
 	var out []render.Object

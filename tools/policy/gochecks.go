@@ -25,7 +25,7 @@ func goChecks(fleet *load.Fleet) diag.List {
 	var out diag.List
 	for _, s := range fleet.Sites {
 		for _, c := range s.Clusters {
-			id := resolve.ReleaseIdentity(s.Metadata.Name, c.Metadata.Name)
+			id := resolve.AdoptedIdentity(s.Metadata.Name, c.Metadata.Name, c.Spec.Adopt)
 			if n := len(id.ReleaseName); n > MaxReleaseName {
 				out.Add(c.Pos.Of("metadata.name"), "policy.release-name-length", "Helm release name %s is %d characters, more than Helm's %d: shorten the cluster name", id.ReleaseName, n, MaxReleaseName)
 			}

@@ -102,6 +102,9 @@ type Values struct {
 	Autohealing                bool              `json:"autohealing"`
 	HealthCheck                HealthCheckValues `json:"healthCheck"`
 	NodeGroups                 []NodeGroupValues `json:"nodeGroups"`
+	// Naming selects capi-helm-charts' selectors and labels for an adopted
+	// cluster; nil is the chart's own.
+	Naming *Naming `json:"naming,omitempty"`
 }
 
 // APIServerValues are the chart's apiServer values.
@@ -211,7 +214,7 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 	var errs diag.List
 	spec := c.Spec
 	site := s.Spec
-	id := ReleaseIdentity(s.Metadata.Name, c.Metadata.Name)
+	id := AdoptedIdentity(s.Metadata.Name, c.Metadata.Name, spec.Adopt)
 	flavors := map[string]v1alpha1.Flavor{}
 	for _, f := range site.Flavors {
 		flavors[f.Name] = f
@@ -265,6 +268,7 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 		HealthCheck: EffectiveHealthCheck(site, spec),
 		OIDC:        spec.OIDC,
 		NodeGroups:  []NodeGroupValues{},
+		Naming:      naming(spec.Adopt),
 	}
 	if a := spec.APIServer; a != nil {
 		if a.LoadBalancer != nil {

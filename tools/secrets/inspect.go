@@ -246,7 +246,7 @@ func Inspect(fsys fs.FS, site *load.Site) (*Site, diag.List, error) {
 				}
 				return nil, nil, fmt.Errorf("reading %s: %w", fp, err)
 			}
-			f, ferrs := inspectFile(fp, data, cluster, recipients, site.Spec.Secrets != nil)
+			f, ferrs := inspectFile(fp, data, cluster, namespaceOf(site, cluster), recipients, site.Spec.Secrets != nil)
 			errs = append(errs, ferrs...)
 			if f != nil {
 				out.Files[cluster] = append(out.Files[cluster], f)
@@ -318,7 +318,7 @@ func hasFile(l diag.List, file string) bool {
 
 // inspectFile checks one encrypted file; it returns the file when it can
 // be delivered (its problems aside, which stop the render anyway).
-func inspectFile(file string, data []byte, cluster string, recipients []string, managed bool) (*File, diag.List) {
+func inspectFile(file string, data []byte, cluster, namespace string, recipients []string, managed bool) (*File, diag.List) {
 	var errs diag.List
 	at := func(n *yaml.Node) diag.Pos {
 		if n == nil {
@@ -360,7 +360,7 @@ func inspectFile(file string, data []byte, cluster string, recipients []string, 
 	if f.Name == "" || path.Base(file) != f.Name+Ext {
 		errs.Add(at(md), RuleLayout, "the file of Secret %q is named %s%s: name file and Secret alike", f.Name, f.Name, Ext)
 	}
-	if ns := resolve.ClusterNamespace(cluster); f.Namespace != ns {
+	if ns := namespace; f.Namespace != ns {
 		n := load.MapValue(md, "namespace")
 		if n == nil {
 			n = md
@@ -543,4 +543,15 @@ func scalar(n *yaml.Node) string {
 		return ""
 	}
 	return n.Value
+}
+
+// namespaceOf is the namespace of a cluster's Secrets: the cluster's
+// namespace on the management cluster, an adopted one included; a folder
+// of no cluster of the site takes the cluster's name (the folder is
+// reported apart).
+func namespaceOf(site *load.Site, cluster string) string {
+	if c := site.Cluster(cluster); c != nil {
+		return resolve.Namespace(c)
+	}
+	return resolve.ClusterNamespace(cluster)
 }

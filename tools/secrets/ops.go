@@ -27,7 +27,6 @@ import (
 
 	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/load"
-	"github.com/capiform/capiform/tools/resolve"
 )
 
 // These operations run on an operator's machine with the site's age
@@ -325,7 +324,7 @@ func Create(opts CreateOptions) (Files, error) {
 			}
 			return nil, fmt.Errorf("%s exists: use `capiform secrets rotate` to replace it", p)
 		}
-		b, err := Encrypt(Secret{Name: name, Namespace: resolve.ClusterNamespace(c), Data: data}, s.Spec.Secrets.AgeRecipients)
+		b, err := Encrypt(Secret{Name: name, Namespace: namespaceOf(s, c), Data: data}, s.Spec.Secrets.AgeRecipients)
 		if err != nil {
 			return nil, err
 		}

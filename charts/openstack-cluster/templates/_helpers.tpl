@@ -88,7 +88,54 @@ part of any spec, and the group's name keeps equal specs of two groups apart.
 (dict "root" $ "group" "md-0" "content" $renderedSpec)
 */}}
 {{- define "openstack-cluster.templateName" -}}
-{{- printf "%s-%s-%s" .root.Values.clusterName .group (.content | sha256sum | trunc 8) -}}
+{{- printf "%s-%s" (include "openstack-cluster.componentName" (dict "root" .root "component" .group)) (.content | sha256sum | trunc 8) -}}
+{{- end }}
+
+{{/*
+The naming style: capiform, or capi-helm-charts for a cluster adopted from
+azimuth-cloud/capi-helm-charts' openstack-cluster chart (see the README).
+*/}}
+{{- define "openstack-cluster.namingStyle" -}}
+{{- (.Values.naming | default dict).style | default "capiform" -}}
+{{- end }}
+
+{{/*
+capi-helm-charts' label domain (its projectPrefix value), for naming style
+capi-helm-charts.
+*/}}
+{{- define "openstack-cluster.projectPrefix" -}}
+{{- (.Values.naming | default dict).projectPrefix | default "capi.stackhpc.com" -}}
+{{- end }}
+
+{{/*
+The name of one part of the cluster, <clusterName>-<component>. In naming
+style capi-helm-charts it is cut at 63 characters with no trailing dash, as
+that chart cuts it, so that a long name stays the adopted object's name.
+(dict "root" $ "component" "control-plane")
+*/}}
+{{- define "openstack-cluster.componentName" -}}
+{{- $name := printf "%s-%s" .root.Values.clusterName .component -}}
+{{- if eq (include "openstack-cluster.namingStyle" .root) "capi-helm-charts" -}}
+{{- $name = $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- $name -}}
+{{- end }}
+
+{{/*
+capi-helm-charts' selector labels of one component of the cluster, in
+naming style capi-helm-charts, else nothing: (dict "root" $ "component"
+"worker"). Selectors that cannot change (a Deployment's) or that choose
+which MachineSets are a MachineDeployment's stay as that chart made them.
+*/}}
+{{- define "openstack-cluster.adoptedSelector" -}}
+{{- if eq (include "openstack-cluster.namingStyle" .root) "capi-helm-charts" -}}
+{{- $prefix := include "openstack-cluster.projectPrefix" .root -}}
+{{ $prefix }}/cluster: {{ .root.Values.clusterName | quote }}
+{{ $prefix }}/component: {{ .component | quote }}
+{{- with .group }}
+{{ $prefix }}/node-group: {{ . | quote }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*

@@ -246,6 +246,8 @@ type ClusterSpec struct {
 	// revision already has it false (policy.deletion-protection); the
 	// management cluster's is never false (policy.management-kept).
 	DeletionProtection *bool `json:"deletionProtection,omitempty"`
+	// Adopt takes over a Helm release that exists under another identity.
+	Adopt *Adopt `json:"adopt,omitempty"`
 }
 
 // ControlPlane sizes the control plane.
@@ -361,4 +363,7 @@ type PlatformRef struct {
 	Name string `json:"name"`
 	// Values overrides component values, keyed by component name.
 	Values map[string]map[string]any `json:"values,omitempty"`
+	// Releases give components, by name, the release identity they run
+	// under already (adoption).
+	Releases map[string]ReleaseOverride `json:"releases,omitempty"`
 }

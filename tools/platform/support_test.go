@@ -6,6 +6,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/capiform/capiform/tools/api/v1alpha1"
 	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/load"
 )
@@ -177,6 +178,47 @@ func TestKubernetesSupportWritten(t *testing.T) {
 			l := diagnostics(t, err)
 			if len(l) != 1 || l[0].Rule != RuleKubernetesSupport || l[0].File != "platforms/base/platform.yaml" || l[0].Line != 35 || !strings.Contains(l[0].Message, tc.want) {
 				t.Errorf("got %v, want one %s at platforms/base/platform.yaml:35 saying %q", l, RuleKubernetesSupport, tc.want)
+			}
+		})
+	}
+}
+
+// TestKubeProxyReplaced: only Cilium chosen with kubeProxyReplacement
+// true replaces kube-proxy; and the value reaches the Cilium release.
+func TestKubeProxyReplaced(t *testing.T) {
+	t.Parallel()
+	cat, err := LoadCatalogue(os.DirFS("../.."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		values map[string]map[string]any
+		want   bool
+	}{
+		{"calico", nil, false},
+		{"cilium with kube-proxy", map[string]map[string]any{"cni": {"provider": "cilium"}}, false},
+		{"cilium replacing kube-proxy", map[string]map[string]any{"cni": {"provider": "cilium", "kubeProxyReplacement": true}}, true},
+		{"calico asked to replace it", map[string]map[string]any{"cni": {"provider": "calico", "kubeProxyReplacement": true}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cl := &load.Cluster{}
+			cl.Metadata.Name = "c"
+			cl.Spec.KubernetesVersion = "v1.35.4"
+			cl.Spec.Platforms = append(cl.Spec.Platforms, v1alpha1.PlatformRef{Name: "base", Values: tc.values})
+			if got := KubeProxyReplaced(cl); got != tc.want {
+				t.Errorf("KubeProxyReplaced = %v, want %v", got, tc.want)
+			}
+			site := &load.Site{}
+			site.Metadata.Name = "s"
+			addons, err := cat.Resolve(site, cl, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range addons {
+				if a.Component == "cni" && a.Variant == "cilium" && (a.Values["kubeProxyReplacement"] == true) != tc.want {
+					t.Errorf("cilium's kubeProxyReplacement = %v, want %v", a.Values["kubeProxyReplacement"], tc.want)
+				}
 			}
 		})
 	}

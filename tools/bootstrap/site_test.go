@@ -98,7 +98,7 @@ func TestSiteOptionsDryRun(t *testing.T) {
 			t.Errorf("%s: a dry run has a chart", a.ReleaseName)
 		}
 	}
-	if got, want := strings.Join(names, ","), "tigera-operator/cni tigera-operator@v3.31.3,kube-system/cloud-controller openstack-cloud-controller-manager@2.33.0"; got != want {
+	if got, want := strings.Join(names, ","), "tigera-operator/cni tigera-operator@v3.32.1,kube-system/cloud-controller openstack-cloud-controller-manager@2.35.0"; got != want {
 		t.Errorf("base platform %s, want %s", got, want)
 	}
 	ccm := opts.BasePlatform[1]

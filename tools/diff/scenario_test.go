@@ -379,7 +379,7 @@ func TestScenarioAddons(t *testing.T) {
 	r.copyTree("../../platforms", "platforms")
 	r.edit("clusters/s1/app.yaml", "  nodeGroups:\n", "  platforms:\n    - name: base\n  nodeGroups:\n")
 	r.commit("platforms")
-	r.edit("platforms/base/platform.yaml", "version: v3.31.3", "version: v3.31.4")
+	r.edit("platforms/base/platform.yaml", "version: v3.32.1", "version: v3.32.2")
 	r.edit("clusters/s1/app.yaml", "    - name: base\n", "    - name: base\n    - name: monitoring\n")
 	r.commit("calico patch, monitoring")
 	rep := r.mustDiffWithPlatforms()
@@ -395,7 +395,7 @@ func TestScenarioAddons(t *testing.T) {
 		if a.Cluster != "app" {
 			t.Errorf("addon of another cluster: %v", a)
 		}
-		if a.Action == Changed && a.VersionFrom == "v3.31.3" && a.VersionTo == "v3.31.4" {
+		if a.Action == Changed && a.VersionFrom == "v3.32.1" && a.VersionTo == "v3.32.2" {
 			bumped = true
 		}
 		if a.Action == Added {

@@ -282,8 +282,8 @@ func (b *builder) magnum(tmpl, cl *doc) {
 	}
 	if ic, v, ok := l.get("ingress_controller"); ok && ic != "" {
 		spec.Platforms = append(spec.Platforms, v1.PlatformRef{Name: "ingress"})
-		if ic != "nginx" {
-			b.r.warn(v.pos(), "import.addons", "labels.ingress_controller: %q: imported as the ingress platform (ingress-nginx)", ic)
+		if ic != "traefik" {
+			b.r.warn(v.pos(), "import.addons", "labels.ingress_controller: %q: imported as the ingress platform, whose controller is Traefik (ingress-nginx is retired upstream; the platform keeps it only on request, values {ingress: {controller: ingress-nginx}})", ic)
 		}
 	}
 	used := map[string]bool{"kube_tag": true, "auto_scaling_enabled": true, "min_node_count": true, "max_node_count": true,
@@ -434,7 +434,7 @@ func (b *builder) azimuth(cl, tmpl *doc) {
 		case "spec.zenithIdentityRealmName", "spec.leaseName":
 			return "Zenith and Blazar leases are Azimuth's; capiform has none", true
 		case "spec.addons.ingressControllerLoadBalancerIp":
-			return "give it as a value of the ingress platform's ingress-nginx component (controller.service.loadBalancerIP)", true
+			return "give it as a value of the ingress platform's ingress component (service.spec.loadBalancerIP for Traefik)", true
 		case "spec.addons.monitoringPrometheusVolumeSize", "spec.addons.monitoringLokiVolumeSize", "spec.addons.monitoringAlertmanagerVolumeSize":
 			return "give it as a value of the monitoring platform's components", true
 		}

@@ -403,8 +403,8 @@ func (b *builder) addons(v val) {
 	}
 	add("monitoring", "monitoring.enabled")
 	if on("ingress.enabled") {
-		if x, ok := v.at("ingress.traefik.enabled").boolean(); (ok && x) || (!ok && !on("ingress.nginx.enabled")) {
-			b.r.warn(v.get("ingress").pos(), "import.addons", "addons.ingress: Traefik is not a platform of capiform: imported as the ingress platform (ingress-nginx)")
+		if on("ingress.nginx.enabled") {
+			b.r.warn(v.get("ingress").pos(), "import.addons", "addons.ingress.nginx: imported as the ingress platform, whose controller is Traefik (ingress-nginx is retired upstream); to keep ingress-nginx, which policy warns about, give the platform values {ingress: {controller: ingress-nginx}}")
 		}
 		platforms = append(platforms, v1.PlatformRef{Name: "ingress"})
 	}

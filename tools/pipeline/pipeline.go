@@ -168,7 +168,9 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 			errs = check(fleet, errs)
 		}
 	}
-	if len(errs) > 0 {
+	// Warnings (a retired chart, a Kubernetes minor upstream has not yet
+	// tested) do not stop the render; they are reported with the rest.
+	if slices.ContainsFunc(errs, func(d diag.Diagnostic) bool { return d.Severity != diag.Warning }) {
 		return nil, samePlaceOnce(errs)
 	}
 	releases, rerr := resolve.Fleet(fleet)

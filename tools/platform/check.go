@@ -163,6 +163,7 @@ func (c *Catalogue) checkCluster(site *load.Site, cl *load.Cluster) diag.List {
 		}
 	}
 	errs = append(errs, checkReleaseOverrides(c, cl)...)
+	errs = append(errs, c.checkClusterSupport(cl, chosen)...)
 	// A platform the cluster misspelt is not reported missing as well: the
 	// did-you-mean above says it once.
 	meant := c.misspelt(cl)

@@ -86,6 +86,12 @@ func checkManifestsComponent(ref componentRef, errs *diag.List) {
 	if comp.Select != "" || comp.Default != "" || len(comp.Variants) > 0 {
 		bad("variants", "variants")
 	}
+	if comp.Kubernetes != nil {
+		bad("kubernetes", "a Kubernetes range (the charts it depends on carry theirs)")
+	}
+	if comp.Retired != "" {
+		bad("retired", "retired")
+	}
 	if comp.Namespace != "" && !load.IsDNSLabel(comp.Namespace) {
 		errs.Add(ref.pos("namespace"), "platform.namespace", "namespace %q of %s is not a DNS label", comp.Namespace, comp.Name)
 	}

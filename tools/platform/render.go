@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -120,7 +121,8 @@ type Addon struct {
 // component after what it depends on (ties broken by name). The error is a
 // diag.List pointing at the cluster's definition.
 func (c *Catalogue) Resolve(site *load.Site, cluster *load.Cluster, rel *resolve.Release) ([]Addon, error) {
-	if errs := c.checkCluster(site, cluster); len(errs) > 0 {
+	// Warnings (Check reports them) do not stop the cluster's addons.
+	if errs := c.checkCluster(site, cluster); slices.ContainsFunc(errs, func(d diag.Diagnostic) bool { return d.Severity != diag.Warning }) {
 		return nil, errs.Err()
 	}
 	facts := ClusterFacts(site, cluster, rel)

@@ -100,7 +100,37 @@ type Release struct {
 	// CloudCredentials passes the site's cloud credentials Secret to the
 	// chart through valuesFrom, never through values.
 	CloudCredentials *CloudCredentials `yaml:"cloudCredentials,omitempty" json:"cloudCredentials,omitempty"`
+	// Kubernetes is the range of Kubernetes minors the chart's upstream
+	// says it supports. A cluster outside it is refused (or warned, see
+	// KubernetesSupport.Newer). Every chart of this repository's catalogue
+	// records one (a test holds it to that).
+	Kubernetes *KubernetesSupport `yaml:"kubernetes,omitempty" json:"kubernetes,omitempty"`
+	// Retired, when set, says why upstream no longer maintains the
+	// release and what replaces it: a cluster that chooses it is warned.
+	Retired string `yaml:"retired,omitempty" json:"retired,omitempty"`
 }
+
+// KubernetesSupport is what a chart's upstream claims about the
+// Kubernetes versions it runs on, by minor ("1.35"). Write where the claim
+// comes from in a comment beside it.
+type KubernetesSupport struct {
+	// Min is the oldest minor upstream supports; empty only when upstream
+	// states no range at all (say so in the comment: kubernetes: {}).
+	Min string `yaml:"min,omitempty" json:"min,omitempty"`
+	// Max is the newest minor upstream has tested or claims; empty when
+	// upstream states only a floor (like a chart's kubeVersion ">= 1.25").
+	Max string `yaml:"max,omitempty" json:"max,omitempty"`
+	// Newer is what a cluster above Max gets: "refuse" (the default) or
+	// "warn", for an upstream that says untested newer versions rely on
+	// Kubernetes' own compatibility, or that has not caught up yet.
+	Newer string `yaml:"newer,omitempty" json:"newer,omitempty"`
+}
+
+// What a cluster above KubernetesSupport.Max gets.
+const (
+	NewerRefuse = "refuse"
+	NewerWarn   = "warn"
+)
 
 // Chart names a chart at an exact version.
 type Chart struct {

@@ -33,6 +33,9 @@ var Rules = []string{
 	"policy.etcd-tuning",
 	"policy.etcd-volume-size",
 	"policy.certificates-renewal",
+	"policy.mirror-url",
+	"policy.trusted-ca",
+	"policy.proxy-url",
 	// Change rules, against a base revision.
 	"policy.no-downgrade",
 	"policy.no-skipped-minor",

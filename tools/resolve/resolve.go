@@ -102,6 +102,7 @@ type Values struct {
 	Autohealing                bool              `json:"autohealing"`
 	HealthCheck                HealthCheckValues `json:"healthCheck"`
 	NodeGroups                 []NodeGroupValues `json:"nodeGroups"`
+	NodeConfig                 *NodeConfigValues `json:"nodeConfig,omitempty"`
 }
 
 // APIServerValues are the chart's apiServer values.
@@ -306,6 +307,7 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 	}
 	v.ControlPlane.CertificatesExpiryDays = renewBeforeDays(site.ClusterDefaults, spec.Certificates)
 	v.Etcd = etcd(site.ClusterDefaults, spec.Etcd)
+	v.NodeConfig = nodeConfig(site, spec, v.ClusterNetworking)
 	machines := cpReplicas
 	for i, g := range spec.NodeGroups {
 		at := fmt.Sprintf("spec.nodeGroups[%d]", i)

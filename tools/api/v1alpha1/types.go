@@ -75,6 +75,9 @@ type SiteSpec struct {
 	// clusters/<site>/secrets/<cluster>/. Without it they are created on
 	// the management cluster by hand.
 	Secrets *Secrets `json:"secrets,omitempty"`
+	// Nodes are the node settings of every cluster of the site
+	// (registries, trust, proxy, kubelet) and what its clusters may set.
+	Nodes *SiteNodes `json:"nodes,omitempty"`
 	// Git is the repository the site's Flux syncs.
 	Git GitSource `json:"git"`
 	// Bootstrap pins what the pivot installs.
@@ -243,6 +246,9 @@ type ClusterSpec struct {
 	// revision already has it false (policy.deletion-protection); the
 	// management cluster's is never false (policy.management-kept).
 	DeletionProtection *bool `json:"deletionProtection,omitempty"`
+	// Nodes override the site's node settings (registries, trust, proxy,
+	// kubelet).
+	Nodes *NodeSettings `json:"nodes,omitempty"`
 }
 
 // ControlPlane sizes the control plane.

@@ -199,22 +199,236 @@ pass-through, merged: maps key by key (the later wins), and the lists of
 files and commands concatenated (node settings' commands first, so that
 containerd has its proxy and trust before anything pulls; the
 pass-through's last), never replaced.
-(dict "generated" $map "node" $map "passThrough" $map)
+(dict "generated" $map "node" $map "kubeadm" $map "passThrough" $map)
 */}}
 {{- define "openstack-cluster.mergeKubeadmConfigSpec" -}}
 {{- $gen := deepCopy (.generated | default dict) -}}
 {{- $node := deepCopy (.node | default dict) -}}
 {{- $pass := deepCopy (.passThrough | default dict) -}}
+{{- $kubeadm := deepCopy (.kubeadm | default dict) -}}
 {{- $lists := dict
-  "files" (concat ($gen.files | default list) ($node.files | default list) ($pass.files | default list))
-  "preKubeadmCommands" (concat ($node.preKubeadmCommands | default list) ($gen.preKubeadmCommands | default list) ($pass.preKubeadmCommands | default list))
-  "postKubeadmCommands" (concat ($gen.postKubeadmCommands | default list) ($node.postKubeadmCommands | default list) ($pass.postKubeadmCommands | default list))
+  "files" (concat ($gen.files | default list) ($node.files | default list) ($kubeadm.files | default list) ($pass.files | default list))
+  "preKubeadmCommands" (concat ($node.preKubeadmCommands | default list) ($kubeadm.preKubeadmCommands | default list) ($gen.preKubeadmCommands | default list) ($pass.preKubeadmCommands | default list))
+  "postKubeadmCommands" (concat ($gen.postKubeadmCommands | default list) ($node.postKubeadmCommands | default list) ($kubeadm.postKubeadmCommands | default list) ($pass.postKubeadmCommands | default list))
 -}}
-{{- $out := mergeOverwrite $gen $node $pass -}}
+{{- /* The API server's arguments and volumes add up too (OIDC's, the audit log's...). */ -}}
+{{- $api := dict -}}
+{{- range $k := list "extraArgs" "extraVolumes" }}
+{{- $l := list }}
+{{- range $m := list $gen $node $kubeadm $pass }}
+{{- $l = concat $l ((($m.clusterConfiguration | default dict).apiServer | default dict) | dig $k list) }}
+{{- end }}
+{{- if $l }}{{ $_ := set $api $k $l }}{{ end }}
+{{- end }}
+{{- $out := mergeOverwrite $gen $node $kubeadm $pass -}}
 {{- range $k, $l := $lists }}
 {{- if $l }}
 {{- $_ := set $out $k $l }}
 {{- end }}
 {{- end }}
+{{- range $k, $l := $api }}
+{{- $_ := set $out.clusterConfiguration.apiServer $k $l }}
+{{- end }}
 {{- toYaml $out }}
+{{- end }}
+
+{{/*
+kubeadm settings of one kind of machine: the KubeletConfiguration patch
+(kubeadm's patches folder, applied by init and join), the kubeadm patches of
+the escape hatch, and on the control plane its taints, the API server's
+admission configuration, audit log and encryption of Secrets at rest.
+(dict "root" $ "controlPlane" true|false "kubelet" $kubeletConfig)
+*/}}
+{{- define "openstack-cluster.kubeadmSettingsSpec" -}}
+{{- $v := .root.Values -}}
+{{- $cp := .controlPlane -}}
+{{- $patches := list -}}
+{{- range $v.kubeadmPatches }}
+{{- if or $cp (eq .target "kubeletconfiguration") }}
+{{- $patches = append $patches . }}
+{{- end }}
+{{- end }}
+{{- $sec := $v.apiServerSecurity | default dict -}}
+{{- $taints := list -}}
+{{- if $cp }}{{ $taints = $v.controlPlane.taints | default list }}{{ end -}}
+{{- $patchDir := or .kubelet $patches -}}
+{{- if or $patchDir $taints }}
+{{- range $phase := list "initConfiguration" "joinConfiguration" }}
+{{- if or $cp (eq $phase "joinConfiguration") }}
+{{ $phase }}:
+  {{- if $patchDir }}
+  patches:
+    directory: /etc/kubernetes/patches
+  {{- end }}
+  {{- if $taints }}
+  nodeRegistration:
+    # kubeadm's own control-plane taint stays; these are added.
+    taints:
+      - {key: node-role.kubernetes.io/control-plane, effect: NoSchedule}
+      {{- toYaml $taints | nindent 6 }}
+  {{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if and $cp (or $sec.podSecurity $sec.audit $sec.encryption) }}
+clusterConfiguration:
+  apiServer:
+    extraArgs:
+      {{- if $sec.podSecurity }}
+      - {name: admission-control-config-file, value: /etc/kubernetes/admission/admission.yaml}
+      {{- end }}
+      {{- with $sec.audit }}
+      - {name: audit-policy-file, value: /etc/kubernetes/audit/policy.yaml}
+      - {name: audit-log-path, value: /var/log/kubernetes/audit/audit.log}
+      - {name: audit-log-maxage, value: {{ .maxAgeDays | int | toString | quote }}}
+      - {name: audit-log-maxbackup, value: {{ .maxBackups | int | toString | quote }}}
+      - {name: audit-log-maxsize, value: {{ .maxSizeMiB | int | toString | quote }}}
+      {{- end }}
+      {{- if $sec.encryption }}
+      - {name: encryption-provider-config, value: /etc/kubernetes/encryption/config.yaml}
+      {{- end }}
+    extraVolumes:
+      {{- if $sec.podSecurity }}
+      - {name: admission, hostPath: /etc/kubernetes/admission, mountPath: /etc/kubernetes/admission, readOnly: true, pathType: Directory}
+      {{- end }}
+      {{- if $sec.audit }}
+      - {name: audit-policy, hostPath: /etc/kubernetes/audit, mountPath: /etc/kubernetes/audit, readOnly: true, pathType: Directory}
+      - {name: audit-log, hostPath: /var/log/kubernetes/audit, mountPath: /var/log/kubernetes/audit, pathType: DirectoryOrCreate}
+      {{- end }}
+      {{- if $sec.encryption }}
+      - {name: encryption, hostPath: /etc/kubernetes/encryption, mountPath: /etc/kubernetes/encryption, readOnly: true, pathType: Directory}
+      {{- end }}
+{{- end }}
+{{- $files := or .kubelet $patches (and $cp (or $sec.podSecurity $sec.audit $sec.encryption)) }}
+{{- if $files }}
+files:
+  {{- with .kubelet }}
+  # The KubeletConfiguration of this kind of machine (a JSON merge patch).
+  - path: /etc/kubernetes/patches/kubeletconfiguration0+merge.yaml
+    owner: root:root
+    permissions: "0644"
+    content: |
+      {{- toYaml . | nindent 6 }}
+  {{- end }}
+  {{- range $patches }}
+  # A kubeadm patch of the cluster's definition (spec.kubeadmPatches).
+  - path: /etc/kubernetes/patches/{{ .file }}
+    owner: root:root
+    permissions: "0644"
+    content: |
+      {{- if eq .type "json" }}
+      {{- toJson .patch | nindent 6 }}
+      {{- else }}
+      {{- toYaml .patch | nindent 6 }}
+      {{- end }}
+  {{- end }}
+  {{- if $cp }}
+  {{- with $sec.podSecurity }}
+  - path: /etc/kubernetes/admission/admission.yaml
+    owner: root:root
+    permissions: "0644"
+    content: |
+      apiVersion: apiserver.config.k8s.io/v1
+      kind: AdmissionConfiguration
+      plugins:
+        - name: PodSecurity
+          configuration:
+            apiVersion: pod-security.admission.config.k8s.io/v1
+            kind: PodSecurityConfiguration
+            defaults:
+              {{- range $mode := list "enforce" "audit" "warn" }}
+              {{- with get $.root.Values.apiServerSecurity.podSecurity $mode }}
+              {{ $mode }}: {{ . | quote }}
+              {{ $mode }}-version: latest
+              {{- end }}
+              {{- end }}
+            exemptions:
+              namespaces: {{ .exemptNamespaces | default list | toJson }}
+  {{- end }}
+  {{- with $sec.audit }}
+  - path: /etc/kubernetes/audit/policy.yaml
+    owner: root:root
+    permissions: "0644"
+    content: |
+      {{- include "openstack-cluster.auditPolicy" . | nindent 6 }}
+  {{- end }}
+  {{- with $sec.encryption }}
+  # The key, from its Secret; /usr/local/sbin/capiform-encryption-config
+  # makes the EncryptionConfiguration of it and removes it.
+  - path: /etc/kubernetes/encryption/key
+    owner: root:root
+    permissions: "0600"
+    contentFrom:
+      secret:
+        name: {{ .keySecret.name | quote }}
+        key: {{ .keySecret.key | quote }}
+  - path: /usr/local/sbin/capiform-encryption-config
+    owner: root:root
+    permissions: "0700"
+    content: |
+      {{- include "openstack-cluster.encryptionScript" . | nindent 6 }}
+  {{- end }}
+  {{- end }}
+{{- end }}
+{{- if and $cp $sec.encryption }}
+preKubeadmCommands:
+  - /usr/local/sbin/capiform-encryption-config
+{{- end }}
+{{- end }}
+
+{{/*
+The audit policy: health checks and the API server's own reads are not
+recorded; Secrets, ConfigMaps and token reviews only at Metadata, whatever
+the level, so that their content never reaches the log; everything else at
+the level. Argument: the apiServerSecurity.audit value.
+*/}}
+{{- define "openstack-cluster.auditPolicy" -}}
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: None
+    nonResourceURLs: ["/healthz*", "/livez*", "/readyz*", "/version"]
+  - level: None
+    users: ["system:apiserver"]
+    verbs: [get, list, watch]
+  - level: Metadata
+    resources:
+      - {group: "", resources: [secrets, configmaps]}
+      - {group: authentication.k8s.io, resources: [tokenreviews]}
+  - level: {{ .level }}
+{{- end }}
+
+{{/*
+/usr/local/sbin/capiform-encryption-config. Argument: the
+apiServerSecurity.encryption value.
+*/}}
+{{- define "openstack-cluster.encryptionScript" -}}
+#!/bin/sh
+# Writes the API server's EncryptionConfiguration from the key Cluster API
+# put in /etc/kubernetes/encryption/key (from the Secret the cluster's
+# definition names), then removes the key file. Secrets are encrypted with
+# {{ .provider }}; the identity provider after it reads Secrets written before
+# encryption was turned on. Written by the openstack-cluster chart.
+set -eu
+umask 077
+dir=/etc/kubernetes/encryption
+key=$(tr -d ' \r\n' < "$dir/key")
+if [ "$(printf '%s' "$key" | base64 -d 2>/dev/null | wc -c)" -ne 32 ]; then
+  echo "the encryption key is not 32 bytes, base64-encoded: not running kubeadm" >&2
+  exit 1
+fi
+cat > "$dir/config.yaml" <<EOF
+apiVersion: apiserver.config.k8s.io/v1
+kind: EncryptionConfiguration
+resources:
+  - resources: [secrets]
+    providers:
+      - {{ .provider }}:
+          keys:
+            - name: key1
+              secret: $key
+      - identity: {}
+EOF
+rm -f "$dir/key"
 {{- end }}

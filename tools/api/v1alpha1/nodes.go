@@ -126,3 +126,62 @@ type Reserved struct {
 	// EphemeralStorageGiB is local storage in GiB.
 	EphemeralStorageGiB *int `json:"ephemeralStorageGiB,omitempty"`
 }
+
+// PodSecurity are the cluster-wide defaults of the Pod Security admission
+// (its AdmissionConfiguration): the level each namespace without labels of
+// its own is held to.
+type PodSecurity struct {
+	// Enforce refuses Pods above this level: privileged, baseline or
+	// restricted.
+	Enforce string `json:"enforce,omitempty"`
+	// Audit records Pods above this level in the audit log.
+	Audit string `json:"audit,omitempty"`
+	// Warn warns the client of Pods above this level.
+	Warn string `json:"warn,omitempty"`
+	// ExemptNamespaces are namespaces the admission never judges.
+	ExemptNamespaces []string `json:"exemptNamespaces,omitempty"`
+}
+
+// Audit turns on the API server's audit log on each control plane
+// machine (/var/log/kubernetes/audit/audit.log, rotated).
+type Audit struct {
+	// Level is what every request records: Metadata (who did what to
+	// which object, the default), Request or RequestResponse (with
+	// bodies; Secrets, ConfigMaps and token reviews stay at Metadata so
+	// that their content never reaches the log). Health checks and the
+	// API server's own watches are not recorded.
+	Level string `json:"level,omitempty"`
+	// MaxAgeDays keeps rotated logs this many days; default 30.
+	MaxAgeDays *int `json:"maxAgeDays,omitempty"`
+	// MaxBackups keeps this many rotated logs; default 10.
+	MaxBackups *int `json:"maxBackups,omitempty"`
+	// MaxSizeMiB rotates the log at this size; default 100.
+	MaxSizeMiB *int `json:"maxSizeMiB,omitempty"`
+}
+
+// EtcdEncryption encrypts Secrets at rest in etcd. The key never lives in
+// git: it is a Secret in the cluster's namespace on the management
+// cluster, which each control plane machine reads when it boots.
+type EtcdEncryption struct {
+	// Provider is the encryption: secretbox (XSalsa20-Poly1305, the
+	// default) or aescbc.
+	Provider string `json:"provider,omitempty"`
+	// KeySecret holds the key: 32 random bytes, base64-encoded (head -c
+	// 32 /dev/urandom | base64).
+	KeySecret SecretKeyRef `json:"keySecret"`
+}
+
+// KubeadmPatch is one kubeadm patch (the escape hatch): a patch of a
+// control plane component's static Pod or of the KubeletConfiguration,
+// for what no typed field covers. The site must allow it
+// (spec.nodes.allowKubeadmPatches).
+type KubeadmPatch struct {
+	// Target is kube-apiserver, kube-controller-manager, kube-scheduler,
+	// etcd or kubeletconfiguration (the last on every machine, the others
+	// on the control plane).
+	Target string `json:"target"`
+	// Type is strategic (the default), merge or json.
+	Type string `json:"type,omitempty"`
+	// Patch is the patch: an object, or a list of operations for json.
+	Patch any `json:"patch"`
+}

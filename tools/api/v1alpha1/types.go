@@ -249,6 +249,9 @@ type ClusterSpec struct {
 	// Nodes override the site's node settings (registries, trust, proxy,
 	// kubelet).
 	Nodes *NodeSettings `json:"nodes,omitempty"`
+	// KubeadmPatches are kubeadm patches, the escape hatch for what no
+	// field covers; the site must allow them.
+	KubeadmPatches []KubeadmPatch `json:"kubeadmPatches,omitempty"`
 }
 
 // ControlPlane sizes the control plane.
@@ -261,6 +264,12 @@ type ControlPlane struct {
 	// Remediation limits how the control plane replaces unhealthy
 	// machines (over the site default).
 	Remediation *Remediation `json:"remediation,omitempty"`
+	// Kubelet tunes the control plane's kubelets (over the cluster's).
+	Kubelet *Kubelet `json:"kubelet,omitempty"`
+	// Labels are node labels of the control plane machines.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Taints are added to kubeadm's control-plane taint.
+	Taints []Taint `json:"taints,omitempty"`
 }
 
 // NodeGroup is one group of workers.
@@ -287,6 +296,8 @@ type NodeGroup struct {
 	// Rollout is how the group's machines are replaced (over the site
 	// default).
 	Rollout *Rollout `json:"rollout,omitempty"`
+	// Kubelet tunes the group's kubelets (over the cluster's).
+	Kubelet *Kubelet `json:"kubelet,omitempty"`
 }
 
 // Autoscale bounds an autoscaled group; Min may be 0.
@@ -320,6 +331,10 @@ type APIServer struct {
 	FloatingIP *bool `json:"floatingIP,omitempty"`
 	// AllowedCIDRs restrict who reaches the API server's load balancer.
 	AllowedCIDRs []string `json:"allowedCIDRs,omitempty"`
+	// PodSecurity are the Pod Security admission's defaults.
+	PodSecurity *PodSecurity `json:"podSecurity,omitempty"`
+	// Audit turns on the audit log.
+	Audit *Audit `json:"audit,omitempty"`
 }
 
 // Network holds the cluster's networking.
@@ -355,6 +370,8 @@ type Etcd struct {
 	// Volume is a Cinder volume for etcd's data on each control plane
 	// machine.
 	Volume *Volume `json:"volume,omitempty"`
+	// Encryption encrypts Secrets at rest with a key from a Secret.
+	Encryption *EtcdEncryption `json:"encryption,omitempty"`
 	// EtcdTuning overrides the site's etcd defaults.
 	EtcdTuning
 }

@@ -36,6 +36,9 @@ var Rules = []string{
 	"policy.mirror-url",
 	"policy.trusted-ca",
 	"policy.proxy-url",
+	"policy.kubelet-config",
+	"policy.kubelet-reserved",
+	"policy.kubeadm-patches",
 	// Change rules, against a base revision.
 	"policy.no-downgrade",
 	"policy.no-skipped-minor",

@@ -112,3 +112,69 @@ func TestScenarioNodeSettings(t *testing.T) {
 		})
 	}
 }
+
+// TestScenarioKubeadmSettings classifies the kubelet and kubeadm settings:
+// a group's kubelet rolls that group alone, the control plane's taints,
+// Pod Security defaults, audit log and encryption roll the control plane
+// alone, and its labels change in place (Cluster API propagates machine
+// template labels without a rollout).
+func TestScenarioKubeadmSettings(t *testing.T) {
+	t.Parallel()
+	const app = "clusters/s1/app.yaml"
+	for _, tc := range []struct {
+		name       string
+		edit       func(r *testRepo)
+		cpRolls    bool
+		cpInPlace  bool
+		groupRolls []string
+	}{{
+		name: "a node group's kubelet",
+		edit: func(r *testRepo) {
+			r.edit(app, "      replicas: 2\n", "      replicas: 2\n      kubelet: {maxPods: 60, systemReserved: {memoryMiB: 1024}}\n")
+		},
+		groupRolls: []string{"big"},
+	}, {
+		name: "control plane taints",
+		edit: func(r *testRepo) {
+			r.edit(app, "    replicas: 3\n  nodeGroups:", "    replicas: 3\n    taints: [{key: dedicated, value: infra, effect: NoSchedule}]\n  nodeGroups:")
+		},
+		cpRolls: true,
+	}, {
+		name: "control plane labels",
+		edit: func(r *testRepo) {
+			r.edit(app, "    replicas: 3\n  nodeGroups:", "    replicas: 3\n    labels: {node-role.kubernetes.io/infra: \"\"}\n  nodeGroups:")
+		},
+		cpInPlace: true,
+	}, {
+		name: "Pod Security defaults, audit log and encryption at rest",
+		edit: func(r *testRepo) {
+			r.write(app, r.read(app)+"  apiServer:\n    podSecurity: {enforce: baseline}\n    audit: {level: Metadata}\n  etcd:\n    encryption: {keySecret: {name: app-etcd-key, key: key}}\n")
+		},
+		cpRolls: true,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newTestRepo(t)
+			tc.edit(r)
+			r.commit(tc.name)
+			rep := r.mustDiff()
+			c := cluster(t, rep, "s1", "app")
+			cp := c.ControlPlane
+			if got := cp != nil && cp.Replace; got != tc.cpRolls {
+				t.Errorf("control plane rolls = %v, want %v:\n%s", got, tc.cpRolls, textOf(t, rep))
+			}
+			if got := cp != nil && !cp.Replace && len(cp.InPlace) > 0; got != tc.cpInPlace {
+				t.Errorf("control plane changes in place = %v, want %v:\n%s", got, tc.cpInPlace, textOf(t, rep))
+			}
+			var rolled []string
+			for _, g := range c.NodeGroups {
+				if g.Replace {
+					rolled = append(rolled, g.Name)
+				}
+			}
+			if strings.Join(rolled, ",") != strings.Join(tc.groupRolls, ",") {
+				t.Errorf("groups rolling = %v, want %v:\n%s", rolled, tc.groupRolls, textOf(t, rep))
+			}
+		})
+	}
+}

@@ -132,6 +132,78 @@ func TestNodeSettingsLand(t *testing.T) {
 			{"KubeadmControlPlane", "lagging-control-plane", kcp + ".clusterConfiguration.apiServer.extraEnvs[1]", map[string]any{"name": "HTTPS_PROXY", "value": "http://secure-proxy.example.org:3128"}},
 			{"KubeadmControlPlane", "lagging-control-plane", kcp + ".clusterConfiguration.apiServer.extraEnvs[2].value", "10.0.0.0/8,localhost,127.0.0.1,::1,169.254.169.254,10.100.0.0/16,10.101.0.0/16,10.102.0.0/24,.svc,cluster.local"},
 		}},
+		{"kubelet: site, cluster, then the group's own -> a KubeletConfiguration merge patch in kubeadm's patches folder", func(s *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			s.Nodes = &v1alpha1.SiteNodes{NodeSettings: v1alpha1.NodeSettings{Kubelet: &v1alpha1.Kubelet{
+				SystemReserved: &v1alpha1.Reserved{CPUMillis: ptr(500), MemoryMiB: ptr(1024)},
+				EvictionHard:   map[string]string{"memory.available": "200Mi"},
+			}}}
+			c.Nodes = &v1alpha1.NodeSettings{Kubelet: &v1alpha1.Kubelet{MaxPods: ptr(60), ConfigPatch: map[string]any{"serializeImagePulls": false}}}
+			c.NodeGroups[1].Kubelet = &v1alpha1.Kubelet{
+				SystemReserved: &v1alpha1.Reserved{MemoryMiB: ptr(512)},
+				KubeReserved:   &v1alpha1.Reserved{EphemeralStorageGiB: ptr(5)},
+				EvictionHard:   map[string]string{"nodefs.available": "10%"},
+			}
+		}, []fileWant{
+			{"KubeadmConfigTemplate", "lagging-new-*", kct, "/etc/kubernetes/patches/kubeletconfiguration0+merge.yaml", "content",
+				"evictionHard:\n  memory.available: 200Mi\n  nodefs.available: 10%\nkubeReserved:\n  ephemeral-storage: 5Gi\nmaxPods: 60\nserializeImagePulls: false\nsystemReserved:\n  cpu: 500m\n  memory: 512Mi"},
+			{"KubeadmConfigTemplate", "lagging-old-*", kct, "/etc/kubernetes/patches/kubeletconfiguration0+merge.yaml", "content",
+				"evictionHard:\n  memory.available: 200Mi\nmaxPods: 60\nserializeImagePulls: false\nsystemReserved:\n  cpu: 500m\n  memory: 1024Mi"},
+			{"KubeadmControlPlane", "lagging-control-plane", kcp, "/etc/kubernetes/patches/kubeletconfiguration0+merge.yaml", "permissions", "0644"},
+		}, []where{
+			{"KubeadmConfigTemplate", "lagging-new-*", kct + ".joinConfiguration.patches.directory", "/etc/kubernetes/patches"},
+			{"KubeadmControlPlane", "lagging-control-plane", kcp + ".initConfiguration.patches.directory", "/etc/kubernetes/patches"},
+			{"KubeadmControlPlane", "lagging-control-plane", kcp + ".joinConfiguration.patches.directory", "/etc/kubernetes/patches"},
+		}},
+		{"controlPlane.labels -> machine template labels; controlPlane.taints -> after kubeadm's own", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			c.ControlPlane.Labels = map[string]string{"node-role.kubernetes.io/infra": ""}
+			c.ControlPlane.Taints = []v1alpha1.Taint{{Key: "dedicated", Value: "infra", Effect: "NoSchedule"}}
+		}, nil, []where{
+			{"KubeadmControlPlane", "lagging-control-plane", `spec.machineTemplate.metadata.labels."node-role.kubernetes.io/infra"`, ""},
+			{"KubeadmControlPlane", "lagging-control-plane", kcp + ".initConfiguration.nodeRegistration.taints", []any{
+				map[string]any{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"},
+				map[string]any{"key": "dedicated", "value": "infra", "effect": "NoSchedule"},
+			}},
+			{"KubeadmControlPlane", "lagging-control-plane", kcp + ".joinConfiguration.nodeRegistration.taints[1].key", "dedicated"},
+		}},
+		{"apiServer.podSecurity, apiServer.audit, etcd.encryption -> the API server's files, arguments and volumes", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			c.APIServer.PodSecurity = &v1alpha1.PodSecurity{Enforce: "baseline", ExemptNamespaces: []string{"kube-system"}}
+			c.APIServer.Audit = &v1alpha1.Audit{MaxAgeDays: ptr(7)}
+			c.Etcd = &v1alpha1.Etcd{Encryption: &v1alpha1.EtcdEncryption{KeySecret: v1alpha1.SecretKeyRef{Name: "lagging-etcd-key", Key: "key"}}}
+		}, []fileWant{
+			{"KubeadmControlPlane", "lagging-control-plane", kcp, "/etc/kubernetes/admission/admission.yaml", "content",
+				"apiVersion: apiserver.config.k8s.io/v1\nkind: AdmissionConfiguration\nplugins:\n  - name: PodSecurity\n    configuration:\n      apiVersion: pod-security.admission.config.k8s.io/v1\n      kind: PodSecurityConfiguration\n      defaults:\n        enforce: \"baseline\"\n        enforce-version: latest\n      exemptions:\n        namespaces: [\"kube-system\"]\n"},
+			{"KubeadmControlPlane", "lagging-control-plane", kcp, "/etc/kubernetes/encryption/key", "contentFrom", map[string]any{"secret": map[string]any{"name": "lagging-etcd-key", "key": "key"}}},
+			{"KubeadmControlPlane", "lagging-control-plane", kcp, "/etc/kubernetes/audit/policy.yaml", "permissions", "0644"},
+			// Workers have none of it.
+			{"KubeadmConfigTemplate", "lagging-new-*", kct, "/etc/kubernetes/encryption/key", "path", nil},
+		}, []where{
+			{"KubeadmControlPlane", "lagging-control-plane", kcp + ".clusterConfiguration.apiServer.extraArgs", []any{
+				map[string]any{"name": "admission-control-config-file", "value": "/etc/kubernetes/admission/admission.yaml"},
+				map[string]any{"name": "audit-policy-file", "value": "/etc/kubernetes/audit/policy.yaml"},
+				map[string]any{"name": "audit-log-path", "value": "/var/log/kubernetes/audit/audit.log"},
+				map[string]any{"name": "audit-log-maxage", "value": "7"},
+				map[string]any{"name": "audit-log-maxbackup", "value": "10"},
+				map[string]any{"name": "audit-log-maxsize", "value": "100"},
+				map[string]any{"name": "encryption-provider-config", "value": "/etc/kubernetes/encryption/config.yaml"},
+			}},
+			{"KubeadmControlPlane", "lagging-control-plane", kcp + ".clusterConfiguration.apiServer.extraVolumes[2].hostPath", "/var/log/kubernetes/audit"},
+			{"KubeadmControlPlane", "lagging-control-plane", kcp + ".preKubeadmCommands[0]", "/usr/local/sbin/capiform-encryption-config"},
+			{"KubeadmConfigTemplate", "lagging-new-*", kct + ".preKubeadmCommands", nil},
+		}},
+		{"kubeadmPatches -> kubeadm's patches folder: control plane components on the control plane, the kubelet's everywhere", func(s *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			s.Nodes = &v1alpha1.SiteNodes{AllowKubeadmPatches: true}
+			c.KubeadmPatches = []v1alpha1.KubeadmPatch{
+				{Target: "kube-apiserver", Patch: map[string]any{"spec": map[string]any{"priorityClassName": "system-node-critical"}}},
+				{Target: "kubeletconfiguration", Type: "json", Patch: []any{map[string]any{"op": "add", "path": "/shutdownGracePeriod", "value": "60s"}}},
+			}
+		}, []fileWant{
+			{"KubeadmControlPlane", "lagging-control-plane", kcp, "/etc/kubernetes/patches/kube-apiserver100+strategic.yaml", "content", "spec:\n  priorityClassName: system-node-critical\n"},
+			{"KubeadmControlPlane", "lagging-control-plane", kcp, "/etc/kubernetes/patches/kubeletconfiguration101+json.json", "content", `[{"op":"add","path":"/shutdownGracePeriod","value":"60s"}]`},
+			{"KubeadmConfigTemplate", "lagging-new-*", kct, "/etc/kubernetes/patches/kubeletconfiguration101+json.json", "content", `[{"op":"add","path":"/shutdownGracePeriod","value":"60s"}]`},
+			{"KubeadmConfigTemplate", "lagging-new-*", kct, "/etc/kubernetes/patches/kube-apiserver100+strategic.yaml", "path", nil},
+		}, []where{
+			{"KubeadmConfigTemplate", "lagging-new-*", kct + ".joinConfiguration.patches.directory", "/etc/kubernetes/patches"},
+		}},
 		{"no node settings -> no files, no commands, no environment of them", func(*v1alpha1.SiteSpec, *v1alpha1.ClusterSpec) {}, []fileWant{
 			{"KubeadmConfigTemplate", "lagging-new-*", kct, "/etc/containerd/certs.d/docker.io/hosts.toml", "path", nil},
 			{"KubeadmControlPlane", "lagging-control-plane", kcp, "/etc/environment", "path", nil},

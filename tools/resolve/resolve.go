@@ -317,7 +317,6 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 	v.ControlPlane.CertificatesExpiryDays = renewBeforeDays(site.ClusterDefaults, spec.Certificates)
 	v.Etcd = etcd(site.ClusterDefaults, spec.Etcd)
 	v.NodeConfig = nodeConfig(site, spec, v.ClusterNetworking)
-	applyKubeadmSettings(&v, site, spec)
 	machines := cpReplicas
 	for i, g := range spec.NodeGroups {
 		at := fmt.Sprintf("spec.nodeGroups[%d]", i)
@@ -353,6 +352,7 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 		}
 		v.NodeGroups = append(v.NodeGroups, ng)
 	}
+	applyKubeadmSettings(&v, site, spec)
 	if len(errs) > 0 {
 		return nil, errs
 	}

@@ -71,6 +71,7 @@ func Validate(ctx context.Context, fleet *load.Fleet, opts Options) (diag.List, 
 	if opts.GoChecks {
 		out = append(out, goChecks(fleet)...)
 		out = append(out, lifecycleChecks(ctx, fleet)...)
+		out = append(out, nodeChecks(fleet)...)
 	}
 	if out, err = checkCredentials(ctx, fleet, opts.Head, out); err != nil {
 		return nil, err

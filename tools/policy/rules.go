@@ -33,6 +33,12 @@ var Rules = []string{
 	"policy.etcd-tuning",
 	"policy.etcd-volume-size",
 	"policy.certificates-renewal",
+	"policy.mirror-url",
+	"policy.trusted-ca",
+	"policy.proxy-url",
+	"policy.kubelet-config",
+	"policy.kubelet-reserved",
+	"policy.kubeadm-patches",
 	// Change rules, against a base revision.
 	"policy.no-downgrade",
 	"policy.no-skipped-minor",

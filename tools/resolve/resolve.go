@@ -104,7 +104,10 @@ type Values struct {
 	NodeGroups                 []NodeGroupValues `json:"nodeGroups"`
 	// Naming selects capi-helm-charts' selectors and labels for an adopted
 	// cluster; nil is the chart's own.
-	Naming *Naming `json:"naming,omitempty"`
+	Naming            *Naming           `json:"naming,omitempty"`
+	NodeConfig        *NodeConfigValues `json:"nodeConfig,omitempty"`
+	APIServerSecurity *SecurityValues   `json:"apiServerSecurity,omitempty"`
+	KubeadmPatches    []KubeadmPatch    `json:"kubeadmPatches,omitempty"`
 }
 
 // APIServerValues are the chart's apiServer values.
@@ -140,6 +143,12 @@ type ControlPlaneValue struct {
 	// Remediation limits KubeadmControlPlane's replacement of unhealthy
 	// machines.
 	Remediation Remediation `json:"remediation"`
+	// KubeletConfig is the control plane's KubeletConfiguration patch.
+	KubeletConfig map[string]any `json:"kubeletConfig,omitempty"`
+	// Labels are the control plane machines' node labels.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Taints are added to kubeadm's control-plane taint.
+	Taints []v1alpha1.Taint `json:"taints,omitempty"`
 }
 
 // EtcdValues is the chart's etcd value.
@@ -166,6 +175,7 @@ type NodeGroupValues struct {
 	MachineImage      *Image            `json:"machineImage,omitempty"`
 	AvailabilityZone  string            `json:"availabilityZone,omitempty"`
 	Rollout           RolloutValues     `json:"rollout"`
+	KubeletConfig     map[string]any    `json:"kubeletConfig,omitempty"`
 }
 
 // Autoscale is the chart's nodeGroups[].autoscale value.
@@ -310,6 +320,7 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 	}
 	v.ControlPlane.CertificatesExpiryDays = renewBeforeDays(site.ClusterDefaults, spec.Certificates)
 	v.Etcd = etcd(site.ClusterDefaults, spec.Etcd)
+	v.NodeConfig = nodeConfig(site, spec, v.ClusterNetworking)
 	machines := cpReplicas
 	for i, g := range spec.NodeGroups {
 		at := fmt.Sprintf("spec.nodeGroups[%d]", i)
@@ -345,6 +356,7 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 		}
 		v.NodeGroups = append(v.NodeGroups, ng)
 	}
+	applyKubeadmSettings(&v, site, spec)
 	if len(errs) > 0 {
 		return nil, errs
 	}

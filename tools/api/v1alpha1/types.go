@@ -78,6 +78,9 @@ type SiteSpec struct {
 	// Flux turns on reconcile on merge and the multi-tenancy lockdown
 	// (tools/api/v1alpha1/flux.go).
 	Flux *Flux `json:"flux,omitempty"`
+	// Nodes are the node settings of every cluster of the site
+	// (registries, trust, proxy, kubelet) and what its clusters may set.
+	Nodes *SiteNodes `json:"nodes,omitempty"`
 	// Git is the repository the site's Flux syncs.
 	Git GitSource `json:"git"`
 	// Bootstrap pins what the pivot installs.
@@ -248,6 +251,12 @@ type ClusterSpec struct {
 	DeletionProtection *bool `json:"deletionProtection,omitempty"`
 	// Adopt takes over a Helm release that exists under another identity.
 	Adopt *Adopt `json:"adopt,omitempty"`
+	// Nodes override the site's node settings (registries, trust, proxy,
+	// kubelet).
+	Nodes *NodeSettings `json:"nodes,omitempty"`
+	// KubeadmPatches are kubeadm patches, the escape hatch for what no
+	// field covers; the site must allow them.
+	KubeadmPatches []KubeadmPatch `json:"kubeadmPatches,omitempty"`
 }
 
 // ControlPlane sizes the control plane.
@@ -260,6 +269,12 @@ type ControlPlane struct {
 	// Remediation limits how the control plane replaces unhealthy
 	// machines (over the site default).
 	Remediation *Remediation `json:"remediation,omitempty"`
+	// Kubelet tunes the control plane's kubelets (over the cluster's).
+	Kubelet *Kubelet `json:"kubelet,omitempty"`
+	// Labels are node labels of the control plane machines.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Taints are added to kubeadm's control-plane taint.
+	Taints []Taint `json:"taints,omitempty"`
 }
 
 // NodeGroup is one group of workers.
@@ -286,6 +301,8 @@ type NodeGroup struct {
 	// Rollout is how the group's machines are replaced (over the site
 	// default).
 	Rollout *Rollout `json:"rollout,omitempty"`
+	// Kubelet tunes the group's kubelets (over the cluster's).
+	Kubelet *Kubelet `json:"kubelet,omitempty"`
 }
 
 // Autoscale bounds an autoscaled group; Min may be 0.
@@ -319,6 +336,10 @@ type APIServer struct {
 	FloatingIP *bool `json:"floatingIP,omitempty"`
 	// AllowedCIDRs restrict who reaches the API server's load balancer.
 	AllowedCIDRs []string `json:"allowedCIDRs,omitempty"`
+	// PodSecurity are the Pod Security admission's defaults.
+	PodSecurity *PodSecurity `json:"podSecurity,omitempty"`
+	// Audit turns on the audit log.
+	Audit *Audit `json:"audit,omitempty"`
 }
 
 // Network holds the cluster's networking.
@@ -354,6 +375,8 @@ type Etcd struct {
 	// Volume is a Cinder volume for etcd's data on each control plane
 	// machine.
 	Volume *Volume `json:"volume,omitempty"`
+	// Encryption encrypts Secrets at rest with a key from a Secret.
+	Encryption *EtcdEncryption `json:"encryption,omitempty"`
 	// EtcdTuning overrides the site's etcd defaults.
 	EtcdTuning
 }

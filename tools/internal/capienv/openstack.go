@@ -19,8 +19,8 @@ import (
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 )
 
-// The OpenStack provider's kinds, in the API version of the CRDs under
-// testdata/crds.
+// The OpenStack provider's kinds, in the API version of its CRDs
+// (envtestutil.CAPOCRDDir).
 var (
 	OpenStackClusterGVK = schema.GroupVersionKind{Group: "infrastructure.cluster.x-k8s.io", Version: "v1beta1", Kind: "OpenStackCluster"}
 	OpenStackMachineGVK = schema.GroupVersionKind{Group: "infrastructure.cluster.x-k8s.io", Version: "v1beta1", Kind: "OpenStackMachine"}

@@ -52,6 +52,11 @@ type SiteSpec struct {
 	Flavors []Flavor `json:"flavors"`
 	// Networks are the existing Neutron networks clusters may join.
 	Networks []string `json:"networks,omitempty"`
+	// Networking is what the site's network offers: load balancer
+	// providers, networks for extra ports.
+	Networking *SiteNetworking `json:"networking,omitempty"`
+	// Placement is what the site's compute hosts allow.
+	Placement *SitePlacement `json:"placement,omitempty"`
 	// KubernetesVersions is the supported window of versions.
 	KubernetesVersions VersionWindow `json:"kubernetesVersions"`
 	// Quotas limit the machines of each cluster and of the whole site.
@@ -153,6 +158,9 @@ type Flavor struct {
 	DiskGiB int `json:"diskGiB,omitempty"`
 	// GPUs is the number of GPUs passed through.
 	GPUs int `json:"gpus,omitempty"`
+	// SRIOV says the flavor's hosts have SR-IOV NICs: machines of it may
+	// have direct (virtual function) ports.
+	SRIOV bool `json:"sriov,omitempty"`
 }
 
 // VersionWindow is an inclusive range of Kubernetes versions.
@@ -238,6 +246,8 @@ type ClusterSpec struct {
 	// Certificates says when the control plane rolls ahead of its
 	// certificates' expiry (over the site default).
 	Certificates *Certificates `json:"certificates,omitempty"`
+	// SecurityGroups are the cluster's security groups and extra rules.
+	SecurityGroups *SecurityGroups `json:"securityGroups,omitempty"`
 	// DeletionProtection keeps the cluster from being removed from git;
 	// default true. A cluster can only be deleted by a change whose base
 	// revision already has it false (policy.deletion-protection); the
@@ -255,6 +265,8 @@ type ControlPlane struct {
 	// Remediation limits how the control plane replaces unhealthy
 	// machines (over the site default).
 	Remediation *Remediation `json:"remediation,omitempty"`
+	// MachinePlacement: server group, metadata, config drive.
+	MachinePlacement
 }
 
 // NodeGroup is one group of workers.
@@ -281,6 +293,10 @@ type NodeGroup struct {
 	// Rollout is how the group's machines are replaced (over the site
 	// default).
 	Rollout *Rollout `json:"rollout,omitempty"`
+	// MachinePlacement: server group, metadata, config drive.
+	MachinePlacement
+	// MachineAttachments: extra volumes and ports.
+	MachineAttachments
 }
 
 // Autoscale bounds an autoscaled group; Min may be 0.
@@ -314,6 +330,12 @@ type APIServer struct {
 	FloatingIP *bool `json:"floatingIP,omitempty"`
 	// AllowedCIDRs restrict who reaches the API server's load balancer.
 	AllowedCIDRs []string `json:"allowedCIDRs,omitempty"`
+	// LoadBalancerProvider is the Octavia provider of the API load
+	// balancer, one the site offers; unset, the site's first.
+	LoadBalancerProvider string `json:"loadBalancerProvider,omitempty"`
+	// FloatingIPAddress is a fixed floating IP for the API server (made
+	// if it does not exist); unset, a new one is allocated.
+	FloatingIPAddress string `json:"floatingIPAddress,omitempty"`
 }
 
 // Network holds the cluster's networking.

@@ -85,23 +85,24 @@ type Volume struct {
 // Values are the openstack-cluster chart's values; the chart's
 // values.schema.json is the contract.
 type Values struct {
-	ClusterName                string            `json:"clusterName"`
-	Site                       string            `json:"site"`
-	KubernetesVersion          string            `json:"kubernetesVersion"`
-	MachineImage               Image             `json:"machineImage"`
-	MachineSSHKeyName          string            `json:"machineSSHKeyName,omitempty"`
-	CloudCredentialsSecretName string            `json:"cloudCredentialsSecretName"`
-	CloudName                  string            `json:"cloudName"`
-	AvailabilityZones          []string          `json:"availabilityZones,omitempty"`
-	ExternalNetworkID          string            `json:"externalNetworkId"`
-	APIServer                  APIServerValues   `json:"apiServer"`
-	ClusterNetworking          NetworkingValues  `json:"clusterNetworking"`
-	ControlPlane               ControlPlaneValue `json:"controlPlane"`
-	Etcd                       *EtcdValues       `json:"etcd,omitempty"`
-	OIDC                       *v1alpha1.OIDC    `json:"oidc,omitempty"`
-	Autohealing                bool              `json:"autohealing"`
-	HealthCheck                HealthCheckValues `json:"healthCheck"`
-	NodeGroups                 []NodeGroupValues `json:"nodeGroups"`
+	ClusterName                string              `json:"clusterName"`
+	Site                       string              `json:"site"`
+	KubernetesVersion          string              `json:"kubernetesVersion"`
+	MachineImage               Image               `json:"machineImage"`
+	MachineSSHKeyName          string              `json:"machineSSHKeyName,omitempty"`
+	CloudCredentialsSecretName string              `json:"cloudCredentialsSecretName"`
+	CloudName                  string              `json:"cloudName"`
+	AvailabilityZones          []string            `json:"availabilityZones,omitempty"`
+	ExternalNetworkID          string              `json:"externalNetworkId"`
+	APIServer                  APIServerValues     `json:"apiServer"`
+	ClusterNetworking          NetworkingValues    `json:"clusterNetworking"`
+	ControlPlane               ControlPlaneValue   `json:"controlPlane"`
+	Etcd                       *EtcdValues         `json:"etcd,omitempty"`
+	OIDC                       *v1alpha1.OIDC      `json:"oidc,omitempty"`
+	Autohealing                bool                `json:"autohealing"`
+	HealthCheck                HealthCheckValues   `json:"healthCheck"`
+	NodeGroups                 []NodeGroupValues   `json:"nodeGroups"`
+	SecurityGroups             SecurityGroupValues `json:"securityGroups"`
 }
 
 // APIServerValues are the chart's apiServer values.
@@ -110,6 +111,9 @@ type APIServerValues struct {
 	AssociateFloatingIP bool     `json:"associateFloatingIP"`
 	AllowedCIDRs        []string `json:"allowedCidrs,omitempty"`
 	Port                int      `json:"port"`
+	// LoadBalancerProvider is the Octavia provider; empty, Octavia's default.
+	LoadBalancerProvider string `json:"loadBalancerProvider,omitempty"`
+	FloatingIPAddress    string `json:"floatingIPAddress,omitempty"`
 }
 
 // NetworkingValues are the chart's clusterNetworking values.
@@ -136,7 +140,8 @@ type ControlPlaneValue struct {
 	CertificatesExpiryDays int `json:"certificatesExpiryDays"`
 	// Remediation limits KubeadmControlPlane's replacement of unhealthy
 	// machines.
-	Remediation Remediation `json:"remediation"`
+	Remediation Remediation    `json:"remediation"`
+	Machine     *MachineValues `json:"machine,omitempty"`
 }
 
 // EtcdValues is the chart's etcd value.
@@ -163,6 +168,7 @@ type NodeGroupValues struct {
 	MachineImage      *Image            `json:"machineImage,omitempty"`
 	AvailabilityZone  string            `json:"availabilityZone,omitempty"`
 	Rollout           RolloutValues     `json:"rollout"`
+	Machine           *MachineValues    `json:"machine,omitempty"`
 }
 
 // Autoscale is the chart's nodeGroups[].autoscale value.
@@ -274,7 +280,12 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 			v.APIServer.AssociateFloatingIP = *a.FloatingIP
 		}
 		v.APIServer.AllowedCIDRs = a.AllowedCIDRs
+		v.APIServer.FloatingIPAddress = a.FloatingIPAddress
 	}
+	if v.APIServer.EnableLoadBalancer {
+		v.APIServer.LoadBalancerProvider = loadBalancerProvider(site, spec.APIServer)
+	}
+	v.SecurityGroups = securityGroupValues(spec.SecurityGroups)
 	if n := spec.Network; n != nil {
 		if len(n.PodCIDRs) > 0 {
 			v.ClusterNetworking.PodCIDRs = n.PodCIDRs
@@ -303,6 +314,7 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 		MachineCount:  cpReplicas,
 		RootVolume:    volume(spec.ControlPlane.RootVolume),
 		Remediation:   EffectiveRemediation(site, spec),
+		Machine:       machineValues(site, spec.ControlPlane.MachinePlacement, v1alpha1.MachineAttachments{}),
 	}
 	v.ControlPlane.CertificatesExpiryDays = renewBeforeDays(site.ClusterDefaults, spec.Certificates)
 	v.Etcd = etcd(site.ClusterDefaults, spec.Etcd)
@@ -320,6 +332,7 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 			// The group's failure domain; unset, Nova places the machines.
 			AvailabilityZone: g.AvailabilityZone,
 			Rollout:          EffectiveRollout(site, g),
+			Machine:          machineValues(site, g.MachinePlacement, g.MachineAttachments),
 		}
 		switch {
 		case g.Autoscale != nil:

@@ -34,6 +34,8 @@ func TestScenarioPlacementAndNetwork(t *testing.T) {
 		// no finding is unsafe unless sev is Unsafe.
 		sev     Severity
 		finding string
+		// unchanged: the cluster's objects do not change at all.
+		unchanged bool
 	}{{
 		name: "node group server group rolls the group",
 		edit: func(r *testRepo) {
@@ -96,10 +98,9 @@ func TestScenarioPlacementAndNetwork(t *testing.T) {
 		sev:     Unsafe,
 		finding: "spec.apiServerLoadBalancer cannot change once the cluster exists",
 	}, {
-		name:    "site default load balancer provider reaches existing clusters: refused",
-		edit:    func(r *testRepo) { r.edit(site, "  git:\n", "  networking: {loadBalancerProviders: [ovn]}\n  git:\n") },
-		sev:     Unsafe,
-		finding: "spec.apiServerLoadBalancer cannot change once the cluster exists",
+		name:      "a site offering load balancer providers changes no cluster",
+		edit:      func(r *testRepo) { r.edit(site, "  git:\n", "  networking: {loadBalancerProviders: [ovn]}\n  git:\n") },
+		unchanged: true,
 	}, {
 		name: "a fixed floating IP only if it is the one the API server has",
 		edit: func(r *testRepo) {
@@ -127,6 +128,12 @@ func TestScenarioPlacementAndNetwork(t *testing.T) {
 			tc.edit(r)
 			r.commit(tc.name)
 			rep := r.mustDiff()
+			if tc.unchanged {
+				if len(rep.Clusters) > 0 {
+					t.Errorf("clusters changed: %s", textOf(t, rep))
+				}
+				return
+			}
 			c := cluster(t, rep, "s1", "app")
 			var rolled []string
 			check := func(name string, ro *Rollout) {

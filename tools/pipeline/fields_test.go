@@ -327,18 +327,19 @@ func TestDefinitionFieldsLand(t *testing.T) {
 			{"OpenStackMachineTemplate", "lagging-old-*", "spec.template.spec.ports[2].disablePortSecurity", true},
 			{"OpenStackMachineTemplate", "lagging-new-*", "spec.template.spec.ports", nil},
 		}},
-		{"apiServer.loadBalancerProvider over the site's first; floatingIPAddress", func(s *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+		{"apiServer.loadBalancerProvider; floatingIPAddress", func(s *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
 			s.Networking = &v1alpha1.SiteNetworking{LoadBalancerProviders: []string{"amphora", "ovn"}}
 			c.APIServer = &v1alpha1.APIServer{LoadBalancerProvider: "ovn", FloatingIPAddress: "203.0.113.10", AllowedCIDRs: []string{"192.0.2.0/24"}}
 		}, []where{
 			{"OpenStackCluster", "lagging", "spec.apiServerLoadBalancer.provider", "ovn"},
 			{"OpenStackCluster", "lagging", "spec.apiServerFloatingIP", "203.0.113.10"},
 		}},
-		{"site's first load balancer provider by default", func(s *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+		{"site's load balancer providers are an offer, not a default: Octavia's", func(s *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
 			s.Networking = &v1alpha1.SiteNetworking{LoadBalancerProviders: []string{"ovn"}}
 			c.APIServer = &v1alpha1.APIServer{AllowedCIDRs: []string{"192.0.2.0/24"}}
 		}, []where{
-			{"OpenStackCluster", "lagging", "spec.apiServerLoadBalancer.provider", "ovn"},
+			{"OpenStackCluster", "lagging", "spec.apiServerLoadBalancer.enabled", true},
+			{"OpenStackCluster", "lagging", "spec.apiServerLoadBalancer.provider", nil},
 			{"OpenStackCluster", "lagging", "spec.apiServerFloatingIP", nil},
 		}},
 		{"securityGroups: rules and nodePortsFrom -> allNodesSecurityGroupRules", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {

@@ -145,13 +145,13 @@ func securityGroupValues(sg *v1alpha1.SecurityGroups) SecurityGroupValues {
 	return out
 }
 
-// loadBalancerProvider is the cluster's provider, else the site's first.
-func loadBalancerProvider(site v1alpha1.SiteSpec, a *v1alpha1.APIServer) string {
-	if a != nil && a.LoadBalancerProvider != "" {
+// loadBalancerProvider is the cluster's own choice, else none (Octavia's
+// default provider). The site's list is what it offers, not a default:
+// a default would reach existing clusters, whose load balancer's provider
+// the OpenStack provider refuses to change.
+func loadBalancerProvider(a *v1alpha1.APIServer) string {
+	if a != nil {
 		return a.LoadBalancerProvider
-	}
-	if site.Networking != nil && len(site.Networking.LoadBalancerProviders) > 0 {
-		return site.Networking.LoadBalancerProviders[0]
 	}
 	return ""
 }

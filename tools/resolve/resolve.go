@@ -283,7 +283,7 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 		v.APIServer.FloatingIPAddress = a.FloatingIPAddress
 	}
 	if v.APIServer.EnableLoadBalancer {
-		v.APIServer.LoadBalancerProvider = loadBalancerProvider(site, spec.APIServer)
+		v.APIServer.LoadBalancerProvider = loadBalancerProvider(spec.APIServer)
 	}
 	v.SecurityGroups = securityGroupValues(spec.SecurityGroups)
 	if n := spec.Network; n != nil {

@@ -22,9 +22,9 @@ type SitePlacement struct {
 
 // SiteNetworking is what the site's network offers to clusters.
 type SiteNetworking struct {
-	// LoadBalancerProviders are the Octavia providers clusters may put in
-	// front of their API server (amphora, ovn); the first is the default.
-	// Unset, only amphora.
+	// LoadBalancerProviders are the Octavia providers clusters may choose
+	// for their API server's load balancer (amphora, ovn). A cluster that
+	// chooses none gets Octavia's default provider. Unset, only amphora.
 	LoadBalancerProviders []string `json:"loadBalancerProviders,omitempty"`
 	// PortNetworks are the Neutron networks machines may have extra ports
 	// on, each with the vNIC types its hosts support.

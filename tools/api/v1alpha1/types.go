@@ -331,7 +331,8 @@ type APIServer struct {
 	// AllowedCIDRs restrict who reaches the API server's load balancer.
 	AllowedCIDRs []string `json:"allowedCIDRs,omitempty"`
 	// LoadBalancerProvider is the Octavia provider of the API load
-	// balancer, one the site offers; unset, the site's first.
+	// balancer, one the site offers; unset, Octavia's default. Fixed when
+	// the cluster is made (the OpenStack provider refuses a change).
 	LoadBalancerProvider string `json:"loadBalancerProvider,omitempty"`
 	// FloatingIPAddress is a fixed floating IP for the API server (made
 	// if it does not exist); unset, a new one is allocated.

@@ -165,6 +165,7 @@ func impact(ctx context.Context, cr *ClusterReport, old, cur objectSet) {
 		cr.Findings = append(cr.Findings, deletionFindings(cr, old)...)
 	default:
 		cr.Action = Changed
+		cr.Findings = append(cr.Findings, openStackClusterFindings(old, cur)...)
 	}
 	cpVersion := ""
 	if kcps := cur.ofKind("KubeadmControlPlane"); len(kcps) > 0 {

@@ -1,5 +1,6 @@
 // Package envtestutil starts real kube-apiservers (envtest) for tests and
-// loads Cluster API's CRDs from the module cache.
+// loads Cluster API's CRDs from the module cache and the OpenStack
+// provider's from testdata/crds/capo.
 //
 // The binaries come from hack/envtest-assets.sh through KUBEBUILDER_ASSETS;
 // `make test` always sets it. Without it, tests that need an API server
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -100,6 +102,34 @@ func ClusterAPICRDs(tb testing.TB, labels map[string]string) []*apiextensionsv1.
 		for _, f := range files {
 			crds = append(crds, ReadCRDs(tb, f, labels)...)
 		}
+	}
+	return crds
+}
+
+// CAPOVersion is the release of cluster-api-provider-openstack whose CRDs
+// are under CAPOCRDDir.
+const CAPOVersion = "v0.13.9"
+
+// CAPOCRDDir is the folder of the OpenStack provider's CRDs: its generated
+// config/crd/bases of CAPOVersion, unchanged, kept in the repository for
+// tests only (its Go module is not on the module proxy). Nothing in the
+// product reads them.
+func CAPOCRDDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "crds", "capo")
+}
+
+// CAPOCRDs loads the OpenStack provider's CRDs (CAPOCRDDir), adding labels.
+func CAPOCRDs(tb testing.TB, labels map[string]string) []*apiextensionsv1.CustomResourceDefinition {
+	tb.Helper()
+	files, err := filepath.Glob(filepath.Join(CAPOCRDDir(), "*.yaml"))
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("no CRDs under %s", CAPOCRDDir())
+	}
+	sort.Strings(files)
+	var crds []*apiextensionsv1.CustomResourceDefinition
+	for _, f := range files {
+		crds = append(crds, ReadCRDs(tb, f, labels)...)
 	}
 	return crds
 }

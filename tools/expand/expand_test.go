@@ -64,7 +64,7 @@ func marshal(t testing.TB, objs []*unstructured.Unstructured) []byte {
 
 func TestExpandGolden(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"plain", "autoscale-gpu", "existing-network", "adopted", "node-config"} {
+	for _, name := range []string{"plain", "autoscale-gpu", "existing-network", "adopted", "node-config", "placement-network"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			objs, err := expand.Expand(context.Background(), options(loadValues(t, name)))

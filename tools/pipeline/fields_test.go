@@ -295,6 +295,77 @@ func TestDefinitionFieldsLand(t *testing.T) {
 			{"OpenStackCluster", "lagging", "spec.apiServerLoadBalancer", nil},
 			{"OpenStackCluster", "lagging", "spec.disableAPIServerFloatingIP", true},
 		}},
+		{"placement: controlPlane serverGroup and serverMetadata over the site's; site configDrive", func(s *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			s.Placement = &v1alpha1.SitePlacement{Hosts: 5, ServerMetadata: map[string]string{"billing": "site", "owner": "ops"}, ConfigDrive: true}
+			c.ControlPlane.ServerGroup = &v1alpha1.ServerGroup{Name: "lagging-cp", Policy: "anti-affinity"}
+			c.ControlPlane.ServerMetadata = map[string]string{"billing": "lagging"}
+		}, []where{
+			{"OpenStackMachineTemplate", "lagging-control-plane-*", "spec.template.spec.serverGroup.filter.name", "lagging-cp"},
+			{"OpenStackMachineTemplate", "lagging-control-plane-*", "spec.template.spec.serverMetadata", []any{
+				map[string]any{"key": "billing", "value": "lagging"},
+				map[string]any{"key": "owner", "value": "ops"},
+			}},
+			{"OpenStackMachineTemplate", "lagging-control-plane-*", "spec.template.spec.configDrive", true},
+			{"OpenStackMachineTemplate", "lagging-new-*", "spec.template.spec.configDrive", true},
+			{"OpenStackMachineTemplate", "lagging-new-*", "spec.template.spec.serverGroup", nil},
+		}},
+		{"nodeGroups[] configDrive: false over the site's, volumes and ports (SR-IOV)", func(s *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			s.Placement = &v1alpha1.SitePlacement{ConfigDrive: true}
+			c.NodeGroups[1].ConfigDrive = ptr(false)
+			c.NodeGroups[0].Volumes = []v1alpha1.ExtraVolume{{Name: "scratch", SizeGiB: 100, Type: "fast", AvailabilityZone: "az1"}}
+			c.NodeGroups[0].Ports = []v1alpha1.Port{{Network: "storage"}, {Network: "fabric", VNICType: "direct", DisablePortSecurity: true}}
+		}, []where{
+			{"OpenStackMachineTemplate", "lagging-new-*", "spec.template.spec.configDrive", nil},
+			{"OpenStackMachineTemplate", "lagging-old-*", "spec.template.spec.configDrive", true},
+			{"OpenStackMachineTemplate", "lagging-old-*", "spec.template.spec.additionalBlockDevices[0].name", "scratch"},
+			{"OpenStackMachineTemplate", "lagging-old-*", "spec.template.spec.additionalBlockDevices[0].sizeGiB", int64(100)},
+			{"OpenStackMachineTemplate", "lagging-old-*", "spec.template.spec.additionalBlockDevices[0].storage.volume.type", "fast"},
+			{"OpenStackMachineTemplate", "lagging-old-*", "spec.template.spec.additionalBlockDevices[0].storage.volume.availabilityZone.name", "az1"},
+			{"OpenStackMachineTemplate", "lagging-old-*", "spec.template.spec.ports[0]", map[string]any{}},
+			{"OpenStackMachineTemplate", "lagging-old-*", "spec.template.spec.ports[1].network.filter.name", "storage"},
+			{"OpenStackMachineTemplate", "lagging-old-*", "spec.template.spec.ports[2].vnicType", "direct"},
+			{"OpenStackMachineTemplate", "lagging-old-*", "spec.template.spec.ports[2].disablePortSecurity", true},
+			{"OpenStackMachineTemplate", "lagging-new-*", "spec.template.spec.ports", nil},
+		}},
+		{"apiServer.loadBalancerProvider; floatingIPAddress", func(s *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			s.Networking = &v1alpha1.SiteNetworking{LoadBalancerProviders: []string{"amphora", "ovn"}}
+			c.APIServer = &v1alpha1.APIServer{LoadBalancerProvider: "ovn", FloatingIPAddress: "203.0.113.10", AllowedCIDRs: []string{"192.0.2.0/24"}}
+		}, []where{
+			{"OpenStackCluster", "lagging", "spec.apiServerLoadBalancer.provider", "ovn"},
+			{"OpenStackCluster", "lagging", "spec.apiServerFloatingIP", "203.0.113.10"},
+		}},
+		{"site's load balancer providers are an offer, not a default: Octavia's", func(s *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			s.Networking = &v1alpha1.SiteNetworking{LoadBalancerProviders: []string{"ovn"}}
+			c.APIServer = &v1alpha1.APIServer{AllowedCIDRs: []string{"192.0.2.0/24"}}
+		}, []where{
+			{"OpenStackCluster", "lagging", "spec.apiServerLoadBalancer.enabled", true},
+			{"OpenStackCluster", "lagging", "spec.apiServerLoadBalancer.provider", nil},
+			{"OpenStackCluster", "lagging", "spec.apiServerFloatingIP", nil},
+		}},
+		{"securityGroups: rules and nodePortsFrom -> allNodesSecurityGroupRules", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			c.SecurityGroups = &v1alpha1.SecurityGroups{
+				Rules:         []v1alpha1.SecurityGroupRule{{Name: "ssh", Direction: "ingress", Protocol: "tcp", PortRangeMin: 22, PortRangeMax: 22, RemoteIPPrefix: "10.0.0.0/8"}},
+				NodePortsFrom: []string{"192.0.2.0/24"},
+				Existing:      []string{"monitoring"},
+			}
+		}, []where{
+			{"OpenStackCluster", "lagging", "spec.managedSecurityGroups.allowAllInClusterTraffic", true},
+			{"OpenStackCluster", "lagging", "spec.managedSecurityGroups.allNodesSecurityGroupRules[0].name", "ssh"},
+			{"OpenStackCluster", "lagging", "spec.managedSecurityGroups.allNodesSecurityGroupRules[0].remoteIPPrefix", "10.0.0.0/8"},
+			{"OpenStackCluster", "lagging", "spec.managedSecurityGroups.allNodesSecurityGroupRules[1]", map[string]any{
+				"name": "node-ports-tcp-0", "description": "NodePorts from 192.0.2.0/24 (load balancers that keep the client's address)",
+				"direction": "ingress", "etherType": "IPv4", "protocol": "tcp", "portRangeMin": int64(30000), "portRangeMax": int64(32767), "remoteIPPrefix": "192.0.2.0/24",
+			}},
+			{"OpenStackCluster", "lagging", "spec.managedSecurityGroups.allNodesSecurityGroupRules[2].name", "node-ports-udp-0"},
+			{"OpenStackMachineTemplate", "lagging-new-*", "spec.template.spec.securityGroups[0].filter.name", "monitoring"},
+			{"OpenStackMachineTemplate", "lagging-control-plane-*", "spec.template.spec.securityGroups[0].filter.name", "monitoring"},
+		}},
+		{"securityGroups.managed: false -> no managed groups", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			c.SecurityGroups = &v1alpha1.SecurityGroups{Managed: ptr(false), Existing: []string{"cluster-nodes"}}
+		}, []where{
+			{"OpenStackCluster", "lagging", "spec.managedSecurityGroups", nil},
+			{"OpenStackMachineTemplate", "lagging-new-*", "spec.template.spec.securityGroups[0].filter.name", "cluster-nodes"},
+		}},
 		{"network: pod, service and node CIDRs", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {}, []where{
 			{"Cluster", "lagging", "spec.clusterNetwork.pods.cidrBlocks[0]", "10.100.0.0/16"},
 			{"Cluster", "lagging", "spec.clusterNetwork.services.cidrBlocks[0]", "10.101.0.0/16"},

@@ -104,10 +104,11 @@ type Values struct {
 	NodeGroups                 []NodeGroupValues `json:"nodeGroups"`
 	// Naming selects capi-helm-charts' selectors and labels for an adopted
 	// cluster; nil is the chart's own.
-	Naming            *Naming           `json:"naming,omitempty"`
-	NodeConfig        *NodeConfigValues `json:"nodeConfig,omitempty"`
-	APIServerSecurity *SecurityValues   `json:"apiServerSecurity,omitempty"`
-	KubeadmPatches    []KubeadmPatch    `json:"kubeadmPatches,omitempty"`
+	Naming            *Naming             `json:"naming,omitempty"`
+	NodeConfig        *NodeConfigValues   `json:"nodeConfig,omitempty"`
+	APIServerSecurity *SecurityValues     `json:"apiServerSecurity,omitempty"`
+	KubeadmPatches    []KubeadmPatch      `json:"kubeadmPatches,omitempty"`
+	SecurityGroups    SecurityGroupValues `json:"securityGroups"`
 }
 
 // APIServerValues are the chart's apiServer values.
@@ -116,6 +117,9 @@ type APIServerValues struct {
 	AssociateFloatingIP bool     `json:"associateFloatingIP"`
 	AllowedCIDRs        []string `json:"allowedCidrs,omitempty"`
 	Port                int      `json:"port"`
+	// LoadBalancerProvider is the Octavia provider; empty, Octavia's default.
+	LoadBalancerProvider string `json:"loadBalancerProvider,omitempty"`
+	FloatingIPAddress    string `json:"floatingIPAddress,omitempty"`
 }
 
 // NetworkingValues are the chart's clusterNetworking values.
@@ -148,7 +152,9 @@ type ControlPlaneValue struct {
 	// Labels are the control plane machines' node labels.
 	Labels map[string]string `json:"labels,omitempty"`
 	// Taints are added to kubeadm's control-plane taint.
-	Taints []v1alpha1.Taint `json:"taints,omitempty"`
+	Taints      []v1alpha1.Taint `json:"taints,omitempty"`
+	Remediation Remediation      `json:"remediation"`
+	Machine     *MachineValues   `json:"machine,omitempty"`
 }
 
 // EtcdValues is the chart's etcd value.
@@ -176,6 +182,7 @@ type NodeGroupValues struct {
 	AvailabilityZone  string            `json:"availabilityZone,omitempty"`
 	Rollout           RolloutValues     `json:"rollout"`
 	KubeletConfig     map[string]any    `json:"kubeletConfig,omitempty"`
+	Machine           *MachineValues    `json:"machine,omitempty"`
 }
 
 // Autoscale is the chart's nodeGroups[].autoscale value.
@@ -288,7 +295,12 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 			v.APIServer.AssociateFloatingIP = *a.FloatingIP
 		}
 		v.APIServer.AllowedCIDRs = a.AllowedCIDRs
+		v.APIServer.FloatingIPAddress = a.FloatingIPAddress
 	}
+	if v.APIServer.EnableLoadBalancer {
+		v.APIServer.LoadBalancerProvider = loadBalancerProvider(spec.APIServer)
+	}
+	v.SecurityGroups = securityGroupValues(spec.SecurityGroups)
 	if n := spec.Network; n != nil {
 		if len(n.PodCIDRs) > 0 {
 			v.ClusterNetworking.PodCIDRs = n.PodCIDRs
@@ -317,6 +329,7 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 		MachineCount:  cpReplicas,
 		RootVolume:    volume(spec.ControlPlane.RootVolume),
 		Remediation:   EffectiveRemediation(site, spec),
+		Machine:       machineValues(site, spec.ControlPlane.MachinePlacement, v1alpha1.MachineAttachments{}),
 	}
 	v.ControlPlane.CertificatesExpiryDays = renewBeforeDays(site.ClusterDefaults, spec.Certificates)
 	v.Etcd = etcd(site.ClusterDefaults, spec.Etcd)
@@ -335,6 +348,7 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 			// The group's failure domain; unset, Nova places the machines.
 			AvailabilityZone: g.AvailabilityZone,
 			Rollout:          EffectiveRollout(site, g),
+			Machine:          machineValues(site, g.MachinePlacement, g.MachineAttachments),
 		}
 		switch {
 		case g.Autoscale != nil:

@@ -143,6 +143,20 @@ func mustLoadCAPOFields() capoFields {
 	return f
 }
 
+// CAPOFields returns the field list of capo_fields.yaml: the API version
+// of the OpenStack provider's kinds and, per kind, every accepted path with
+// its JSON type. Tests hold it against the provider's CRDs.
+func CAPOFields() (apiVersion string, kinds map[string]map[string]string) {
+	kinds = make(map[string]map[string]string, len(capo.Kinds))
+	for kind, fields := range capo.Kinds {
+		kinds[kind] = make(map[string]string, len(fields))
+		for path, typ := range fields {
+			kinds[kind][path] = typ
+		}
+	}
+	return capo.APIVersion, kinds
+}
+
 // Objects verifies every object and returns an *Error listing every problem
 // at once, or nil.
 func Objects(objs []*unstructured.Unstructured) error {

@@ -29,7 +29,7 @@ filter:
 
 {{/*
 The spec of an OpenStackMachineTemplate's machine (spec.template.spec):
-(dict "root" $ "flavor" ... "image" ... "rootVolume" ... "etcd" ...).
+(dict "root" $ "flavor" ... "image" ... "rootVolume" ... "etcd" ... "machine" ...).
 Its hash names the template, so everything that shapes a machine is here and
 nothing else is.
 */}}
@@ -77,6 +77,7 @@ additionalBlockDevices:
       {{- end }}
 {{- end }}
 {{- end }}
+{{- include "openstack-cluster.machinePlacement" . }}
 {{- end }}
 
 {{/*

@@ -52,6 +52,11 @@ type SiteSpec struct {
 	Flavors []Flavor `json:"flavors"`
 	// Networks are the existing Neutron networks clusters may join.
 	Networks []string `json:"networks,omitempty"`
+	// Networking is what the site's network offers: load balancer
+	// providers, networks for extra ports.
+	Networking *SiteNetworking `json:"networking,omitempty"`
+	// Placement is what the site's compute hosts allow.
+	Placement *SitePlacement `json:"placement,omitempty"`
 	// KubernetesVersions is the supported window of versions.
 	KubernetesVersions VersionWindow `json:"kubernetesVersions"`
 	// Quotas limit the machines of each cluster and of the whole site.
@@ -159,6 +164,9 @@ type Flavor struct {
 	DiskGiB int `json:"diskGiB,omitempty"`
 	// GPUs is the number of GPUs passed through.
 	GPUs int `json:"gpus,omitempty"`
+	// SRIOV says the flavor's hosts have SR-IOV NICs: machines of it may
+	// have direct (virtual function) ports.
+	SRIOV bool `json:"sriov,omitempty"`
 }
 
 // VersionWindow is an inclusive range of Kubernetes versions.
@@ -244,6 +252,8 @@ type ClusterSpec struct {
 	// Certificates says when the control plane rolls ahead of its
 	// certificates' expiry (over the site default).
 	Certificates *Certificates `json:"certificates,omitempty"`
+	// SecurityGroups are the cluster's security groups and extra rules.
+	SecurityGroups *SecurityGroups `json:"securityGroups,omitempty"`
 	// DeletionProtection keeps the cluster from being removed from git;
 	// default true. A cluster can only be deleted by a change whose base
 	// revision already has it false (policy.deletion-protection); the
@@ -275,6 +285,8 @@ type ControlPlane struct {
 	Labels map[string]string `json:"labels,omitempty"`
 	// Taints are added to kubeadm's control-plane taint.
 	Taints []Taint `json:"taints,omitempty"`
+	// MachinePlacement: server group, metadata, config drive.
+	MachinePlacement
 }
 
 // NodeGroup is one group of workers.
@@ -303,6 +315,10 @@ type NodeGroup struct {
 	Rollout *Rollout `json:"rollout,omitempty"`
 	// Kubelet tunes the group's kubelets (over the cluster's).
 	Kubelet *Kubelet `json:"kubelet,omitempty"`
+	// MachinePlacement: server group, metadata, config drive.
+	MachinePlacement
+	// MachineAttachments: extra volumes and ports.
+	MachineAttachments
 }
 
 // Autoscale bounds an autoscaled group; Min may be 0.
@@ -340,6 +356,13 @@ type APIServer struct {
 	PodSecurity *PodSecurity `json:"podSecurity,omitempty"`
 	// Audit turns on the audit log.
 	Audit *Audit `json:"audit,omitempty"`
+	// LoadBalancerProvider is the Octavia provider of the API load
+	// balancer, one the site offers; unset, Octavia's default. Fixed when
+	// the cluster is made (the OpenStack provider refuses a change).
+	LoadBalancerProvider string `json:"loadBalancerProvider,omitempty"`
+	// FloatingIPAddress is a fixed floating IP for the API server (made
+	// if it does not exist); unset, a new one is allocated.
+	FloatingIPAddress string `json:"floatingIPAddress,omitempty"`
 }
 
 // Network holds the cluster's networking.

@@ -11,8 +11,9 @@
 // and the admission webhooks of the three (defaulting and validation) served
 // by a controller-runtime webhook server that envtest registers. The CRDs
 // are Cluster API's own from its module and the OpenStack provider's real
-// CRDs (testdata/crds, from cluster-api-provider-openstack), labelled with
-// their contract versions as the providers' kustomizations label them.
+// CRDs (envtestutil.CAPOCRDDir, from cluster-api-provider-openstack),
+// labelled with their contract versions as the providers' kustomizations
+// label them.
 //
 // The one stand-in is the OpenStack provider (see openstack.go): no cloud
 // is reachable here, so a minimal controller marks an OpenStackCluster
@@ -46,7 +47,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -525,10 +525,7 @@ func allPreflightChecks() sets.Set[clusterv1.MachineSetPreflightCheck] {
 	return sets.New(clusterv1.MachineSetPreflightCheckAll)
 }
 
-// crdDir is the OpenStack provider's CRDs beside this file.
-func crdDir() string {
-	_, file, _, _ := goruntime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "testdata", "crds")
-}
+// crdDir is the OpenStack provider's CRDs.
+func crdDir() string { return envtestutil.CAPOCRDDir() }
 
 func ptrTo[T any](v T) *T { return &v }

@@ -24,8 +24,8 @@ import (
 	"sigs.k8s.io/cluster-api/util/annotations"
 )
 
-// The OpenStack provider's kinds, in the API version of the CRDs under
-// testdata/crds.
+// The OpenStack provider's kinds, in the API version of its CRDs
+// (envtestutil.CAPOCRDDir).
 var (
 	OpenStackClusterGVK = schema.GroupVersionKind{Group: "infrastructure.cluster.x-k8s.io", Version: "v1beta1", Kind: "OpenStackCluster"}
 	OpenStackMachineGVK = schema.GroupVersionKind{Group: "infrastructure.cluster.x-k8s.io", Version: "v1beta1", Kind: "OpenStackMachine"}

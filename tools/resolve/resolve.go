@@ -152,9 +152,8 @@ type ControlPlaneValue struct {
 	// Labels are the control plane machines' node labels.
 	Labels map[string]string `json:"labels,omitempty"`
 	// Taints are added to kubeadm's control-plane taint.
-	Taints      []v1alpha1.Taint `json:"taints,omitempty"`
-	Remediation Remediation      `json:"remediation"`
-	Machine     *MachineValues   `json:"machine,omitempty"`
+	Taints  []v1alpha1.Taint `json:"taints,omitempty"`
+	Machine *MachineValues   `json:"machine,omitempty"`
 }
 
 // EtcdValues is the chart's etcd value.

@@ -85,7 +85,7 @@ func TestFluxLoop(t *testing.T) {
 
 	start := time.Now()
 	bctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
-	bins, err := fluxenv.Build(bctx, t.TempDir())
+	bins, err := fluxenv.Build(bctx)
 	cancel()
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +149,7 @@ func TestFluxLoop(t *testing.T) {
 	} {
 		began := time.Now()
 		ok := t.Run(sc.name, func(t *testing.T) {
-			l.t = t
+			l.t, l.f.t = t, t
 			sc.run(l)
 		})
 		t.Logf("%s: %s", sc.name, time.Since(began).Round(time.Second))
@@ -612,7 +612,11 @@ func (l *loop) deletion() {
 		t.Fatalf("the first change deleted the cluster: %v", err)
 	}
 
+	// The credentials' folder goes with the file (render refuses
+	// Secrets of a cluster that does not exist); the Secret itself stays
+	// on the management cluster, as its Kustomization never prunes.
 	l.f.remove(file)
+	l.f.removeAll("clusters/" + site + "/secrets/" + cluster)
 	l.push("teaching: removed")
 	all := []schema.GroupVersionKind{
 		clusterv1.GroupVersion.WithKind("Cluster"), clusterv1.GroupVersion.WithKind("MachineDeployment"),

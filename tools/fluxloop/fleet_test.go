@@ -107,6 +107,13 @@ func (f *fleet) remove(name string) {
 	}
 }
 
+func (f *fleet) removeAll(name string) {
+	f.t.Helper()
+	if err := os.RemoveAll(f.path(name)); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
 // createSecrets encrypts the cloud credentials for every cluster that has
 // none yet, as `capiform secrets create` does.
 func (f *fleet) createSecrets() {

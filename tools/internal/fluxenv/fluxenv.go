@@ -10,7 +10,12 @@
 // They cannot run in the test's process: their reconcilers are in their
 // modules' internal/ packages, which Go lets no other module import, and
 // their only other package is main. Their CRDs are installed from the
-// same modules' config/crd/bases.
+// same modules' config/crd/bases. Two deviations from a Flux install:
+// source-controller is built with fluxcd/pkg/artifact v0.18.0, as the Go
+// module proxy does not serve the v0.18.3 it requires (controllers/go.mod);
+// kustomize-controller runs with the feature gate
+// CancelHealthCheckOnNewRevision, as no Cluster becomes Available here
+// (see Start).
 //
 // Stand-ins, each named so where it acts:
 //   - helm-controller: its module is not on the Go module proxy. The
@@ -27,8 +32,8 @@
 //     reconcile.fluxcd.io/requestedAt.
 //
 // The environment costs the build of the two controllers the first time
-// (several minutes; the go command caches them after) and a few seconds to
-// start them.
+// (about 1900 packages: tens of minutes on a loaded 2-core machine; the go
+// command caches the executables after) and seconds to start them.
 package fluxenv
 
 import (
@@ -116,8 +121,7 @@ type Env struct {
 	LogDir string
 
 	cancel context.CancelFunc
-	procs  []*exec.Cmd
-	done   []chan error
+	procs  []*proc
 	wg     sync.WaitGroup
 	mgrErr chan error
 }
@@ -128,23 +132,28 @@ func ModuleDir() string {
 	return filepath.Join(filepath.Dir(file), "controllers")
 }
 
-// Build builds the controllers from their modules into dir and returns
-// their executables by package.
-func Build(ctx context.Context, dir string) (map[string]string, error) {
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(filepath.Separator), SourceController, KustomizeController)
-	cmd.Dir = ModuleDir()
-	// The controllers' module is not capiform's: a GOFLAGS=-mod=vendor
-	// or a go.work of the caller must not apply to it.
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("go build %s %s: %w\n%s", SourceController, KustomizeController, err, out.String())
+// Build builds the controllers from their modules and returns their
+// executables by package. They are the go command's module tools
+// (`go tool -n` builds one and prints its path): it keeps the linked
+// executables in its build cache, so only the first run pays for the
+// build.
+func Build(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	for _, pkg := range []string{SourceController, KustomizeController} {
+		cmd := exec.CommandContext(ctx, "go", "tool", "-n", pkg)
+		cmd.Dir = ModuleDir()
+		// The controllers' module is not capiform's: a GOFLAGS=-mod=vendor
+		// or a go.work of the caller must not apply to it.
+		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("go tool -n %s: %w\n%s", pkg, err, stderr.String())
+		}
+		lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+		out[pkg] = strings.TrimSpace(lines[len(lines)-1])
 	}
-	return map[string]string{
-		SourceController:    filepath.Join(dir, "source-controller"),
-		KustomizeController: filepath.Join(dir, "kustomize-controller"),
-	}, nil
+	return out, nil
 }
 
 // CRDDir is the config/crd/bases folder of a controller's module, at the
@@ -192,6 +201,10 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	if err := os.MkdirAll(e.LogDir, 0o755); err != nil {
 		return nil, err
 	}
+	storageDir := filepath.Join(opts.WorkDir, "storage")
+	if err := os.MkdirAll(storageDir, 0o755); err != nil {
+		return nil, err
+	}
 	kubeconfig := filepath.Join(opts.WorkDir, "kubeconfig")
 	if err := os.WriteFile(kubeconfig, opts.Kubeconfig, 0o600); err != nil {
 		return nil, err
@@ -220,7 +233,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 		args      []string
 	}{
 		{"source-controller", SourceController, ports[1], []string{
-			"--storage-path=" + filepath.Join(opts.WorkDir, "storage"),
+			"--storage-path=" + storageDir,
 			"--storage-addr=" + storage, "--storage-adv-addr=" + storage,
 		}},
 		{"kustomize-controller", KustomizeController, ports[2], []string{
@@ -243,7 +256,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 		if err := e.run(p.name, bin, append(common(p.health), p.args...), kubeconfig, opts.WorkDir); err != nil {
 			return nil, err
 		}
-		if err := waitReady(ctx, p.name, "http://127.0.0.1:"+strconv.Itoa(p.health)+"/readyz", e.done[len(e.done)-1]); err != nil {
+		if err := waitReady(ctx, e.procs[len(e.procs)-1], "http://127.0.0.1:"+strconv.Itoa(p.health)+"/readyz"); err != nil {
 			return nil, fmt.Errorf("%w (log: %s)", err, filepath.Join(e.LogDir, p.name+".log"))
 		}
 	}
@@ -277,15 +290,23 @@ func (e *Env) run(name, bin string, args []string, kubeconfig, workDir string) e
 		logf.Close()
 		return fmt.Errorf("starting %s: %w", name, err)
 	}
-	done := make(chan error, 1)
+	p := &proc{name: name, cmd: cmd, exited: make(chan struct{})}
 	go func() {
-		err := cmd.Wait()
+		p.err = cmd.Wait()
 		logf.Close()
-		done <- err
+		close(p.exited)
 	}()
-	e.procs = append(e.procs, cmd)
-	e.done = append(e.done, done)
+	e.procs = append(e.procs, p)
 	return nil
+}
+
+// proc is a running controller.
+type proc struct {
+	name   string
+	cmd    *exec.Cmd
+	exited chan struct{}
+	// err is cmd.Wait's, once exited is closed.
+	err error
 }
 
 // Stop stops the stand-ins, then each controller: SIGTERM, and SIGKILL
@@ -302,17 +323,17 @@ func (e *Env) Stop() error {
 			errs = append(errs, err)
 		}
 	}
-	for i, cmd := range e.procs {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
+	for _, p := range e.procs {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-e.done[i]:
+		case <-p.exited:
 		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-e.done[i]
-			errs = append(errs, fmt.Errorf("%s did not stop on SIGTERM within 15s", filepath.Base(cmd.Path)))
+			_ = p.cmd.Process.Kill()
+			<-p.exited
+			errs = append(errs, fmt.Errorf("%s did not stop on SIGTERM within 15s", p.name))
 		}
 	}
-	e.procs, e.done = nil, nil
+	e.procs = nil
 	return errors.Join(errs...)
 }
 
@@ -332,7 +353,7 @@ func (e *Env) Log(name string, n int) string {
 
 // waitReady polls a controller's readiness endpoint for up to two
 // minutes, failing at once when the process exits.
-func waitReady(ctx context.Context, name, url string, exited <-chan error) error {
+func waitReady(ctx context.Context, p *proc, url string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	hc := &http.Client{Timeout: 2 * time.Second}
@@ -346,10 +367,10 @@ func waitReady(ctx context.Context, name, url string, exited <-chan error) error
 			}
 		}
 		select {
-		case err := <-exited:
-			return fmt.Errorf("%s exited before it was ready: %v", name, err)
+		case <-p.exited:
+			return fmt.Errorf("%s exited before it was ready: %v", p.name, p.err)
 		case <-ctx.Done():
-			return fmt.Errorf("%s not ready after 2m", name)
+			return fmt.Errorf("%s not ready after 2m", p.name)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

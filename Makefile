@@ -62,6 +62,11 @@ test: ## run every test, envtest control planes included (built on first use); t
 	  echo "== [1/3] the test control plane: kube-apiserver and etcd $(ENVTEST_K8S_VERSION) for envtest (built once: about 12-14 minutes and 2.5 GB of memory the first time; then cached)"; \
 	  start=$$SECONDS; assets="$$(hack/envtest-assets.sh | tail -n1)" && \
 	  echo "   envtest assets: $$assets" && $(call took,the control plane,$$start) && \
+	  echo "== [1/3] Flux's source-controller and kustomize-controller v1.9.6 for the GitOps loop test (tools/fluxloop), from their own module (built once: about 1900 packages, 10-20 minutes on an idle 2-core machine, much more under load; then cached by the go command)" && \
+	  start=$$SECONDS && \
+	  (cd tools/internal/fluxenv/controllers && for c in source-controller kustomize-controller; do \
+	    GOWORK=off GOFLAGS=-mod=mod $(GO) tool -n github.com/fluxcd/$$c >/dev/null || exit 1; done) && \
+	  $(call took,the Flux controllers,$$start) && \
 	  logs="$$(mktemp -d)" && \
 	  race="$$($(GO) list $(RACE_PKGS))" && \
 	  pkgs="$$($(GO) list $(PKGS) | grep -vxF "$$race")" || exit 2; \

@@ -70,7 +70,7 @@ func TestCommands(t *testing.T) {
 		{name: "validate -o xml on a bad definition", args: []string{"-C", bad, "validate", "-o", "xml"}, code: 2, stderr: []string{`unknown output format "xml": use text, json or github`}, noStdout: true},
 		{name: "diff -o xml", args: []string{"-C", dir, "diff", "--base", "HEAD", "-o", "xml"}, code: 2, stderr: []string{`unknown output format "xml": use text, markdown or json`}, noStdout: true},
 		{name: "validate with a policy violation", args: []string{"-C", quota, "validate"}, code: 1, stderr: []string{"clusters/edi/teaching.yaml:6:", "replicas"}},
-		{name: "the lon site's own policy", args: []string{"-C", gpu, "validate"}, code: 1, stderr: []string{"clusters/lon/research.yaml:20:13: GPU flavor g1.a100x1 may only be used by a node group named gpu [lon.gpu-groups]"}},
+		{name: "the lon site's own policy", args: []string{"-C", gpu, "validate"}, code: 1, stderr: []string{"clusters/lon/research.yaml:26:13: GPU flavor g1.a100x1 may only be used by a node group named gpu [lon.gpu-groups]"}},
 		{name: "render refuses bad input", args: []string{"-C", bad, "render"}, code: 1, stderr: []string{"clusters/edi/teaching.yaml:6:18", "problem(s) found"}},
 		{name: "expand a cluster", args: []string{"-C", dir, "expand", "lon/research"}, code: 0, stdout: []string{"kind: KubeadmControlPlane", "name: research-gpu", "helm.toolkit.fluxcd.io/name: research"}},
 		{name: "expand needs only its own site valid", args: []string{"-C", bad, "expand", "lon/research"}, code: 0, stdout: []string{"kind: KubeadmControlPlane"}},

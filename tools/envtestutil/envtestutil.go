@@ -122,9 +122,15 @@ func CAPOCRDDir() string {
 // CAPOCRDs loads the OpenStack provider's CRDs (CAPOCRDDir), adding labels.
 func CAPOCRDs(tb testing.TB, labels map[string]string) []*apiextensionsv1.CustomResourceDefinition {
 	tb.Helper()
-	files, err := filepath.Glob(filepath.Join(CAPOCRDDir(), "*.yaml"))
+	return dirCRDs(tb, CAPOCRDDir(), labels)
+}
+
+// dirCRDs loads the CRDs of every YAML file of dir, in name order.
+func dirCRDs(tb testing.TB, dir string, labels map[string]string) []*apiextensionsv1.CustomResourceDefinition {
+	tb.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil || len(files) == 0 {
-		tb.Fatalf("no CRDs under %s", CAPOCRDDir())
+		tb.Fatalf("no CRDs under %s", dir)
 	}
 	sort.Strings(files)
 	var crds []*apiextensionsv1.CustomResourceDefinition
@@ -132,6 +138,23 @@ func CAPOCRDs(tb testing.TB, labels map[string]string) []*apiextensionsv1.Custom
 		crds = append(crds, ReadCRDs(tb, f, labels)...)
 	}
 	return crds
+}
+
+// FluxCRDDir is the folder of the CRDs of helm-controller (v1.6.3, whose
+// api/v2 is helm-controller/api v1.6.5) and notification-controller
+// (v1.9.3): their generated config/crd/bases, unchanged, kept in the
+// repository for tests only (helm-controller's main module is not on the
+// module proxy, and notification-controller's CRDs are not in its API
+// module). source- and kustomize-controller's CRDs come from their modules.
+func FluxCRDDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "crds", "flux")
+}
+
+// FluxCRDs loads the CRDs under FluxCRDDir, adding labels.
+func FluxCRDs(tb testing.TB, labels map[string]string) []*apiextensionsv1.CustomResourceDefinition {
+	tb.Helper()
+	return dirCRDs(tb, FluxCRDDir(), labels)
 }
 
 // ReadCRDs reads the CRDs of a YAML file, adding labels.

@@ -68,10 +68,36 @@ func newFleet(t testing.TB, url, user, password string) *fleet {
 	}
 	f := &fleet{t: t, dir: dir, repo: repo, id: id, auth: &githttp.BasicAuth{Username: user, Password: password}}
 	siteFile := "clusters/" + site + "/site.yaml"
-	f.edit(siteFile, "\nspec:\n", "\nspec:\n  secrets:\n    ageRecipients: ["+id.Recipient().String()+"]\n")
+	// Reconcile on merge: the generated tree's own Receiver, its token
+	// and the commit status token encrypted as the operator's are.
+	f.edit(siteFile, "\nspec:\n", "\nspec:\n  secrets:\n    ageRecipients: ["+id.Recipient().String()+"]\n"+
+		"  flux:\n    gitHost: {provider: github, repository: https://github.com/example/fleet}\n")
 	f.edit(siteFile, "url: ssh://git@git.example.org/platform/fleet.git", "url: "+url)
 	f.createSecrets()
+	f.createFluxSecrets()
 	return f
+}
+
+// createFluxSecrets encrypts the git host's two tokens into the site's
+// flux-system Secrets, as `capiform secrets create SITE --cluster
+// flux-system` does.
+func (f *fleet) createFluxSecrets() {
+	f.t.Helper()
+	fl, err := load.LoadSites(source.Worktree(f.dir), []string{site})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for name, token := range map[string]string{"webhook-token": receiverToken, "commit-status-token": "fluxloop-status-token"} {
+		files, err := secrets.Create(secrets.CreateOptions{FS: source.Worktree(f.dir), Site: fl.Site(site), Clusters: []string{"flux-system"}, Name: name, Data: map[string][]byte{"token": []byte(token)}})
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		for p, c := range files {
+			out[p] = c
+		}
+	}
+	testrepo.WriteFiles(f.t, f.dir, out)
 }
 
 func (f *fleet) path(name string) string { return filepath.Join(f.dir, filepath.FromSlash(name)) }

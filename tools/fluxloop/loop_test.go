@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -37,7 +36,6 @@ import (
 	"github.com/capiform/capiform/tools/envtestutil"
 	"github.com/capiform/capiform/tools/internal/capienv"
 	"github.com/capiform/capiform/tools/internal/fluxenv"
-	"github.com/capiform/capiform/tools/internal/testrepo"
 	"github.com/capiform/capiform/tools/secrets"
 )
 
@@ -46,8 +44,8 @@ func TestMain(m *testing.M) { os.Exit(capienv.Main(m)) }
 
 const (
 	gitUser, gitPassword = "flux", "fluxloop-git-password"
-	// receiverToken is the token of the Receiver the test makes when the
-	// generated tree has none.
+	// receiverToken is the token the site's git host signs its webhooks
+	// with, kept encrypted in the fleet.
 	receiverToken = "fluxloop-receiver-token"
 	mgmt          = "edi-mgmt"
 )
@@ -78,7 +76,7 @@ type loop struct {
 // git host's webhook does; they run in order, each on what the one before
 // left.
 func TestFluxLoop(t *testing.T) {
-	crds := sharedCRDs(t)
+	crds := envtestutil.FluxCRDDir()
 	envtestutil.RequireAssets(t)
 	l := &loop{t: t}
 	ctx := context.Background()
@@ -111,7 +109,21 @@ func TestFluxLoop(t *testing.T) {
 	t.Cleanup(srv.StopHTTP)
 	l.f = newFleet(t, srv.HTTPAddress()+"/fleet.git", gitUser, gitPassword)
 
-	l.capi = capienv.Shared(t)
+	// Booted servers (capienv.Options.Boot): the control plane reports
+	// itself initialized, which is when a cluster's addons start.
+	opts, err := capienv.DefaultOptions(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Boot = true
+	if l.capi, err = capienv.Start(opts); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.capi.Stop(); err != nil {
+			t.Errorf("stopping Cluster API's controllers: %v", err)
+		}
+	})
 	work := t.TempDir()
 	l.flux, err = fluxenv.Start(ctx, fluxenv.Options{
 		Config: l.capi.Config, Kubeconfig: l.capi.Kubeconfig,
@@ -163,24 +175,6 @@ func TestFluxLoop(t *testing.T) {
 		if !ok {
 			t.Fatalf("scenario %q failed; the later ones build on it", sc.name)
 		}
-	}
-}
-
-// sharedCRDs is the folder of helm-controller's and
-// notification-controller's CRDs: ../shared/crds/flux from the project's
-// root, or from a folder above it (a worktree); the test skips without it.
-func sharedCRDs(t *testing.T) string {
-	t.Helper()
-	dir := filepath.Clean(testrepo.Root())
-	for {
-		p := filepath.Join(filepath.Dir(dir), "shared", "crds", "flux")
-		if _, err := os.Stat(filepath.Join(p, "helm.toolkit.fluxcd.io_helmreleases.yaml")); err == nil {
-			return p
-		}
-		if filepath.Dir(dir) == dir {
-			t.Skip("no ../shared/crds/flux with helm-controller's CRD above the project's root: the HelmRelease CRD is not on the Go module proxy")
-		}
-		dir = filepath.Dir(dir)
 	}
 }
 
@@ -338,27 +332,61 @@ func (l *loop) bootstrap() {
 			t.Errorf("%s: %s-secrets Ready at %d and the credentials made at %d, want both before the HelmRelease (made at %d)", c, c, sec.ready, cred.added, hr.added)
 		}
 	}
-	// What cannot become Ready here, and why: a cluster's Kustomization
-	// checks that its Cluster is Available, which needs Nodes and kubeadm
-	// that envtest has not; so it stays in its health check and its
-	// addons wait for it, as dependsOn says.
+	// The addons start once the cluster is up: each cluster's
+	// Kustomization turns Ready when its control plane is initialized and
+	// reachable (the stand-in's servers boot and run kubeadm init), though
+	// the Cluster is not Available (nothing answers for etcd here, and a
+	// real cloud's Nodes wait for the CNI, an addon); then its addons'
+	// Kustomization applies every addon HelmRelease, each made after that
+	// Ready. They do not become Ready here: their charts are on the
+	// internet.
 	for _, c := range clusters {
-		k, err := l.kustomization(ctx, c)
-		if err != nil {
+		l.readyAtHead(5*time.Minute, c)
+		cl := &clusterv1.Cluster{}
+		if err := l.capi.Client.Get(ctx, client.ObjectKey{Namespace: c, Name: c}, cl); err != nil {
 			t.Fatal(err)
 		}
-		if apimeta.IsStatusConditionTrue(k.Status.Conditions, meta.ReadyCondition) {
-			t.Errorf("Kustomization %s is Ready though its Cluster cannot be Available here: %s", c, condition(k.Status.Conditions))
+		if apimeta.IsStatusConditionTrue(cl.Status.Conditions, clusterv1.AvailableCondition) {
+			t.Errorf("Cluster %s is Available here: this test no longer shows that its addons start before Available", c)
 		}
-		l.wait(time.Minute, func(ctx context.Context) (bool, string, error) {
-			a, err := l.kustomization(ctx, c+"-addons")
-			if err != nil {
-				return false, err.Error(), nil
+		addons := l.addonReleases(c)
+		if len(addons) == 0 {
+			t.Fatalf("the generated tree has no addon HelmRelease for %s", c)
+		}
+		l.wait(3*time.Minute, func(ctx context.Context) (bool, string, error) {
+			for _, name := range addons {
+				hr := &helmv2.HelmRelease{}
+				if err := l.flux.Client.Get(ctx, client.ObjectKey{Namespace: c, Name: name}, hr); err != nil {
+					return false, "addon HelmRelease " + c + "/" + name + ": " + err.Error(), nil
+				}
 			}
-			r := apimeta.FindStatusCondition(a.Status.Conditions, meta.ReadyCondition)
-			return r != nil && r.Reason == meta.DependencyNotReadyReason, c + "-addons waiting for its dependency: " + condition(a.Status.Conditions), nil
+			return true, "", nil
 		})
+		up := l.rec.at("Kustomization", fluxenv.Namespace, c)
+		for _, name := range addons {
+			if hr := l.rec.at("HelmRelease", c, name); up.ready == 0 || hr.added == 0 || hr.added < up.ready {
+				t.Errorf("addon HelmRelease %s/%s made at %d, want after Kustomization %s turned Ready (at %d)", c, name, hr.added, c, up.ready)
+			}
+		}
 	}
+}
+
+// addonReleases are the names of the HelmReleases of a cluster's addons
+// in the pushed tree.
+func (l *loop) addonReleases(cluster string) []string {
+	l.t.Helper()
+	var out []string
+	for _, doc := range envtestutil.SplitYAML([]byte(l.f.read("clusters/" + site + "/generated/addons/" + cluster + "/addons.yaml"))) {
+		o := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(doc, &o.Object); err != nil {
+			l.t.Fatal(err)
+		}
+		if o.GetKind() == helmv2.HelmReleaseKind {
+			out = append(out, o.GetName())
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func keys(m map[string][]byte) []string {
@@ -404,43 +432,33 @@ func (l *loop) clusterObjects(timeout time.Duration, cluster string) {
 	})
 }
 
-// ensureReceiver picks the generated tree's Receiver, or makes one as
-// item 2 of issue 14 generates it (GitHub, push events, the flux-system
-// GitRepository) where the tree has none yet.
+// ensureReceiver waits for the generated tree's Receiver (the site's
+// spec.flux.gitHost) and its token, decrypted by kustomize-controller
+// from the site's encrypted flux-system Secrets.
 func (l *loop) ensureReceiver() {
-	t := l.t
-	ctx := context.Background()
-	list := &unstructured.UnstructuredList{}
-	list.SetGroupVersionKind(fluxenv.ReceiverGVK.GroupVersion().WithKind("ReceiverList"))
-	if err := l.flux.Client.List(ctx, list); err != nil {
-		t.Fatal(err)
-	}
-	if len(list.Items) > 0 {
+	l.t.Helper()
+	l.wait(3*time.Minute, func(ctx context.Context) (bool, string, error) {
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(fluxenv.ReceiverGVK.GroupVersion().WithKind("ReceiverList"))
+		if err := l.flux.Client.List(ctx, list, client.InNamespace(fluxenv.Namespace)); err != nil {
+			return false, "", err
+		}
+		if len(list.Items) != 1 {
+			return false, fmt.Sprintf("the generated tree's Receiver in %s (%d there)", fluxenv.Namespace, len(list.Items)), nil
+		}
 		r := list.Items[0]
+		name, _, _ := unstructured.NestedString(r.Object, "spec", "secretRef", "name")
+		tok := &corev1.Secret{}
+		if err := l.flux.Client.Get(ctx, client.ObjectKey{Namespace: fluxenv.Namespace, Name: name}, tok); err != nil {
+			return false, "the Receiver's token Secret " + name + ": " + err.Error(), nil
+		}
+		if string(tok.Data["token"]) != receiverToken {
+			return false, "the Receiver's token decrypted", nil
+		}
 		l.receiver = client.ObjectKey{Namespace: r.GetNamespace(), Name: r.GetName()}
-		t.Logf("the generated tree's Receiver %s", l.receiver)
-		return
-	}
-	t.Log("the generated tree has no Receiver: the test makes one (github, push, GitRepository flux-system)")
-	tok := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: fluxenv.Namespace, Name: "receiver-token"},
-		Data: map[string][]byte{"token": []byte(receiverToken)}}
-	if err := l.flux.Client.Create(ctx, tok); err != nil {
-		t.Fatal(err)
-	}
-	r := &unstructured.Unstructured{Object: map[string]any{
-		"spec": map[string]any{
-			"type": "github", "events": []any{"ping", "push"},
-			"secretRef": map[string]any{"name": tok.Name},
-			"resources": []any{map[string]any{"kind": sourcev1.GitRepositoryKind, "name": "flux-system"}},
-		},
-	}}
-	r.SetGroupVersionKind(fluxenv.ReceiverGVK)
-	r.SetNamespace(fluxenv.Namespace)
-	r.SetName("github")
-	if err := l.flux.Client.Create(ctx, r); err != nil {
-		t.Fatal(err)
-	}
-	l.receiver = client.ObjectKeyFromObject(r)
+		return true, "", nil
+	})
+	l.t.Logf("the generated tree's Receiver %s", l.receiver)
 }
 
 // callReceiver sends the git host's push event for the head commit to

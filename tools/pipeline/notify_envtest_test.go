@@ -3,11 +3,9 @@ package pipeline_test
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,25 +15,8 @@ import (
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/capiform/capiform/tools/envtestutil"
-	"github.com/capiform/capiform/tools/internal/testrepo"
 	"github.com/capiform/capiform/tools/render"
 )
-
-// sharedCRDs is ../shared/crds from the project's root (for a linked git
-// worktree, from its main checkout's), or "" when absent.
-func sharedCRDs(t *testing.T) string {
-	roots := []string{testrepo.Root()}
-	if out, err := exec.Command("git", "-C", testrepo.Root(), "rev-parse", "--path-format=absolute", "--git-common-dir").Output(); err == nil {
-		roots = append(roots, filepath.Dir(strings.TrimSpace(string(out))))
-	}
-	for _, r := range roots {
-		d := filepath.Join(r, "..", "shared", "crds")
-		if st, err := os.Stat(d); err == nil && st.IsDir() {
-			return d
-		}
-	}
-	return ""
-}
 
 // moduleCRDs reads the CRDs under config/crd/bases of a Go module version
 // (from the module cache, fetched through the Go module proxy if needed).
@@ -66,15 +47,7 @@ func moduleCRDs(t *testing.T, module string) []*apiextensionsv1.CustomResourceDe
 // kustomize-controller applies them once decrypted.
 func TestGeneratedTreeAcceptedByFluxCRDs(t *testing.T) {
 	envtestutil.RequireAssets(t)
-	shared := sharedCRDs(t)
-	if shared == "" {
-		t.Skip("../shared/crds is absent (the CRDs of helm- and notification-controller, see its README): skipped")
-	}
-	var crds []*apiextensionsv1.CustomResourceDefinition
-	flux, _ := filepath.Glob(filepath.Join(shared, "flux", "*.yaml"))
-	for _, f := range flux {
-		crds = append(crds, envtestutil.ReadCRDs(t, f, nil)...)
-	}
+	crds := envtestutil.FluxCRDs(t, nil)
 	crds = append(crds, moduleCRDs(t, "github.com/fluxcd/source-controller@v1.9.6")...)
 	crds = append(crds, moduleCRDs(t, "github.com/fluxcd/kustomize-controller@v1.9.6")...)
 	env := envtestutil.Start(t, crds)

@@ -10,16 +10,17 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// TestClusterAvailableUnderFlux evaluates the cluster health check with
+// TestClusterUpUnderFlux evaluates the cluster health check with
 // Flux's own CEL library, the one kustomize-controller v1.9 builds its
 // status reader with (fluxcd/pkg/runtime/cel.NewStatusReader), and feeds
 // it the Cluster the way the poller does: the object as read from the API
 // server, through ReadStatusForObject. An evaluation error is Unknown
 // there, and Unknown holds the Kustomization until its timeout, so each
-// case wants a definite status: only Available True is Current.
-func TestClusterAvailableUnderFlux(t *testing.T) {
+// case wants a definite status: only a control plane initialized and
+// reachable is Current; Available does not matter (see ClusterUp).
+func TestClusterUpUnderFlux(t *testing.T) {
 	newReader, err := fluxcel.NewStatusReader([]kustomize.CustomHealthCheck{{
-		APIVersion: "cluster.x-k8s.io/v1beta2", Kind: "Cluster", HealthCheckExpressions: ClusterAvailable,
+		APIVersion: "cluster.x-k8s.io/v1beta2", Kind: "Cluster", HealthCheckExpressions: ClusterUp,
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -54,11 +55,16 @@ func TestClusterAvailableUnderFlux(t *testing.T) {
 		{"no status yet", nil, false, status.InProgressStatus},
 		{"status without conditions", map[string]any{"phase": "Pending"}, true, status.InProgressStatus},
 		{"empty conditions", map[string]any{"conditions": []any{}}, true, status.InProgressStatus},
-		{"conditions without Available", map[string]any{"conditions": []any{cond("Paused", "False")}}, true, status.InProgressStatus},
-		{"Available False", map[string]any{"conditions": []any{cond("Available", "False"), cond("Paused", "False")}}, true, status.InProgressStatus},
-		{"Available Unknown", map[string]any{"conditions": []any{cond("Available", "Unknown")}}, true, status.InProgressStatus},
-		{"Available True", map[string]any{"observedGeneration": int64(1), "conditions": []any{cond("Paused", "False"), cond("Available", "True")}}, true, status.CurrentStatus},
-		{"Available True for an older generation", map[string]any{"observedGeneration": int64(0), "conditions": []any{cond("Available", "True")}}, true, status.InProgressStatus},
+		{"conditions without the two", map[string]any{"conditions": []any{cond("Paused", "False")}}, true, status.InProgressStatus},
+		{"initialized, not yet reached", map[string]any{"observedGeneration": int64(1), "conditions": []any{cond("ControlPlaneInitialized", "True"), cond("RemoteConnectionProbe", "False")}}, true, status.InProgressStatus},
+		{"initialized, probe unknown", map[string]any{"observedGeneration": int64(1), "conditions": []any{cond("ControlPlaneInitialized", "True"), cond("RemoteConnectionProbe", "Unknown")}}, true, status.InProgressStatus},
+		{"reached, not initialized", map[string]any{"observedGeneration": int64(1), "conditions": []any{cond("ControlPlaneInitialized", "False"), cond("RemoteConnectionProbe", "True")}}, true, status.InProgressStatus},
+		// A new cluster: nodes wait for the CNI, an addon, so the
+		// Cluster is not Available; its addons must start now.
+		{"up, workers not yet available", map[string]any{"observedGeneration": int64(1), "conditions": []any{cond("Available", "False"), cond("WorkersAvailable", "False"), cond("ControlPlaneInitialized", "True"), cond("RemoteConnectionProbe", "True")}}, true, status.CurrentStatus},
+		{"up and Available", map[string]any{"observedGeneration": int64(1), "conditions": []any{cond("Paused", "False"), cond("Available", "True"), cond("ControlPlaneInitialized", "True"), cond("RemoteConnectionProbe", "True")}}, true, status.CurrentStatus},
+		{"Available alone is not enough", map[string]any{"observedGeneration": int64(1), "conditions": []any{cond("Available", "True")}}, true, status.InProgressStatus},
+		{"up for an older generation", map[string]any{"observedGeneration": int64(0), "conditions": []any{cond("ControlPlaneInitialized", "True"), cond("RemoteConnectionProbe", "True")}}, true, status.InProgressStatus},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -26,6 +26,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 
 	"github.com/capiform/capiform/tools/load"
 	"github.com/capiform/capiform/tools/resolve"
@@ -54,33 +55,46 @@ const (
 	SourceInterval        = time.Minute
 	KustomizationInterval = 10 * time.Minute
 	ReleaseInterval       = 10 * time.Minute
-	// ClusterTimeout bounds how long a cluster may take to become Available
-	// before its Kustomization reports failure (and retries).
+	// ClusterTimeout bounds how long a cluster's control plane may take to
+	// come up before its Kustomization reports failure (and retries).
 	ClusterTimeout = 60 * time.Minute
 )
 
-// ClusterAvailable is the health check of a cluster's Kustomization: the
-// Cluster API Cluster's Available condition is True. Until the Cluster has
-// conditions, or while Available is False or Unknown, it is in progress;
-// the Kustomization's timeout bounds how long that may last.
+// ClusterUp is the health check of a cluster's Kustomization: Cluster
+// API's Cluster reports its control plane initialized (the condition
+// Cluster API documents as the signal for "all the provisioning operations
+// that depend on a functional API server") and the management cluster
+// reaching its API server (RemoteConnectionProbe). The addons' Kustomization
+// depends on it, so this is when the addons start.
 //
-// A Cluster that Helm has just created has no status at all, and Flux's
-// evaluator fails on any reference to a missing top-level field
+// It is not the Cluster's Available condition, which DESIGN.md first named:
+// Available includes WorkersAvailable, which waits for every worker's Node
+// to be Ready, and a Node is not Ready before the CNI runs, which is an
+// addon. Waiting for Available would hold the CNI until a Ready that only
+// the CNI can bring: no new cluster would ever get its addons.
+//
+// Until the Cluster has conditions, or while either is False or Unknown,
+// it is in progress; the Kustomization's timeout bounds how long that may
+// last. A Cluster that Helm has just created has no status at all, and
+// Flux's evaluator fails on any reference to a missing top-level field
 // ("no such attribute(s): status.conditions"; has(status) is not valid CEL,
 // as Flux documents): the Kustomization then reports Unknown with that
 // error instead of progress. The status is therefore read only once the
 // API server's managedFields show that something wrote the status
 // subresource (every status write since Kubernetes 1.22 records it);
 // where managedFields were stripped the status is read directly.
-var ClusterAvailable = kustomize.HealthCheckExpressions{
-	Current:    clusterStatusWritten + " && " + clusterAvailableTrue,
-	InProgress: "!(" + clusterStatusWritten + ") || !" + clusterAvailableTrue,
+var ClusterUp = kustomize.HealthCheckExpressions{
+	Current:    clusterStatusWritten + " && " + clusterUpTrue,
+	InProgress: "!(" + clusterStatusWritten + ") || !(" + clusterUpTrue + ")",
 }
 
-const (
-	clusterStatusWritten = "!has(metadata.managedFields) || metadata.managedFields.exists(f, f.?subresource.orValue('') == 'status')"
-	clusterAvailableTrue = "status.?conditions.orValue([]).exists(e, e.type == 'Available' && e.status == 'True')"
-)
+const clusterStatusWritten = "!has(metadata.managedFields) || metadata.managedFields.exists(f, f.?subresource.orValue('') == 'status')"
+
+var clusterUpTrue = conditionTrue(clusterv1.ClusterControlPlaneInitializedCondition) + " && " + conditionTrue(clusterv1.ClusterRemoteConnectionProbeCondition)
+
+func conditionTrue(typ string) string {
+	return "status.?conditions.orValue([]).exists(e, e.type == '" + typ + "' && e.status == 'True')"
+}
 
 // Object is a typed Kubernetes object.
 type Object interface {
@@ -379,7 +393,7 @@ func clusterKustomization(site string, rel *resolve.Release) Object {
 		APIVersion: "cluster.x-k8s.io/v1beta2", Kind: "Cluster", Name: rel.Cluster, Namespace: rel.TargetNamespace,
 	}}
 	ks.Spec.HealthCheckExprs = []kustomize.CustomHealthCheck{{
-		APIVersion: "cluster.x-k8s.io/v1beta2", Kind: "Cluster", HealthCheckExpressions: ClusterAvailable,
+		APIVersion: "cluster.x-k8s.io/v1beta2", Kind: "Cluster", HealthCheckExpressions: ClusterUp,
 	}}
 	return ks
 }

@@ -225,35 +225,40 @@ func TestCAPOFieldsCoverChart(t *testing.T) {
 	}
 }
 
-// TestCAPOCRDsAreUpstream: the CRDs under testdata/crds/capo are the
-// upstream files, where a copy of those is beside the repository.
-func TestCAPOCRDsAreUpstream(t *testing.T) {
+// TestCRDsAreUpstream: the CRDs under testdata/crds (the OpenStack
+// provider's, helm- and notification-controller's) are the upstream files,
+// where a copy of those is beside the repository (../shared/crds).
+func TestCRDsAreUpstream(t *testing.T) {
 	t.Parallel()
-	upstream := filepath.Join(testrepo.Root(), "..", "shared", "crds", "capo")
-	files, err := filepath.Glob(filepath.Join(upstream, "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Skipf("no upstream copy of CAPO's CRDs at ../shared/crds/capo beside the repository: testdata/crds/capo is not compared")
-	}
-	ours, err := filepath.Glob(filepath.Join(envtestutil.CAPOCRDDir(), "*.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ours) != len(files) {
-		t.Errorf("testdata/crds/capo has %d files, the upstream copy %d", len(ours), len(files))
-	}
-	for _, f := range files {
-		want, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := os.ReadFile(filepath.Join(envtestutil.CAPOCRDDir(), filepath.Base(f)))
-		if err != nil {
-			t.Errorf("testdata/crds/capo: %v", err)
-			continue
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("testdata/crds/capo/%s differs from the upstream copy", filepath.Base(f))
-		}
+	for name, ours := range map[string]string{"capo": envtestutil.CAPOCRDDir(), "flux": envtestutil.FluxCRDDir()} {
+		t.Run(name, func(t *testing.T) {
+			upstream := filepath.Join(testrepo.Root(), "..", "shared", "crds", name)
+			files, err := filepath.Glob(filepath.Join(upstream, "*.yaml"))
+			if err != nil || len(files) == 0 {
+				t.Skipf("no upstream copy of the CRDs at ../shared/crds/%s beside the repository: testdata/crds/%s is not compared", name, name)
+			}
+			have, err := filepath.Glob(filepath.Join(ours, "*.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(have) != len(files) {
+				t.Errorf("testdata/crds/%s has %d files, the upstream copy %d", name, len(have), len(files))
+			}
+			for _, f := range files {
+				want, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := os.ReadFile(filepath.Join(ours, filepath.Base(f)))
+				if err != nil {
+					t.Errorf("testdata/crds/%s: %v", name, err)
+					continue
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("testdata/crds/%s/%s differs from the upstream copy", name, filepath.Base(f))
+				}
+			}
+		})
 	}
 }
 

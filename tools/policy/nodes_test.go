@@ -112,3 +112,55 @@ func corpusFleet(t *testing.T) fstest.MapFS {
 	}
 	return out
 }
+
+// TestKubeletConfigDecodes: a kubelet setting whose configPatch the
+// kubelet's own KubeletConfiguration type (k8s.io/kubelet) does not take,
+// a misspelt field or a value of the wrong type, is refused by the Go
+// checks at the configPatch's line; one it takes passes.
+func TestKubeletConfigDecodes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, patch, says string
+	}{
+		{"fields of the type", "{serializeImagePulls: false, containerLogMaxSize: 50Mi, shutdownGracePeriod: 30s}", ""},
+		{"misspelt field", "{serializeImagePull: false}", `unknown field "serializeImagePull"`},
+		{"wrong type", "{podsPerCore: many}", "podsPerCore"},
+		{"wrong shape", "{shutdownGracePeriod: {seconds: 30}}", "shutdownGracePeriod"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fsys := fstest.MapFS{}
+			for p, f := range corpusFleet(t) {
+				fsys[p] = f
+			}
+			fsys["clusters/dev/work.yaml"] = &fstest.MapFile{Data: []byte(`apiVersion: capiform.dev/v1alpha1
+kind: Cluster
+metadata:
+  name: work
+spec:
+  kubernetesVersion: v1.36.1
+  controlPlane: {flavor: small, replicas: 1}
+  apiServer: {allowedCIDRs: [10.0.0.0/8]}
+  platforms: [{name: base}]
+  nodeGroups:
+    - name: md-0
+      flavor: large
+      replicas: 1
+      kubelet:
+        configPatch: ` + tc.patch + `
+`)}
+			fleet, err := load.Load(fsys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := Validate(context.Background(), fleet, Options{Head: fsys, GoChecks: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := strings.Contains(d.Error(), "clusters/dev/work.yaml:15:") && strings.Contains(d.Error(), "policy.kubelet-config")
+			if found != (tc.says != "") || !strings.Contains(d.Error(), tc.says) {
+				t.Errorf("want policy.kubelet-config at work.yaml:15 saying %q = %v; got:\n%v", tc.says, tc.says != "", d)
+			}
+		})
+	}
+}

@@ -151,6 +151,14 @@ func TestScenarioKubeadmSettings(t *testing.T) {
 			r.write(app, r.read(app)+"  apiServer:\n    podSecurity: {enforce: baseline}\n    audit: {level: Metadata}\n  etcd:\n    encryption: {keySecret: {name: app-etcd-key, key: key}}\n")
 		},
 		cpRolls: true,
+	}, {
+		// The site's defaults reach every cluster that does not say
+		// otherwise: app's control plane rolls as if it had set them.
+		name: "the site's Pod Security, audit and encryption defaults",
+		edit: func(r *testRepo) {
+			r.edit("clusters/s1/site.yaml", "\nspec:\n", "\nspec:\n  clusterDefaults:\n    podSecurity: {enforce: baseline}\n    audit: {level: Metadata}\n    encryption: {keySecret: {name: etcd-key, key: key}}\n")
+		},
+		cpRolls: true,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -65,21 +65,7 @@ func applyKubeadmSettings(v *Values, site v1alpha1.SiteSpec, c v1alpha1.ClusterS
 			v.NodeGroups[i].KubeletConfig = KubeletConfig(mergeKubelet(cluster, g.Kubelet))
 		}
 	}
-	sec := &SecurityValues{}
-	if a := c.APIServer; a != nil {
-		sec.PodSecurity = a.PodSecurity
-		if au := a.Audit; au != nil {
-			sec.Audit = &AuditValues{
-				Level:      or(au.Level, DefaultAuditLevel),
-				MaxAgeDays: firstSet(au.MaxAgeDays, nil, DefaultAuditMaxAgeDays),
-				MaxBackups: firstSet(au.MaxBackups, nil, DefaultAuditMaxBackups),
-				MaxSizeMiB: firstSet(au.MaxSizeMiB, nil, DefaultAuditMaxSizeMiB),
-			}
-		}
-	}
-	if c.Etcd != nil && c.Etcd.Encryption != nil {
-		sec.Encryption = &EncryptionValues{Provider: or(c.Etcd.Encryption.Provider, DefaultEncryptionProvider), KeySecret: c.Etcd.Encryption.KeySecret}
-	}
+	sec := security(defaults(site), c)
 	if sec.PodSecurity != nil || sec.Audit != nil || sec.Encryption != nil {
 		v.APIServerSecurity = sec
 	}
@@ -150,4 +136,68 @@ func reserved(r *v1alpha1.Reserved) map[string]any {
 		return nil
 	}
 	return out
+}
+
+// security resolves the API server's admission, audit and encryption: the
+// cluster's settings over the site's clusterDefaults, field by field.
+func security(d v1alpha1.ClusterDefaults, c v1alpha1.ClusterSpec) *SecurityValues {
+	var ps *v1alpha1.PodSecurity
+	var au *v1alpha1.Audit
+	if a := c.APIServer; a != nil {
+		ps, au = a.PodSecurity, a.Audit
+	}
+	sec := &SecurityValues{PodSecurity: mergePodSecurity(d.PodSecurity, ps)}
+	if au != nil || d.Audit != nil {
+		site := d.Audit
+		if site == nil {
+			site = &v1alpha1.Audit{}
+		}
+		if au == nil {
+			au = &v1alpha1.Audit{}
+		}
+		sec.Audit = &AuditValues{
+			Level:      or(au.Level, or(site.Level, DefaultAuditLevel)),
+			MaxAgeDays: firstSet(au.MaxAgeDays, site.MaxAgeDays, DefaultAuditMaxAgeDays),
+			MaxBackups: firstSet(au.MaxBackups, site.MaxBackups, DefaultAuditMaxBackups),
+			MaxSizeMiB: firstSet(au.MaxSizeMiB, site.MaxSizeMiB, DefaultAuditMaxSizeMiB),
+		}
+	}
+	var enc *v1alpha1.EtcdEncryption
+	if c.Etcd != nil {
+		enc = c.Etcd.Encryption
+	}
+	if enc != nil || d.Encryption != nil {
+		site := d.Encryption
+		if site == nil {
+			site = &v1alpha1.EtcdEncryption{}
+		}
+		if enc == nil {
+			enc = &v1alpha1.EtcdEncryption{}
+		}
+		key := enc.KeySecret
+		if key.Name == "" {
+			key = site.KeySecret
+		}
+		sec.Encryption = &EncryptionValues{Provider: or(enc.Provider, or(site.Provider, DefaultEncryptionProvider)), KeySecret: key}
+	}
+	return sec
+}
+
+// mergePodSecurity is the cluster's Pod Security defaults over the site's,
+// field by field; nil when neither sets any.
+func mergePodSecurity(site, cluster *v1alpha1.PodSecurity) *v1alpha1.PodSecurity {
+	if site == nil {
+		return cluster
+	}
+	if cluster == nil {
+		return site
+	}
+	out := *site
+	out.Enforce = or(cluster.Enforce, site.Enforce)
+	out.Audit = or(cluster.Audit, site.Audit)
+	out.Warn = or(cluster.Warn, site.Warn)
+	if cluster.ExemptNamespaces != nil {
+		out.ExemptNamespaces = cluster.ExemptNamespaces
+	}
+	return &out
 }

@@ -16,6 +16,17 @@ type ClusterDefaults struct {
 	// Certificates says when control planes roll ahead of certificate
 	// expiry.
 	Certificates *Certificates `json:"certificates,omitempty"`
+	// PodSecurity are every cluster's Pod Security admission defaults,
+	// field by field under its spec.apiServer.podSecurity.
+	PodSecurity *PodSecurity `json:"podSecurity,omitempty"`
+	// Audit turns on every cluster's audit log, field by field under its
+	// spec.apiServer.audit.
+	Audit *Audit `json:"audit,omitempty"`
+	// Encryption encrypts every cluster's Secrets at rest, with the key
+	// Secret of this name in each cluster's namespace (keep it encrypted
+	// in git: capiform secrets create); a cluster's spec.etcd.encryption
+	// overrides it field by field.
+	Encryption *EtcdEncryption `json:"encryption,omitempty"`
 }
 
 // Remediation limits KubeadmControlPlane's replacement of unhealthy

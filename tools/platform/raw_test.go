@@ -4,11 +4,24 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 	"testing/fstest"
 
 	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
+	apivalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/capiform/capiform/tools/api/v1alpha1"
 
 	"github.com/capiform/capiform/tools/expand"
 	"github.com/capiform/capiform/tools/internal/testrepo"
@@ -180,5 +193,88 @@ floating-network-id = 0b6d1f3e-2c4a-4e8b-9f17-6a5d3c2b1e09
 	}
 	if len(classes) != 2 {
 		t.Errorf("rendered %d storage classes, want the cluster's 2", len(classes))
+	}
+}
+
+// TestNicClusterPolicyMatchesCRD checks the NicClusterPolicy the network
+// platform renders, with its defaults alone and with the fabric cluster's
+// values, against the operator's own CRD of release v26.4.1
+// (testdata/crds/network-operator): no field the API server would prune,
+// nothing its OpenAPI schema or CEL rules refuse.
+func TestNicClusterPolicyMatchesCRD(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join(repoRoot, "testdata", "crds", "network-operator", "mellanox.com_nicclusterpolicies.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crd apiextensionsv1.CustomResourceDefinition
+	if err := sigsyaml.UnmarshalStrict(data, &crd); err != nil {
+		t.Fatal(err)
+	}
+	var v1 *apiextensionsv1.CustomResourceValidation
+	for _, v := range crd.Spec.Versions {
+		if v.Name == "v1alpha1" {
+			v1 = v.Schema
+		}
+	}
+	if v1 == nil {
+		t.Fatal("the CRD has no v1alpha1 schema")
+	}
+	var internal apiextensions.CustomResourceValidation
+	if err := apiextensionsv1.Convert_v1_CustomResourceValidation_To_apiextensions_CustomResourceValidation(v1, &internal, nil); err != nil {
+		t.Fatal(err)
+	}
+	structural, err := structuralschema.NewStructural(internal.OpenAPIV3Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	validator, _, err := apivalidation.NewSchemaValidator(internal.OpenAPIV3Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	celValidator := cel.NewValidator(structural, true, celconfig.PerCallLimit)
+
+	cat, err := LoadCatalogue(os.DirFS(repoRoot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defaults := &load.Cluster{}
+	defaults.Metadata.Name = "c"
+	defaults.Spec.KubernetesVersion = "v1.35.4"
+	defaults.Spec.Platforms = []v1alpha1.PlatformRef{{Name: "base"}, {Name: "network"}}
+	addons, err := cat.Resolve(&load.Site{}, defaults, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fromDefaults Addon
+	for _, a := range addons {
+		if a.Component == "nic-cluster-policy" {
+			fromDefaults = a
+		}
+	}
+	for name, a := range map[string]Addon{
+		"defaults": fromDefaults,
+		"fabric":   resolveShared(t, "fabric")["nic-cluster-policy"],
+	} {
+		t.Run(name, func(t *testing.T) {
+			objs := renderRaw(t, a)
+			if len(objs) != 1 {
+				t.Fatalf("rendered %d objects, want one NicClusterPolicy", len(objs))
+			}
+			obj := objs[0].Object
+			unstructured.RemoveNestedField(obj, "metadata", "namespace") // cluster-scoped; Helm sets none
+			unstructured.RemoveNestedField(obj, "metadata", "labels")
+			pruned := runtime.DeepCopyJSON(obj)
+			if unknown := pruning.PruneWithOptions(pruned, structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true}); len(unknown) > 0 {
+				t.Errorf("fields the API server would prune: %v", unknown)
+			}
+			for _, e := range apivalidation.ValidateCustomResource(nil, obj, validator) {
+				t.Errorf("schema: %v", e)
+			}
+			errs, _ := celValidator.Validate(context.Background(), nil, structural, obj, nil, celconfig.RuntimeCELCostBudget)
+			for _, e := range errs {
+				t.Errorf("CEL: %v", e)
+			}
+		})
 	}
 }

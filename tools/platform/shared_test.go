@@ -302,3 +302,24 @@ spec:
 		})
 	}
 }
+
+// TestShareProvidedCannotTurnOff: a cluster's values that make a provided
+// piece's path unreachable (a scalar where the path needs a mapping) are
+// refused at the cluster's platforms, not left on beside the keeper's.
+func TestShareProvidedCannotTurnOff(t *testing.T) {
+	t.Parallel()
+	cat, err := LoadCatalogue(fstest.MapFS{"platforms/base/platform.yaml": {Data: []byte(providesPlatform)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &load.Cluster{Pos: load.Positions{File: "clusters/s/c.yaml", Paths: map[string]diag.Pos{
+		"spec.platforms": {File: "clusters/s/c.yaml", Line: 7},
+	}}}
+	cl.Metadata.Name = "c"
+	cl.Spec.Platforms = []v1alpha1.PlatformRef{{Name: "base", Values: map[string]map[string]any{"b": {"deep": "flat"}}}}
+	_, err = cat.Resolve(&load.Site{}, cl, nil)
+	l := diagnostics(t, err)
+	if len(l) != 1 || l[0].Rule != "platform.values" || l[0].Line != 7 || !strings.Contains(l[0].Message, "shared runs once, from a, but b cannot be turned off at deep.y.on") {
+		t.Errorf("got %v, want one platform.values at clusters/s/c.yaml:7 naming the piece, its keeper and the path", l)
+	}
+}

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"testing/fstest"
 
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+
 	"github.com/capiform/capiform/tools/api/v1alpha1"
 	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/internal/testrepo"
@@ -55,6 +58,16 @@ func TestSharedPlatformsGolden(t *testing.T) {
 					t.Fatalf("Addons: %v", err)
 				}
 				golden(t, name, marshalAll(t, objs))
+				for _, o := range objs {
+					switch o.GetObjectKind().GroupVersionKind().Kind {
+					case helmv2.HelmReleaseKind:
+						strictDecode(t, o, &helmv2.HelmRelease{})
+					case sourcev1.HelmRepositoryKind:
+						strictDecode(t, o, &sourcev1.HelmRepository{})
+					default:
+						t.Errorf("unexpected %T %s", o, o.GetName())
+					}
+				}
 				addons, err := cat.Resolve(s, c, rel)
 				if err != nil {
 					t.Fatal(err)

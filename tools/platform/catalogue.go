@@ -208,7 +208,7 @@ func (c *Catalogue) checkComponent(ref componentRef, errs *diag.List) {
 		checkManifestsComponent(ref, errs)
 		return
 	}
-	hasRelease := comp.Chart != nil || comp.Namespace != "" || comp.Values != nil || comp.Facts != nil || comp.CloudCredentials != nil || comp.Kubernetes != nil || comp.Retired != ""
+	hasRelease := comp.Chart != nil || comp.Namespace != "" || comp.Values != nil || comp.Facts != nil || comp.CloudCredentials != nil || comp.Kubernetes != nil || comp.Retired != "" || comp.Provides != nil
 	switch {
 	case comp.Select == "" && len(comp.Variants) == 0:
 		c.checkRelease(ref, "", &comp.Release, errs)
@@ -280,6 +280,7 @@ func (c *Catalogue) checkRelease(ref componentRef, prefix string, r *Release, er
 		errs.Add(ref.pos(prefix+"cloudCredentials"), "platform.cloud-credentials", "cloudCredentials of %s needs the targetPath where the chart expects cloud.conf", name)
 	}
 	checkSupport(ref, prefix, r, errs)
+	checkProvides(ref, prefix, r, errs)
 }
 
 // dependencies returns a component's direct dependencies, the CNI

@@ -115,6 +115,9 @@ type Addon struct {
 	// DependsOn are the components that must be ready first, the CNI
 	// included, sorted.
 	DependsOn []string
+	// Provides are the pieces the release can deploy that run once per
+	// cluster, with the value path that turns each on (Release.Provides).
+	Provides map[string]string
 }
 
 // Resolve returns the addons of a cluster in an order that installs every
@@ -143,7 +146,12 @@ func (c *Catalogue) Resolve(site *load.Site, cluster *load.Cluster, rel *resolve
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	return installOrder(byName), nil
+	addons, err := shareProvided(installOrder(byName))
+	if err != nil {
+		errs.Add(cluster.Pos.Of("spec.platforms"), "platform.values", "%v: turn the piece off in one of the two releases' values, or leave the value a mapping path", err)
+		return nil, errs.Err()
+	}
+	return addons, nil
 }
 
 // installOrder sorts addons so that each comes after its dependencies.
@@ -219,6 +227,7 @@ func (c *Catalogue) resolveComponent(site *load.Site, cluster *load.Cluster, p *
 		Chart:     *r.Chart,
 		Values:    values,
 		DependsOn: c.dependencies(comp.Name),
+		Provides:  r.Provides,
 	}
 	if cc := r.CloudCredentials; cc != nil {
 		a.ValuesFrom = append(a.ValuesFrom, helmv2.ValuesReference{

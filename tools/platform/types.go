@@ -108,6 +108,11 @@ type Release struct {
 	// Retired, when set, says why upstream no longer maintains the
 	// release and what replaces it: a cluster that chooses it is warned.
 	Retired string `yaml:"retired,omitempty" json:"retired,omitempty"`
+	// Provides names the pieces the chart can deploy that a cluster must
+	// run only once, each with the value path of the boolean that turns
+	// it on in this chart, like node-feature-discovery: nfd.enabled (two
+	// installations of one piece conflict). See ShareProvided.
+	Provides map[string]string `yaml:"provides,omitempty" json:"provides,omitempty"`
 }
 
 // KubernetesSupport is what a chart's upstream claims about the

@@ -58,8 +58,13 @@ func New(tb testing.TB, withTestFleet bool) string {
 // and everything else from the repository's root, but clusters/ from the
 // test fleet. It copies nothing; it is no link either, which the work-tree
 // reader would refuse.
-func FleetFS() fs.FS {
-	return overlay{root: os.DirFS(Root()), fleet: os.DirFS(filepath.Join(Root(), FleetDir))}
+func FleetFS() fs.FS { return FleetFSOf(FleetDir) }
+
+// FleetFSOf is FleetFS with clusters/ from another fleet of the
+// repository, dir/clusters (dir relative to the root): a package's own
+// fleet under testdata/.
+func FleetFSOf(dir string) fs.FS {
+	return overlay{root: os.DirFS(Root()), fleet: os.DirFS(filepath.Join(Root(), filepath.FromSlash(dir)))}
 }
 
 type overlay struct{ root, fleet fs.FS }

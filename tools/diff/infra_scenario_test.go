@@ -68,6 +68,19 @@ func TestScenarioPlacementAndNetwork(t *testing.T) {
 		rolls: []string{"big"},
 		field: "OpenStackMachineTemplate.spec.template.spec.additionalBlockDevices",
 	}, {
+		// The volume is the same; its filesystem and mount are the
+		// bootstrap's: a new KubeadmConfigTemplate, and Cluster API
+		// rolls the group for it.
+		name: "mounting an extra volume rolls the group",
+		base: func(r *testRepo) {
+			r.edit(app, "replicas: 2\n", "replicas: 2\n      volumes: [{name: scratch, sizeGiB: 100}]\n")
+		},
+		edit: func(r *testRepo) {
+			r.edit(app, "{name: scratch, sizeGiB: 100}", "{name: scratch, sizeGiB: 100, mountPath: /scratch}")
+		},
+		rolls: []string{"big"},
+		field: "KubeadmConfigTemplate.spec.template.spec.mounts",
+	}, {
 		name: "SR-IOV port rolls the group",
 		base: offer,
 		edit: func(r *testRepo) {

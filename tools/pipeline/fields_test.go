@@ -327,6 +327,17 @@ func TestDefinitionFieldsLand(t *testing.T) {
 			{"OpenStackMachineTemplate", "lagging-old-*", "spec.template.spec.ports[2].disablePortSecurity", true},
 			{"OpenStackMachineTemplate", "lagging-new-*", "spec.template.spec.ports", nil},
 		}},
+		{"nodeGroups[] volumes: mountPath and filesystem", func(s *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			c.NodeGroups[0].Volumes = []v1alpha1.ExtraVolume{{Name: "data", SizeGiB: 100, MountPath: "/srv/data", Filesystem: "xfs"}, {Name: "raw", SizeGiB: 10}}
+		}, []where{
+			{"OpenStackMachineTemplate", "lagging-old-*", "spec.template.spec.additionalBlockDevices[0].name", "data"},
+			{"OpenStackMachineTemplate", "lagging-old-*", "spec.template.spec.additionalBlockDevices[1].name", "raw"},
+			{"KubeadmConfigTemplate", "lagging-old-*", "spec.template.spec.diskSetup.filesystems[0].device", "/dev/disk/openstack/by-tag/data"},
+			{"KubeadmConfigTemplate", "lagging-old-*", "spec.template.spec.diskSetup.filesystems[0].filesystem", "xfs"},
+			{"KubeadmConfigTemplate", "lagging-old-*", "spec.template.spec.diskSetup.filesystems[1]", nil},
+			{"KubeadmConfigTemplate", "lagging-old-*", "spec.template.spec.mounts[0]", []any{"/dev/disk/openstack/by-tag/data", "/srv/data"}},
+			{"KubeadmConfigTemplate", "lagging-new-*", "spec.template.spec.diskSetup", nil},
+		}},
 		{"apiServer.loadBalancerProvider; floatingIPAddress", func(s *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
 			s.Networking = &v1alpha1.SiteNetworking{LoadBalancerProviders: []string{"amphora", "ovn"}}
 			c.APIServer = &v1alpha1.APIServer{LoadBalancerProvider: "ovn", FloatingIPAddress: "203.0.113.10", AllowedCIDRs: []string{"192.0.2.0/24"}}

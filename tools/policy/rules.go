@@ -39,6 +39,7 @@ var Rules = []string{
 	"policy.kubelet-config",
 	"policy.kubelet-reserved",
 	"policy.kubeadm-patches",
+	"policy.volume-mount",
 	// Change rules, against a base revision.
 	"policy.no-downgrade",
 	"policy.no-skipped-minor",

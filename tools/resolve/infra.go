@@ -40,6 +40,8 @@ type ExtraVolumeValue struct {
 	SizeGiB          int    `json:"sizeGiB"`
 	Type             string `json:"type,omitempty"`
 	AvailabilityZone string `json:"availabilityZone,omitempty"`
+	MountPath        string `json:"mountPath,omitempty"`
+	Filesystem       string `json:"filesystem,omitempty"`
 }
 
 // PortValue is one entry of machine.ports.

@@ -352,6 +352,30 @@ joinConfiguration:
     taints:
       {{- toYaml . | nindent 6 }}
     {{- end }}
+{{- $mounted := list }}
+{{- range (.machine | default dict).volumes }}
+{{- if .mountPath }}
+{{- $mounted = append $mounted . }}
+{{- end }}
+{{- end }}
+{{- with $mounted }}
+# Extra volumes with a mountPath, by the link the image makes from the tag
+# Nova gives the block device (never a device name like /dev/vdc, which
+# depends on the disks before it): a whole-disk filesystem, which cloud-init
+# makes on first boot and never over one it finds, mounted by that link (a
+# label could not hold every volume name: xfs takes 12 characters).
+diskSetup:
+  filesystems:
+    {{- range . }}
+    - device: /dev/disk/openstack/by-tag/{{ .name }}
+      filesystem: {{ .filesystem | default "ext4" }}
+    {{- end }}
+mounts:
+  {{- range . }}
+  - - /dev/disk/openstack/by-tag/{{ .name }}
+    - {{ .mountPath | quote }}
+  {{- end }}
+{{- end }}
 {{- end }}
 
 {{/*

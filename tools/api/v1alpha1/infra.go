@@ -70,9 +70,9 @@ type ServerGroup struct {
 // MachineAttachments are a node group's extra volumes and ports. A change
 // is a new machine template: the group rolls.
 type MachineAttachments struct {
-	// Volumes are extra Cinder volumes on each machine, raw (not
-	// formatted nor mounted), found in the guest at
-	// /dev/disk/openstack/by-tag/<name>.
+	// Volumes are extra Cinder volumes on each machine, found in the
+	// guest at /dev/disk/openstack/by-tag/<name>: raw, or formatted and
+	// mounted where a volume has a mountPath.
 	Volumes []ExtraVolume `json:"volumes,omitempty"`
 	// Ports are extra Neutron ports on each machine, after its port on the
 	// cluster's network.
@@ -90,6 +90,12 @@ type ExtraVolume struct {
 	// AvailabilityZone is the Cinder availability zone; unset, the
 	// machine's.
 	AvailabilityZone string `json:"availabilityZone,omitempty"`
+	// MountPath formats the volume (whole disk, labelled with its name)
+	// on first boot and mounts it there; unset, the volume stays raw.
+	MountPath string `json:"mountPath,omitempty"`
+	// Filesystem is the filesystem made with MountPath: ext4 (the
+	// default) or xfs.
+	Filesystem string `json:"filesystem,omitempty"`
 }
 
 // Port is an extra Neutron port of each machine of a group.

@@ -290,10 +290,13 @@ func checkCredentialKeys(f *File, site string) diag.List {
 			"the cloud credentials have no key %s: write them again with `capiform secrets rotate %s --cluster %s --clouds <clouds.yaml>`", CloudsYAMLKey, site, f.Cluster)
 		return errs
 	}
-	for _, k := range []string{CloudConfKey, CloudConfValuesKey} {
-		if !has(k) {
+	for _, k := range []struct{ key, reader string }{
+		{CloudConfKey, "Cinder CSI reads"},
+		{CloudConfValuesKey, "the cloud controller's chart reads"},
+	} {
+		if !has(k.key) {
 			errs.Add(diag.Pos{File: f.Path}, RuleMissing,
-				"the cloud credentials have no key %s, which the cloud controller and Cinder CSI read: derive it from their clouds.yaml with `capiform secrets rotate %s --age-key-file <key>`", k, site)
+				"the cloud credentials have no key %s, which %s: derive it from their clouds.yaml with `capiform secrets rotate %s --age-key-file <key>`", k.key, k.reader, site)
 		}
 	}
 	return errs

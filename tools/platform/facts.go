@@ -1,6 +1,8 @@
 package platform
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"sort"
@@ -63,8 +65,11 @@ var factValues = map[string]func(f Facts) any{
 	"availabilityZones": func(f Facts) any { return strs(f.AvailabilityZones) },
 	"hasGPU":            func(f Facts) any { return f.HasGPU },
 	// cloud.go
-	"cloudControllerConfig":        func(f Facts) any { return copyMap(f.CloudControllerConfig) },
-	"cinderCloudConf":              func(f Facts) any { return f.CinderCloudConf },
+	"cloudControllerConfig": func(f Facts) any { return copyMap(f.CloudControllerConfig) },
+	"cinderCloudConf":       func(f Facts) any { return f.CinderCloudConf },
+	// Cinder CSI's chart does not restart its pods when its Secret
+	// changes; a pod annotation of the file's checksum does.
+	"cinderCloudConfChecksum":      func(f Facts) any { return checksum(f.CinderCloudConf) },
 	"storageClasses":               func(f Facts) any { return f.StorageClasses },
 	"genericStorageClassIsDefault": func(f Facts) any { return !f.DefaultStorageClass },
 }
@@ -77,6 +82,11 @@ func FactNames() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func checksum(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
 }
 
 func first(s []string) string {

@@ -557,7 +557,7 @@ func provision(ctx context.Context, c ctrlclient.Client, name, credentials strin
 		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-ca", OwnerReferences: []metav1.OwnerReference{kcps[0]}}, Data: map[string][]byte{"tls.crt": []byte("ca")}},
 		// Created by the operator before bootstrap: linked to nothing, so the
 		// pivot labels it for move.
-		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: credentials}, Data: map[string][]byte{"clouds.yaml": []byte("clouds: {}"), "cloud.conf": []byte(testCloudConf)}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: credentials}, Data: map[string][]byte{"clouds.yaml": []byte("clouds: {}"), "cloud.conf": []byte(testCloudConf), "cloud-conf-values.yaml": []byte(testCloudConfValues)}},
 	}
 	for _, s := range secrets {
 		if err := create(s); err != nil {
@@ -641,6 +641,10 @@ func provision(ctx context.Context, c ctrlclient.Client, name, credentials strin
 }
 
 const testCloudConf = "[Global]\nauth-url=https://keystone.example.org:5000\n"
+
+// testCloudConfValues is the same [Global] as the cloud controller chart's
+// values.
+const testCloudConfValues = "cloudConfig:\n  global:\n    auth-url: https://keystone.example.org:5000\n"
 
 // fluxReady marks the root Kustomization Ready, as kustomize-controller
 // would once it has applied the tree.
@@ -867,6 +871,14 @@ func assertPivotedWith(t *testing.T, e testEnvs, name string, made []string) sna
 		// The cloud controller's cloud.conf came from the credentials
 		// Secret (valuesFrom), not from the options.
 		for _, vf := range a.ValuesFrom {
+			if vf.TargetPath == "" {
+				cc, _ := r.Config["cloudConfig"].(map[string]any)
+				g, _ := cc["global"].(map[string]any)
+				if g["auth-url"] != "https://keystone.example.org:5000" || cc["loadBalancer"] == nil {
+					t.Errorf("addon release %s: cloudConfig = %v, want the Secret's global beside the site's loadBalancer", rel, cc)
+				}
+				continue
+			}
 			if got := r.Config[vf.TargetPath]; got != testCloudConf {
 				t.Errorf("addon release %s: value %s = %q, want the Secret's %s", rel, vf.TargetPath, got, vf.Key)
 			}

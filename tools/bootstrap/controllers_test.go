@@ -108,7 +108,7 @@ func (ce controllerEnvs) prepare(ctx context.Context, t *testing.T, opts Options
 	for _, obj := range []ctrlclient.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
 		kubeconfig,
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: opts.CredentialsSecret}, Data: map[string][]byte{"clouds.yaml": []byte("clouds: {}"), "cloud.conf": []byte(testCloudConf)}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: opts.CredentialsSecret}, Data: map[string][]byte{"clouds.yaml": []byte("clouds: {}"), "cloud.conf": []byte(testCloudConf), "cloud-conf-values.yaml": []byte(testCloudConfValues)}},
 	} {
 		if err := eph.Create(ctx, obj); err != nil {
 			t.Fatal(err)

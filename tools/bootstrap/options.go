@@ -170,7 +170,9 @@ type ChartRef struct {
 }
 
 // SecretValue sets the chart value at TargetPath (Helm's --set path
-// syntax, dots in keys escaped as \.) to the content of a Secret's key.
+// syntax, dots in keys escaped as \.) to the content of a Secret's key;
+// without a TargetPath the key is a values document merged under the
+// release's values.
 type SecretValue struct {
 	SecretName string
 	Key        string

@@ -102,7 +102,7 @@ func TestSiteOptionsDryRun(t *testing.T) {
 		t.Errorf("base platform %s, want %s", got, want)
 	}
 	ccm := opts.BasePlatform[1]
-	if len(ccm.ValuesFrom) != 1 || ccm.ValuesFrom[0] != (SecretValue{SecretName: "edi-cloud-credentials", Key: "cloud.conf", TargetPath: "cloudConfigContents"}) {
+	if len(ccm.ValuesFrom) != 1 || ccm.ValuesFrom[0] != (SecretValue{SecretName: "edi-cloud-credentials", Key: "cloud-conf-values.yaml"}) {
 		t.Errorf("cloud controller valuesFrom %+v", ccm.ValuesFrom)
 	}
 	// The plan of a dry run runs offline.

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 )
 
 // withSecretValues returns the release with its ValuesFrom resolved from
@@ -25,12 +26,37 @@ func withSecretValues(ctx context.Context, c ctrlclient.Client, namespace string
 		if !ok {
 			return a, fmt.Errorf("values from Secret %s/%s: it has no key %q", namespace, vf.SecretName, vf.Key)
 		}
+		if vf.TargetPath == "" {
+			// A values document: Flux merges it under the release's own
+			// values, which win.
+			var doc map[string]any
+			if err := yaml.Unmarshal(v, &doc); err != nil {
+				return a, fmt.Errorf("values from Secret %s/%s: key %q is not a YAML map of values", namespace, vf.SecretName, vf.Key)
+			}
+			values = mergeValues(normalize(doc), values)
+			continue
+		}
 		if err := setValuePath(values, vf.TargetPath, string(v)); err != nil {
 			return a, fmt.Errorf("values from Secret %s/%s: %w", namespace, vf.SecretName, err)
 		}
 	}
 	a.Values = values
 	return a, nil
+}
+
+// mergeValues deep-merges over into base, as Helm and Flux merge values:
+// maps key by key, anything else replaced.
+func mergeValues(base, over map[string]any) map[string]any {
+	for k, v := range over {
+		if om, ok := v.(map[string]any); ok {
+			if bm, ok := base[k].(map[string]any); ok {
+				base[k] = mergeValues(bm, om)
+				continue
+			}
+		}
+		base[k] = v
+	}
+	return base
 }
 
 // setValuePath sets a string at a dotted path of maps ("secret.data.cloud\.conf"),

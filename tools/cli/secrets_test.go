@@ -114,7 +114,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		t.Fatalf("rotate --clouds -: exit %d\n%s", code, errOut)
 	}
 	step(0, "render")
-	if got := step(1, "diff", "--base", "HEAD"); !strings.Contains(got, "credentials changed: data.cloud.conf, data.clouds.yaml") {
+	if got := step(1, "diff", "--base", "HEAD"); !strings.Contains(got, "credentials changed: data.cloud-conf-values.yaml, data.cloud.conf, data.clouds.yaml") {
 		t.Errorf("diff after a rotation:\n%s", got)
 	}
 	// A new webhook token: a changed credential, never its value.

@@ -276,8 +276,8 @@ func (c *Catalogue) checkRelease(ref componentRef, prefix string, r *Release, er
 			errs.Add(at, "platform.facts", "unknown fact %q: use one of %s", r.Facts[p], strings.Join(FactNames(), ", "))
 		}
 	}
-	if cc := r.CloudCredentials; cc != nil && cc.TargetPath == "" {
-		errs.Add(ref.pos(prefix+"cloudCredentials"), "platform.cloud-credentials", "cloudCredentials of %s needs the targetPath where the chart expects cloud.conf", name)
+	if cc := r.CloudCredentials; cc != nil && cc.TargetPath == "" && cc.Key == "" {
+		errs.Add(ref.pos(prefix+"cloudCredentials"), "platform.cloud-credentials", "cloudCredentials of %s needs the targetPath where the chart expects cloud.conf, or the key of a values document (cloud-conf-values.yaml)", name)
 	}
 	checkSupport(ref, prefix, r, errs)
 	checkProvides(ref, prefix, r, errs)

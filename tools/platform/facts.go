@@ -1,6 +1,8 @@
 package platform
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"sort"
@@ -34,6 +36,17 @@ type Facts struct {
 	AvailabilityZones []string
 	// HasGPU is true when a node group's flavor has GPUs.
 	HasGPU bool
+	// CloudControllerConfig is the site's part of cloud.conf as the cloud
+	// controller chart's cloudConfig values ([LoadBalancer]).
+	CloudControllerConfig map[string]any
+	// CinderCloudConf is the site's part of Cinder CSI's cloud.conf
+	// ([BlockStorage]), as the text of a second file.
+	CinderCloudConf string
+	// StorageClasses are the manifests of the storage classes of the
+	// cluster's volume types; DefaultStorageClass is true when one of
+	// them is the default.
+	StorageClasses      string
+	DefaultStorageClass bool
 }
 
 // factValues maps each fact name to how it is read. It is the documented
@@ -51,6 +64,14 @@ var factValues = map[string]func(f Facts) any{
 	"externalNetworkID": func(f Facts) any { return f.ExternalNetworkID },
 	"availabilityZones": func(f Facts) any { return strs(f.AvailabilityZones) },
 	"hasGPU":            func(f Facts) any { return f.HasGPU },
+	// cloud.go
+	"cloudControllerConfig": func(f Facts) any { return copyMap(f.CloudControllerConfig) },
+	"cinderCloudConf":       func(f Facts) any { return f.CinderCloudConf },
+	// Cinder CSI's chart does not restart its pods when its Secret
+	// changes; a pod annotation of the file's checksum does.
+	"cinderCloudConfChecksum":      func(f Facts) any { return checksum(f.CinderCloudConf) },
+	"storageClasses":               func(f Facts) any { return f.StorageClasses },
+	"genericStorageClassIsDefault": func(f Facts) any { return !f.DefaultStorageClass },
 }
 
 // FactNames returns the names of the facts, sorted.
@@ -61,6 +82,11 @@ func FactNames() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func checksum(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
 }
 
 func first(s []string) string {
@@ -80,8 +106,10 @@ func strs(s []string) []any {
 	return out
 }
 
-// ClusterFacts gathers the facts of a cluster of a site.
-func ClusterFacts(site *load.Site, cluster *load.Cluster, rel *resolve.Release) Facts {
+// ClusterFacts gathers the facts of a cluster of a site. Its error is a
+// site or cluster value that no fact can carry (policy reports each with
+// its line).
+func ClusterFacts(site *load.Site, cluster *load.Cluster, rel *resolve.Release) (Facts, error) {
 	f := Facts{
 		ClusterName:       cluster.Metadata.Name,
 		SiteName:          site.Metadata.Name,
@@ -116,12 +144,42 @@ func ClusterFacts(site *load.Site, cluster *load.Cluster, rel *resolve.Release) 
 			f.HasGPU = true
 		}
 	}
-	return f
+	var err error
+	if f.CloudControllerConfig, err = cloudControllerConfig(site); err != nil {
+		return f, err
+	}
+	if f.CinderCloudConf, err = cinderCloudConf(site); err != nil {
+		return f, err
+	}
+	if f.StorageClasses, f.DefaultStorageClass, err = storageClasses(site, cluster); err != nil {
+		return f, err
+	}
+	return f, nil
 }
 
 // A value path is keys joined by dots, each optionally followed by list
-// indexes: "installation.calicoNetwork.ipPools[0].cidr".
-var pathStep = regexp.MustCompile(`^([^.\[\]]+)((?:\[\d+\])*)$`)
+// indexes: "installation.calicoNetwork.ipPools[0].cidr". A dot in a key is
+// escaped, as in Helm's --set and Flux's targetPath: "secret.data.cloud\.conf".
+var pathStep = regexp.MustCompile(`^([^\[\]]+)((?:\[\d+\])*)$`)
+
+// splitPath splits a value path at its dots that are not escaped.
+func splitPath(p string) []string {
+	var parts []string
+	var cur strings.Builder
+	for i := 0; i < len(p); i++ {
+		switch {
+		case p[i] == '\\' && i+1 < len(p) && p[i+1] == '.':
+			cur.WriteByte('.')
+			i++
+		case p[i] == '.':
+			parts = append(parts, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(p[i])
+		}
+	}
+	return append(parts, cur.String())
+}
 
 var digits = regexp.MustCompile(`\d+`)
 
@@ -135,7 +193,7 @@ func parsePath(p string) ([]step, error) {
 		return nil, fmt.Errorf("empty value path")
 	}
 	var out []step
-	for _, part := range strings.Split(p, ".") {
+	for _, part := range splitPath(p) {
 		m := pathStep.FindStringSubmatch(part)
 		if m == nil {
 			return nil, fmt.Errorf("value path %q: %q is not a key optionally followed by [index]", p, part)

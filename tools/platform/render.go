@@ -128,7 +128,12 @@ func (c *Catalogue) Resolve(site *load.Site, cluster *load.Cluster, rel *resolve
 	if errs := c.checkCluster(site, cluster); slices.ContainsFunc(errs, func(d diag.Diagnostic) bool { return d.Severity != diag.Warning }) {
 		return nil, errs.Err()
 	}
-	facts := ClusterFacts(site, cluster, rel)
+	facts, err := ClusterFacts(site, cluster, rel)
+	if err != nil {
+		var errs diag.List
+		errs.Add(cluster.Pos.Of("spec.storage"), "platform.facts", "%v", err)
+		return nil, errs.Err()
+	}
 	byName := map[string]Addon{}
 	var errs diag.List
 	for i, pref := range cluster.Spec.Platforms {

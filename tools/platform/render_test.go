@@ -361,13 +361,35 @@ func TestFactsAndCredentials(t *testing.T) {
 						t.Errorf("%s is not set", want.poolPath)
 					}
 				case "cloud-controller", "csi-cinder":
-					if len(a.ValuesFrom) != 1 || a.ValuesFrom[0].Kind != "Secret" || a.ValuesFrom[0].Name != fc.site.Spec.Cloud.CredentialsSecret || a.ValuesFrom[0].ValuesKey != "cloud.conf" || a.ValuesFrom[0].TargetPath == "" {
-						t.Errorf("%s: valuesFrom = %+v, want the site's credentials Secret, key cloud.conf", a.Component, a.ValuesFrom)
+					// The cloud controller's chart takes [Global] as values
+					// (merged whole), Cinder CSI's as the text of a file.
+					key, whole := "cloud.conf", false
+					if a.Component == "cloud-controller" {
+						key, whole = "cloud-conf-values.yaml", true
+					}
+					if len(a.ValuesFrom) != 1 || a.ValuesFrom[0].Kind != "Secret" || a.ValuesFrom[0].Name != fc.site.Spec.Cloud.CredentialsSecret || a.ValuesFrom[0].ValuesKey != key || (a.ValuesFrom[0].TargetPath == "") != whole {
+						t.Errorf("%s: valuesFrom = %+v, want the site's credentials Secret, key %s", a.Component, a.ValuesFrom, key)
+					}
+					// The site's part of cloud.conf, in clear.
+					if v := lookup(a.Values, mustPath(t, "cloudConfig.loadBalancer.floating-network-id")); a.Component == "cloud-controller" && v != fc.site.Spec.Cloud.ExternalNetworkID {
+						t.Errorf("cloud-controller: floating-network-id = %v, want the site's external network", v)
+					}
+					if v, _ := lookup(a.Values, mustPath(t, `secret.data.site\.conf`)).(string); a.Component == "csi-cinder" && !strings.HasPrefix(v, "[BlockStorage]\n") {
+						t.Errorf("csi-cinder: site.conf = %q, want the site's [BlockStorage]", v)
 					}
 				}
 			}
 		})
 	}
+}
+
+func mustPath(t *testing.T, p string) []step {
+	t.Helper()
+	s, err := parsePath(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func lookup(v any, steps []step) any {

@@ -151,11 +151,14 @@ type Chart struct {
 // CloudCredentials says where the chart expects the cloud.conf of the site's
 // credentials Secret (spec.cloud.credentialsSecret).
 type CloudCredentials struct {
-	// Key of the Secret; default cloud.conf.
+	// Key of the Secret; default cloud.conf. cloud-conf-values.yaml holds
+	// the same [Global] section as a values document for a chart that
+	// writes cloud.conf itself (cloudConfig.global).
 	Key string `yaml:"key,omitempty" json:"key,omitempty"`
 	// TargetPath is the chart value the key's content is set to, in Helm's
-	// --set syntax (escape dots in keys: secret.data.cloud\.conf).
-	TargetPath string `yaml:"targetPath" json:"targetPath"`
+	// --set syntax (escape dots in keys: secret.data.cloud\.conf); empty
+	// when Key is a values document, merged whole under the values.
+	TargetPath string `yaml:"targetPath,omitempty" json:"targetPath,omitempty"`
 }
 
 // DefaultCredentialsKey is the key of the site's credentials Secret that

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strings"
+	"maps"
+	"slices"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/capiform/capiform/tools/internal/cloudconf"
 )
 
 // cloudsFile is the part of clouds.yaml that cloud.conf is derived from.
@@ -41,12 +44,59 @@ var confKeys = []struct{ auth, conf string }{
 	{"domain_name", "domain-name"},
 }
 
-// CloudConf derives cloud.conf, the configuration of the OpenStack cloud
-// controller and Cinder CSI, from the entry cloudName of clouds.yaml, so
-// that both keys of a credentials Secret say the same. region, when not
-// empty, overrides the entry's region_name. Its errors name keys, never a
-// value.
+// CloudConf derives cloud.conf's [Global] section, the credentials of the
+// OpenStack cloud controller and Cinder CSI, from the entry cloudName of
+// clouds.yaml, so that the keys of a credentials Secret say the same.
+// region, when not empty, overrides the entry's region_name. Its errors
+// name keys, never a value. The other sections come from the site, in the
+// charts' values (docs/storage.md).
 func CloudConf(cloudsYAML []byte, cloudName, region string) ([]byte, error) {
+	g, err := global(cloudsYAML, cloudName, region)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.WriteString("[Global]\n")
+	for _, e := range g {
+		if e.Key == tlsInsecure {
+			b.WriteString("tls-insecure=true\n")
+			continue
+		}
+		q, err := cloudconf.Quote(e.Value)
+		if err != nil {
+			return nil, err // global checked every value
+		}
+		fmt.Fprintf(&b, "%s=%s\n", e.Key, q)
+	}
+	return b.Bytes(), nil
+}
+
+// CloudConfValues derives the same [Global] section as the values of the
+// openstack-cloud-controller-manager chart (cloudConfig.global), for
+// valuesFrom without a targetPath: the chart writes cloud.conf from
+// cloudConfig's sections, of which the others come from the site, and the
+// cloud controller reads one file only.
+func CloudConfValues(cloudsYAML []byte, cloudName, region string) ([]byte, error) {
+	g, err := global(cloudsYAML, cloudName, region)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, e := range g {
+		m[e.Key] = e.Value
+	}
+	b, err := yaml.Marshal(map[string]any{"cloudConfig": map[string]any{"global": m}})
+	if err != nil {
+		return nil, errors.New("the cloud controller's values cannot be written")
+	}
+	return b, nil
+}
+
+const tlsInsecure = "tls-insecure"
+
+// global is the [Global] section of the entry cloudName of clouds.yaml,
+// every value checked.
+func global(cloudsYAML []byte, cloudName, region string) ([]cloudconf.Entry, error) {
 	var f cloudsFile
 	if err := yaml.Unmarshal(cloudsYAML, &f); err != nil {
 		return nil, errors.New("clouds.yaml is not a YAML map of clouds (the parser's message is not shown: it may quote a value)")
@@ -66,21 +116,19 @@ func CloudConf(cloudsYAML []byte, cloudName, region string) ([]byte, error) {
 		return nil, fmt.Errorf("clouds.yaml: cloud %q has neither an application credential nor a password", cloudName)
 	}
 	known := map[string]bool{}
-	var b bytes.Buffer
-	b.WriteString("[Global]\n")
+	var out []cloudconf.Entry
 	for _, k := range confKeys {
 		known[k.auth] = true
 		v := c.Auth[k.auth]
 		if v == "" {
 			continue
 		}
-		q, err := quote(v)
-		if err != nil {
+		if err := cloudconf.Value(v); err != nil {
 			return nil, fmt.Errorf("clouds.yaml: cloud %q: auth.%s %w", cloudName, k.auth, err)
 		}
-		fmt.Fprintf(&b, "%s=%s\n", k.conf, q)
+		out = append(out, cloudconf.Entry{Key: k.conf, Value: v})
 	}
-	for k := range c.Auth {
+	for _, k := range slices.Sorted(maps.Keys(c.Auth)) {
 		if !known[k] {
 			return nil, fmt.Errorf("clouds.yaml: cloud %q: auth.%s has no place in cloud.conf: remove it, or write the cloud.conf key by hand", cloudName, k)
 		}
@@ -89,24 +137,13 @@ func CloudConf(cloudsYAML []byte, cloudName, region string) ([]byte, error) {
 		region = c.RegionName
 	}
 	if region != "" {
-		q, err := quote(region)
-		if err != nil {
+		if err := cloudconf.Value(region); err != nil {
 			return nil, fmt.Errorf("clouds.yaml: cloud %q: region %w", cloudName, err)
 		}
-		fmt.Fprintf(&b, "region=%s\n", q)
+		out = append(out, cloudconf.Entry{Key: "region", Value: region})
 	}
 	if c.Verify != nil && !*c.Verify {
-		b.WriteString("tls-insecure=true\n")
+		out = append(out, cloudconf.Entry{Key: tlsInsecure, Value: "true"})
 	}
-	return b.Bytes(), nil
-}
-
-// quote writes a value as a gcfg (INI) string: quoted, with backslashes
-// and quotes escaped. A line break cannot be written.
-func quote(v string) (string, error) {
-	if strings.ContainsAny(v, "\n\r\x00") {
-		return "", errors.New("holds a line break, which cloud.conf cannot carry")
-	}
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
-	return `"` + r.Replace(v) + `"`, nil
+	return out, nil
 }

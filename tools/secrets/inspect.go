@@ -250,6 +250,9 @@ func Inspect(fsys fs.FS, site *load.Site) (*Site, diag.List, error) {
 			errs = append(errs, ferrs...)
 			if f != nil {
 				out.Files[cluster] = append(out.Files[cluster], f)
+				if f.Name == site.Spec.Cloud.CredentialsSecret {
+					errs = append(errs, checkCredentialKeys(f, name)...)
+				}
 			}
 		}
 	}
@@ -269,6 +272,34 @@ func Inspect(fsys fs.FS, site *load.Site) (*Site, diag.List, error) {
 		sort.Slice(fs, func(i, j int) bool { return fs[i].Path < fs[j].Path })
 	}
 	return out, errs, nil
+}
+
+// checkCredentialKeys reports the keys a cloud credentials Secret lacks:
+// their names are in clear, so this needs no key. A Secret made before
+// cloud-conf-values.yaml existed gets it from `secrets rotate`, which
+// derives it from the clouds.yaml it holds.
+func checkCredentialKeys(f *File, site string) diag.List {
+	var errs diag.List
+	has := func(k string) bool {
+		_, d := f.Values["data."+k]
+		_, s := f.Values["stringData."+k]
+		return d || s
+	}
+	if !has(CloudsYAMLKey) {
+		errs.Add(diag.Pos{File: f.Path}, RuleMissing,
+			"the cloud credentials have no key %s: write them again with `capiform secrets rotate %s --cluster %s --clouds <clouds.yaml>`", CloudsYAMLKey, site, f.Cluster)
+		return errs
+	}
+	for _, k := range []struct{ key, reader string }{
+		{CloudConfKey, "Cinder CSI reads"},
+		{CloudConfValuesKey, "the cloud controller's chart reads"},
+	} {
+		if !has(k.key) {
+			errs.Add(diag.Pos{File: f.Path}, RuleMissing,
+				"the cloud credentials have no key %s, which %s: derive it from their clouds.yaml with `capiform secrets rotate %s --age-key-file <key>`", k.key, k.reader, site)
+		}
+	}
+	return errs
 }
 
 // SiteFolder is the folder of a site's own Secrets, those of flux-system

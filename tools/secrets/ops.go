@@ -249,7 +249,8 @@ type CreateOptions struct {
 	// Secret (spec.cloud.credentialsSecret).
 	Name string
 	// CloudsYAML is clouds.yaml, for the cloud credentials Secret: its
-	// keys are clouds.yaml and cloud.conf, derived from it.
+	// keys are clouds.yaml and cloud.conf and cloud-conf-values.yaml,
+	// derived from it.
 	CloudsYAML []byte
 	// Data are the keys of any other Secret (a registry's credentials,
 	// the deploy key).
@@ -297,11 +298,11 @@ func Create(opts CreateOptions) (Files, error) {
 		if opts.CloudsYAML == nil {
 			return nil, fmt.Errorf("the cloud credentials Secret %s is made from clouds.yaml: give it", name)
 		}
-		conf, err := CloudConf(opts.CloudsYAML, s.Spec.Cloud.CloudName, s.Spec.Cloud.Region)
+		d, err := credentials(opts.CloudsYAML, s)
 		if err != nil {
 			return nil, err
 		}
-		data = map[string][]byte{CloudsYAMLKey: opts.CloudsYAML, CloudConfKey: conf}
+		data = d
 	} else if len(data) == 0 {
 		return nil, fmt.Errorf("secret %s: no values given", name)
 	}
@@ -399,8 +400,9 @@ func UpdateKeys(opts RekeyOptions) (Files, error) {
 }
 
 // Rotate encrypts every file of the site again under a new data key, for
-// the site's recipients, after checking its MAC. To replace a credential
-// itself, use Create with Replace.
+// the site's recipients, after checking its MAC; the keys of the cloud
+// credentials derived from clouds.yaml are derived again. To replace a
+// credential itself, use Create with Replace.
 func Rotate(opts RekeyOptions) (Files, error) {
 	s := opts.Site
 	if s.Spec.Secrets == nil {
@@ -415,6 +417,14 @@ func Rotate(opts RekeyOptions) (Files, error) {
 		tree, err := decrypt(f.Path, f.Content, opts.Identities)
 		if err != nil {
 			return nil, err
+		}
+		if f.Name == s.Spec.Cloud.CredentialsSecret {
+			// Derived again, so that a Secret made before a derived key
+			// existed, or before the site's cloud or region changed, is
+			// brought up to date without its clouds.yaml at hand.
+			if tree, err = rederive(f, tree, s); err != nil {
+				return nil, err
+			}
 		}
 		tree.Metadata.MessageAuthenticationCode = ""
 		b, err := seal(tree, s.Spec.Secrets.AgeRecipients, f.Name)
@@ -486,14 +496,57 @@ func checkCredentials(f *File, v Secret, s *load.Site, l *diag.List) {
 		l.Add(diag.Pos{File: f.Path}, RuleContent, "the cloud credentials have no key %s: write them again with `capiform secrets rotate %s --clouds <clouds.yaml>`", CloudsYAMLKey, s.Metadata.Name)
 		return
 	}
-	want, err := CloudConf(clouds, s.Spec.Cloud.CloudName, s.Spec.Cloud.Region)
+	want, err := credentials(clouds, s)
 	if err != nil {
 		l.Add(diag.Pos{File: f.Path}, RuleContent, "%v: write the credentials again with `capiform secrets rotate %s --clouds <clouds.yaml>`", err, s.Metadata.Name)
 		return
 	}
-	if !bytes.Equal(want, v.Data[CloudConfKey]) {
-		l.Add(diag.Pos{File: f.Path}, RuleContent, "%s is not what %s derives to (for the site's cloud and region): write the credentials again with `capiform secrets rotate %s --clouds <clouds.yaml>`", CloudConfKey, CloudsYAMLKey, s.Metadata.Name)
+	for _, k := range []string{CloudConfKey, CloudConfValuesKey} {
+		if !bytes.Equal(want[k], v.Data[k]) {
+			l.Add(diag.Pos{File: f.Path}, RuleContent, "%s is not what %s derives to (for the site's cloud and region): derive it again with `capiform secrets rotate %s`", k, CloudsYAMLKey, s.Metadata.Name)
+		}
 	}
+}
+
+// credentials are the keys of the cloud credentials Secret: clouds.yaml
+// and what is derived from it for the site's cloud and region.
+func credentials(clouds []byte, s *load.Site) (map[string][]byte, error) {
+	conf, err := CloudConf(clouds, s.Spec.Cloud.CloudName, s.Spec.Cloud.Region)
+	if err != nil {
+		return nil, err
+	}
+	vals, err := CloudConfValues(clouds, s.Spec.Cloud.CloudName, s.Spec.Cloud.Region)
+	if err != nil {
+		return nil, err
+	}
+	return map[string][]byte{CloudsYAMLKey: clouds, CloudConfKey: conf, CloudConfValuesKey: vals}, nil
+}
+
+// rederive returns the decrypted tree of a cloud credentials Secret with
+// its derived keys made again from its clouds.yaml, as a tree to seal.
+func rederive(f *File, tree *sops.Tree, s *load.Site) (*sops.Tree, error) {
+	v, err := values(f.Path, tree)
+	if err != nil {
+		return nil, err
+	}
+	clouds, ok := v.Data[CloudsYAMLKey]
+	if !ok {
+		return nil, fmt.Errorf("%s: the cloud credentials have no key %s: write them again with `capiform secrets rotate %s --clouds <clouds.yaml>`", f.Path, CloudsYAMLKey, s.Metadata.Name)
+	}
+	data, err := credentials(clouds, s)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	plain, err := Secret{Name: v.Name, Namespace: v.Namespace, Data: data}.plain()
+	if err != nil {
+		return nil, err
+	}
+	branches, err := store().LoadPlainFile(plain)
+	if err != nil {
+		return nil, fmt.Errorf("%s: cannot read the Secret written again", f.Path)
+	}
+	tree.Branches = branches
+	return tree, nil
 }
 
 func trimPath(msg, p string) string {

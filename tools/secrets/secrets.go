@@ -40,10 +40,16 @@ const Ext = ".sops.yaml"
 // diff and reviewers (the MAC still covers them).
 const EncryptedRegex = "^(data|stringData)$"
 
-// Keys of the cloud credentials Secret.
+// Keys of the cloud credentials Secret: clouds.yaml, and two keys derived
+// from it. cloud.conf is its [Global] section for Cinder CSI (which reads
+// the site's [BlockStorage] from a second file); CloudConfValuesKey is
+// the same section as the cloud controller chart's values, which that
+// chart merges with the site's [LoadBalancer] into the one file the cloud
+// controller reads.
 const (
-	CloudsYAMLKey = "clouds.yaml"
-	CloudConfKey  = "cloud.conf"
+	CloudsYAMLKey      = "clouds.yaml"
+	CloudConfKey       = "cloud.conf"
+	CloudConfValuesKey = "cloud-conf-values.yaml"
 )
 
 // DecryptionSecret is the Secret in flux-system holding the site's age

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -112,7 +113,7 @@ func TestCreateAndCheck(t *testing.T) {
 		t.Fatalf("inspect: %v %v", err, problems)
 	}
 	f := in.ClusterFiles("teaching")[0]
-	if f.Namespace != "teaching" || f.Name != "edi-cloud-credentials" || len(f.Values) != 2 {
+	if f.Namespace != "teaching" || f.Name != "edi-cloud-credentials" || len(f.Values) != 3 {
 		t.Fatalf("file %+v", f)
 	}
 	res, err := Check(CheckOptions{FS: fsys, Site: site, Identities: Identities{id}})
@@ -133,6 +134,10 @@ func TestCreateAndCheck(t *testing.T) {
 	want := "[Global]\nauth-url=\"https://keystone.example.org:5000/v3\"\napplication-credential-id=\"app-cred-id\"\napplication-credential-secret=\"" + canary + "\"\nregion=\"RegionOne\"\n"
 	if string(v.Data[CloudConfKey]) != want {
 		t.Errorf("cloud.conf =\n%s\nwant\n%s", v.Data[CloudConfKey], want)
+	}
+	wantValues := "cloudConfig:\n    global:\n        application-credential-id: app-cred-id\n        application-credential-secret: " + canary + "\n        auth-url: https://keystone.example.org:5000/v3\n        region: RegionOne\n"
+	if string(v.Data[CloudConfValuesKey]) != wantValues {
+		t.Errorf("%s =\n%s\nwant\n%s", CloudConfValuesKey, v.Data[CloudConfValuesKey], wantValues)
 	}
 	// A second create writes nothing: every cluster has its file.
 	again, err := Create(CreateOptions{FS: fsys, Site: site, CloudsYAML: []byte(cloudsYAML)})
@@ -456,6 +461,7 @@ func TestCloudConf(t *testing.T) {
 		{name: "not YAML", clouds: "clouds: [" + canary, err: "not a YAML map"},
 		{name: "unknown auth key", clouds: "clouds:\n  openstack:\n    auth: {auth_url: u, password: " + canary + ", token: " + canary + "}\n", err: "auth.token has no place"},
 		{name: "line break", clouds: "clouds:\n  openstack:\n    auth: {auth_url: u, password: \"a\\n" + canary + "\"}\n", err: "line break"},
+		{name: "control character", clouds: "clouds:\n  openstack:\n    auth: {auth_url: u, password: \"a\\x01" + canary + "\"}\n", err: "control or non-printing character"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := CloudConf([]byte(tc.clouds), tc.cloud, tc.region)
@@ -470,6 +476,53 @@ func TestCloudConf(t *testing.T) {
 				t.Fatalf("got %q %v\nwant %q", got, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestDerivedKeyMissing: a credentials Secret made before
+// cloud-conf-values.yaml existed is reported without the key, by name,
+// and rotate derives the key from the clouds.yaml it holds.
+func TestDerivedKeyMissing(t *testing.T) {
+	id := newIdentity(t)
+	fsys, site := created(t, id)
+	conf, err := CloudConf([]byte(cloudsYAML), "", site.Spec.Cloud.Region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := Encrypt(Secret{Name: "edi-cloud-credentials", Namespace: "teaching", Data: map[string][]byte{
+		CloudsYAMLKey: []byte(cloudsYAML), CloudConfKey: conf,
+	}}, []string{id.Recipient().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := FilePath("edi", "teaching", "edi-cloud-credentials")
+	fsys[p] = &fstest.MapFile{Data: old}
+	_, problems, err := Inspect(fsys, site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(problems) != 1 || problems[0].Rule != RuleMissing || problems[0].Pos.File != p || !strings.Contains(problems[0].Message, CloudConfValuesKey) || !strings.Contains(problems[0].Message, "capiform secrets rotate edi") {
+		t.Fatalf("inspect: %v", problems)
+	}
+	res, err := Check(CheckOptions{FS: fsys, Site: site, Identities: Identities{id}})
+	if err != nil || !slices.ContainsFunc(res.Problems, func(d diag.Diagnostic) bool {
+		return d.Rule == RuleContent && strings.Contains(d.Message, CloudConfValuesKey)
+	}) {
+		t.Fatalf("check: %v %v", err, res.Problems)
+	}
+	files, err := Rotate(RekeyOptions{FS: fsys, Site: site, Identities: Identities{id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply(fsys, files)
+	if _, problems, _ := Inspect(fsys, site); len(problems) > 0 {
+		t.Fatalf("after rotate: %v", problems)
+	}
+	if res, err := Check(CheckOptions{FS: fsys, Site: site, Identities: Identities{id}}); err != nil || len(res.Problems) > 0 {
+		t.Fatalf("check after rotate: %v %v", err, res.Problems)
+	}
+	for p, b := range files {
+		noCanary(t, p, string(b))
 	}
 }
 

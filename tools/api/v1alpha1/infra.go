@@ -29,6 +29,9 @@ type SiteNetworking struct {
 	// PortNetworks are the Neutron networks machines may have extra ports
 	// on, each with the vNIC types its hosts support.
 	PortNetworks []PortNetwork `json:"portNetworks,omitempty"`
+	// ServiceLoadBalancers are the cloud controller's load balancers of
+	// Services (storage.go).
+	ServiceLoadBalancers *ServiceLoadBalancers `json:"serviceLoadBalancers,omitempty"`
 }
 
 // PortNetwork is a Neutron network a site offers for extra ports.

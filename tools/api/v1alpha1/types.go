@@ -86,6 +86,9 @@ type SiteSpec struct {
 	// Nodes are the node settings of every cluster of the site
 	// (registries, trust, proxy, kubelet) and what its clusters may set.
 	Nodes *SiteNodes `json:"nodes,omitempty"`
+	// Storage is the site's Cinder: volume types and how Cinder CSI
+	// treats volumes (storage.go).
+	Storage *SiteStorage `json:"storage,omitempty"`
 	// Git is the repository the site's Flux syncs.
 	Git GitSource `json:"git"`
 	// Bootstrap pins what the pivot installs.
@@ -125,9 +128,11 @@ type AllowedCredential struct {
 type Cloud struct {
 	// CredentialsSecret is the name of the Secret, in each cluster's
 	// namespace on the management cluster, that holds the cloud
-	// credentials: key "clouds.yaml" for the OpenStack provider and key
-	// "cloud.conf" for the cloud controller and Cinder CSI. Definitions
-	// only name it; the Secret itself never lives in git in clear.
+	// credentials: key "clouds.yaml" for the OpenStack provider, and its
+	// [Global] section of cloud.conf as key "cloud.conf" (Cinder CSI) and
+	// key "cloud-conf-values.yaml" (the cloud controller's chart values).
+	// Definitions only name it; the Secret itself never lives in git in
+	// clear.
 	CredentialsSecret string `json:"credentialsSecret"`
 	// CloudName is the entry of clouds.yaml to use; default "openstack".
 	CloudName string `json:"cloudName,omitempty"`
@@ -264,6 +269,9 @@ type ClusterSpec struct {
 	// Nodes override the site's node settings (registries, trust, proxy,
 	// kubelet).
 	Nodes *NodeSettings `json:"nodes,omitempty"`
+	// Storage chooses the cluster's storage classes among the site's
+	// volume types (storage.go).
+	Storage *ClusterStorage `json:"storage,omitempty"`
 	// KubeadmPatches are kubeadm patches, the escape hatch for what no
 	// field covers; the site must allow them.
 	KubeadmPatches []KubeadmPatch `json:"kubeadmPatches,omitempty"`

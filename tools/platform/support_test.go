@@ -9,6 +9,7 @@ import (
 	"github.com/capiform/capiform/tools/api/v1alpha1"
 	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/load"
+	"github.com/capiform/capiform/tools/resolve"
 )
 
 // TestCatalogueRecordsKubernetesSupport holds the repository's catalogue
@@ -206,7 +207,7 @@ func TestKubeProxyReplaced(t *testing.T) {
 			cl.Metadata.Name = "c"
 			cl.Spec.KubernetesVersion = "v1.35.4"
 			cl.Spec.Platforms = append(cl.Spec.Platforms, v1alpha1.PlatformRef{Name: "base", Values: tc.values})
-			if got := KubeProxyReplaced(cl); got != tc.want {
+			if got := resolve.KubeProxyReplaced(cl); got != tc.want {
 				t.Errorf("KubeProxyReplaced = %v, want %v", got, tc.want)
 			}
 			site := &load.Site{}

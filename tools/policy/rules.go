@@ -39,6 +39,8 @@ var Rules = []string{
 	"policy.kubelet-config",
 	"policy.kubelet-reserved",
 	"policy.kubeadm-patches",
+	// The network plugin (policies/cni.cue).
+	"policy.kube-proxy-replacement",
 	// Change rules, against a base revision.
 	"policy.no-downgrade",
 	"policy.no-skipped-minor",

@@ -34,6 +34,10 @@ type Facts struct {
 	AvailabilityZones []string
 	// HasGPU is true when a node group's flavor has GPUs.
 	HasGPU bool
+	// KubeProxy is true unless the CNI replaces kube-proxy
+	// (resolve.KubeProxyReplaced), so that what scrapes or needs kube-proxy
+	// follows the same choice as the cluster's chart.
+	KubeProxy bool
 }
 
 // factValues maps each fact name to how it is read. It is the documented
@@ -51,6 +55,7 @@ var factValues = map[string]func(f Facts) any{
 	"externalNetworkID": func(f Facts) any { return f.ExternalNetworkID },
 	"availabilityZones": func(f Facts) any { return strs(f.AvailabilityZones) },
 	"hasGPU":            func(f Facts) any { return f.HasGPU },
+	"kubeProxy":         func(f Facts) any { return f.KubeProxy },
 }
 
 // FactNames returns the names of the facts, sorted.
@@ -92,6 +97,7 @@ func ClusterFacts(site *load.Site, cluster *load.Cluster, rel *resolve.Release) 
 		AvailabilityZones: site.Spec.Cloud.AvailabilityZones,
 		PodCIDRs:          []string{resolve.DefaultPodCIDR},
 		ServiceCIDRs:      []string{resolve.DefaultServiceCIDR},
+		KubeProxy:         !resolve.KubeProxyReplaced(cluster),
 	}
 	if rel != nil && rel.KubernetesVersion != "" {
 		f.KubernetesVersion = rel.KubernetesVersion

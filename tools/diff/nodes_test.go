@@ -159,6 +159,17 @@ func TestScenarioKubeadmSettings(t *testing.T) {
 			r.edit("clusters/s1/site.yaml", "\nspec:\n", "\nspec:\n  clusterDefaults:\n    podSecurity: {enforce: baseline}\n    audit: {level: Metadata}\n    encryption: {keySecret: {name: etcd-key, key: key}}\n")
 		},
 		cpRolls: true,
+	}, {
+		// kubeadm init skips kube-proxy and the KubeProxyConfiguration
+		// file goes: the KubeadmConfigSpec changes, so Cluster API's
+		// up-to-date check replaces the control plane machines (which
+		// never run kubeadm init again: the DaemonSet of a running
+		// cluster stays until it is deleted by hand).
+		name: "Cilium replaces kube-proxy",
+		edit: func(r *testRepo) {
+			r.edit(app, "  nodeGroups:\n", "  platforms:\n    - name: base\n      values: {cni: {provider: cilium, kubeProxyReplacement: true}}\n  nodeGroups:\n")
+		},
+		cpRolls: true,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

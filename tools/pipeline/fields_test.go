@@ -413,6 +413,22 @@ func TestDefinitionFieldsLand(t *testing.T) {
 			{"OpenStackCluster", "lagging", `metadata.annotations."helm.sh/resource-policy"`, "keep"},
 			{"KubeadmControlPlane", "lagging-control-plane", `metadata.annotations."helm.sh/resource-policy"`, "keep"},
 		}},
+		{"platforms base cni {provider: cilium, kubeProxyReplacement: true} -> kubeadm init skips kube-proxy, KCP leaves its DaemonSet alone", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			c.Platforms = []v1alpha1.PlatformRef{{Name: "base", Values: map[string]map[string]any{"cni": {"provider": "cilium", "kubeProxyReplacement": true}}}}
+		}, []where{
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.kubeadmConfigSpec.initConfiguration.skipPhases", []any{"addon/kube-proxy"}},
+			{"KubeadmControlPlane", "lagging-control-plane", `metadata.annotations."controlplane.cluster.x-k8s.io/skip-kube-proxy"`, ""},
+			// No KubeProxyConfiguration for a kube-proxy that never runs.
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.kubeadmConfigSpec.files[0].path", "/usr/local/sbin/etcd-defrag"},
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.kubeadmConfigSpec.joinConfiguration.skipPhases", nil},
+		}},
+		{"platforms base cni {provider: cilium} (kube-proxy kept) -> kubeadm's kube-proxy addon with its metrics configuration", func(_ *v1alpha1.SiteSpec, c *v1alpha1.ClusterSpec) {
+			c.Platforms = []v1alpha1.PlatformRef{{Name: "base", Values: map[string]map[string]any{"cni": {"provider": "cilium"}}}}
+		}, []where{
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.kubeadmConfigSpec.initConfiguration.skipPhases", nil},
+			{"KubeadmControlPlane", "lagging-control-plane", `metadata.annotations."controlplane.cluster.x-k8s.io/skip-kube-proxy"`, nil},
+			{"KubeadmControlPlane", "lagging-control-plane", "spec.kubeadmConfigSpec.files[0].path", "/run/kubeadm/kube-proxy-configuration.yaml"},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.field, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -189,8 +190,33 @@ func (c *Catalogue) check(errs *diag.List) {
 			}
 		}
 	}
+	for _, name := range c.componentNames() {
+		c.checkFollowsVariant(c.components[name], errs)
+	}
 	c.checkCycles(errs)
 	c.checkSources(errs)
+}
+
+// checkFollowsVariant checks a component's followsVariant: a manifests
+// component following another component that has variants.
+func (c *Catalogue) checkFollowsVariant(ref componentRef, errs *diag.List) {
+	comp := ref.component()
+	f := comp.FollowsVariant
+	if f == "" {
+		return
+	}
+	at := ref.pos("followsVariant")
+	followed, ok := c.components[f]
+	switch {
+	case !comp.Manifests:
+		errs.Add(at, "platform.follows-variant", "component %s is a chart and follows the variant of %s: only a component of plain manifests follows a variant (a chart has variants of its own)", comp.Name, f)
+	case f == comp.Name:
+		errs.Add(at, "platform.follows-variant", "component %s follows its own variant: name the component with variants whose choice picks its folder", comp.Name)
+	case !ok:
+		errs.Add(at, "platform.follows-variant", "component %s follows the variant of %q, which no platform has: use one of %s", comp.Name, f, strings.Join(c.componentNames(), ", "))
+	case len(followed.component().Variants) == 0:
+		errs.Add(at, "platform.follows-variant", "component %s follows the variant of %s, which has no variants: name a component with variants (like the cni)", comp.Name, f)
+	}
 }
 
 func (c *Catalogue) componentNames() []string {
@@ -291,7 +317,8 @@ func (c *Catalogue) dependencies(name string) []string {
 		return nil
 	}
 	set := map[string]bool{}
-	for _, d := range ref.component().DependsOn {
+	comp := ref.component()
+	for _, d := range append(slices.Clone(comp.DependsOn), comp.FollowsVariant) {
 		if _, ok := c.components[d]; ok && d != name {
 			set[d] = true
 		}

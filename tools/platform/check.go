@@ -142,7 +142,11 @@ func (c *Catalogue) checkCluster(site *load.Site, cl *load.Cluster) diag.List {
 				continue
 			}
 			if comp.Manifests {
-				errs.Add(cl.Pos.Of(vat), "platform.manifests-values", "component %s of platform %s is plain manifests and takes no values: remove values.%s", k, ref.Name, k)
+				for _, key := range sortedKeys(ref.Values[k]) {
+					if _, isBool := ref.Values[k][key].(bool); key != EnabledKey || !isBool {
+						errs.Add(cl.Pos.Of(vat+"."+key), "platform.manifests-values", "component %s of platform %s is plain manifests and takes one value, %s: true or false (false leaves it out of the cluster): remove values.%s.%s", k, ref.Name, EnabledKey, k, key)
+					}
+				}
 				continue
 			}
 			if comp.Select == "" {

@@ -47,6 +47,10 @@ type Facts struct {
 	// them is the default.
 	StorageClasses      string
 	DefaultStorageClass bool
+	// KubeProxy is true unless the CNI replaces kube-proxy
+	// (resolve.KubeProxyReplaced), so that what scrapes or needs kube-proxy
+	// follows the same choice as the cluster's chart.
+	KubeProxy bool
 }
 
 // factValues maps each fact name to how it is read. It is the documented
@@ -72,6 +76,7 @@ var factValues = map[string]func(f Facts) any{
 	"cinderCloudConfChecksum":      func(f Facts) any { return checksum(f.CinderCloudConf) },
 	"storageClasses":               func(f Facts) any { return f.StorageClasses },
 	"genericStorageClassIsDefault": func(f Facts) any { return !f.DefaultStorageClass },
+	"kubeProxy":                    func(f Facts) any { return f.KubeProxy },
 }
 
 // FactNames returns the names of the facts, sorted.
@@ -120,6 +125,7 @@ func ClusterFacts(site *load.Site, cluster *load.Cluster, rel *resolve.Release) 
 		AvailabilityZones: site.Spec.Cloud.AvailabilityZones,
 		PodCIDRs:          []string{resolve.DefaultPodCIDR},
 		ServiceCIDRs:      []string{resolve.DefaultServiceCIDR},
+		KubeProxy:         !resolve.KubeProxyReplaced(cluster),
 	}
 	if rel != nil && rel.KubernetesVersion != "" {
 		f.KubernetesVersion = rel.KubernetesVersion

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -55,6 +56,36 @@ const ManifestsInterval = 10 * time.Minute
 // GitRepository source sees it.
 func ManifestsPath(platform, component string) string {
 	return "./" + path.Join(Dir, platform, component)
+}
+
+// EnabledKey is the one override value of a manifests component: a
+// cluster leaves the component out with {<component>: {enabled: false}}.
+const EnabledKey = "enabled"
+
+// manifestsEnabled reports whether a cluster keeps a manifests component
+// (the default) or turned it off.
+func manifestsEnabled(override map[string]any) bool {
+	on, ok := override[EnabledKey].(bool)
+	return !ok || on
+}
+
+// chosenVariant is the variant of component name that a cluster runs: its
+// override's select value, else the component's default.
+func (c *Catalogue) chosenVariant(cluster *load.Cluster, name string) string {
+	ref, ok := c.components[name]
+	if !ok {
+		return ""
+	}
+	comp := ref.component()
+	for _, p := range cluster.Spec.Platforms {
+		if p.Name != ref.platform.Metadata.Name {
+			continue
+		}
+		if v, ok := p.Values[name][comp.Select].(string); ok {
+			return v
+		}
+	}
+	return comp.Default
 }
 
 // existingNamespaces exist in every cluster: a manifests component may
@@ -157,6 +188,43 @@ func (c *Catalogue) checkManifestsFolder(fsys fs.FS, ref componentRef, errs *dia
 		errs.Add(at, "platform.manifests-folder", "component %s is plain manifests but there is no folder %s: put its YAML there", comp.Name, dir)
 		return
 	}
+	followed, ok := c.components[comp.FollowsVariant]
+	if comp.FollowsVariant == "" || !ok {
+		c.checkManifestsDir(fsys, ref, dir, errs)
+		return
+	}
+	// One subfolder per variant of the followed component, and nothing
+	// else: a file or folder beside them would be applied to no cluster.
+	variants := variantNames(followed.component())
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		errs.Add(at, "platform.manifests-folder", "reading %s: %v", dir, err)
+		return
+	}
+	present := map[string]bool{}
+	for _, e := range entries {
+		if e.IsDir() && slices.Contains(variants, e.Name()) {
+			present[e.Name()] = true
+			continue
+		}
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		errs.Add(ref.pos("followsVariant"), "platform.follows-variant", "%s is not a variant of %s: folder %s holds one folder per variant (%s) and nothing else; move or remove it", path.Join(dir, e.Name()), comp.FollowsVariant, dir, strings.Join(variants, ", "))
+	}
+	for _, v := range variants {
+		if !present[v] {
+			errs.Add(ref.pos("followsVariant"), "platform.follows-variant", "component %s follows the variant of %s, but variant %s has no folder %s: add the manifests a cluster with %s gets", comp.Name, comp.FollowsVariant, v, path.Join(dir, v), v)
+			continue
+		}
+		c.checkManifestsDir(fsys, ref, path.Join(dir, v), errs)
+	}
+}
+
+// checkManifestsDir checks one folder that a manifests component applies.
+func (c *Catalogue) checkManifestsDir(fsys fs.FS, ref componentRef, dir string, errs *diag.List) {
+	comp := ref.component()
+	at := ref.pos("manifests")
 	folder, err := readManifestsFolder(fsys, dir)
 	if err != nil {
 		errs.Add(at, "platform.manifests-folder", "reading %s: %v", dir, err)

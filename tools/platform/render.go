@@ -92,7 +92,8 @@ func adoptedAddonIdentity(site string, cluster *load.Cluster, pref *v1alpha1.Pla
 // which values, after which other components.
 type Addon struct {
 	// Platform and Component name where it comes from; Variant is the
-	// chosen variant, if the component has variants.
+	// chosen variant, if the component has variants, or the variant of the
+	// component a manifests component follows (followsVariant).
 	Platform  string
 	Component string
 	Variant   string
@@ -136,16 +137,30 @@ func (c *Catalogue) Resolve(site *load.Site, cluster *load.Cluster, rel *resolve
 	}
 	byName := map[string]Addon{}
 	var errs diag.List
+	off := map[string]int{} // manifests components turned off, by platform index
 	for i, pref := range cluster.Spec.Platforms {
 		p := c.byName[pref.Name]
 		for j := range p.Spec.Components {
 			comp := &p.Spec.Components[j]
+			if comp.Manifests && !manifestsEnabled(pref.Values[comp.Name]) {
+				off[comp.Name] = i
+				continue
+			}
 			a, err := c.resolveComponent(site, cluster, p, comp, &cluster.Spec.Platforms[i], facts)
 			if err != nil {
 				errs.Add(cluster.Pos.Of(fmt.Sprintf("spec.platforms[%d].values.%s", i, comp.Name)), "platform.values", "component %s: %v", comp.Name, err)
 				continue
 			}
 			byName[comp.Name] = a
+		}
+	}
+	// What depends on a component the cluster turned off would wait for it
+	// forever.
+	for _, name := range sortedKeys(byName) {
+		for _, d := range byName[name].DependsOn {
+			if i, ok := off[d]; ok {
+				errs.Add(cluster.Pos.Of(fmt.Sprintf("spec.platforms[%d].values.%s.%s", i, d, EnabledKey)), "platform.manifests-values", "component %s is turned off, but %s depends on it: keep %s, or leave out %s's platform", d, name, d, name)
+			}
 		}
 	}
 	if err := errs.Err(); err != nil {
@@ -188,13 +203,18 @@ func installOrder(byName map[string]Addon) []Addon {
 func (c *Catalogue) resolveComponent(site *load.Site, cluster *load.Cluster, p *LoadedPlatform, comp *Component, pref *v1alpha1.PlatformRef, facts Facts) (Addon, error) {
 	override := pref.Values[comp.Name]
 	if comp.Manifests {
-		return Addon{
+		a := Addon{
 			Platform:  p.Metadata.Name,
 			Component: comp.Name,
 			Identity:  adoptedAddonIdentity(site.Metadata.Name, cluster, pref, comp.Name, comp.Namespace),
 			Path:      ManifestsPath(p.Metadata.Name, comp.Name),
 			DependsOn: c.dependencies(comp.Name),
-		}, nil
+		}
+		if f := comp.FollowsVariant; f != "" {
+			a.Variant = c.chosenVariant(cluster, f)
+			a.Path += "/" + a.Variant
+		}
+		return a, nil
 	}
 	r := &comp.Release
 	variant := ""

@@ -224,7 +224,12 @@ func TestAddonsDecodeStrictly(t *testing.T) {
 				if ref.platform == nil || !ref.component().Manifests {
 					t.Fatalf("%s: Kustomization %s is no manifests component", cl, ks.Name)
 				}
-				if want := "./platforms/" + ref.platform.Metadata.Name + "/" + ks.Name; s.Path != want {
+				want := "./platforms/" + ref.platform.Metadata.Name + "/" + ks.Name
+				if f := ref.component().FollowsVariant; f != "" {
+					// The folder of the variant the cluster runs.
+					want += "/" + cat.chosenVariant(fc.cluster, f)
+				}
+				if s.Path != want {
 					t.Errorf("%s/%s: path %q, want %q", cl, ks.Name, s.Path, want)
 				}
 				if st, err := os.Stat(filepath.Join(repoRoot, s.Path)); err != nil || !st.IsDir() {

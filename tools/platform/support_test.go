@@ -9,6 +9,7 @@ import (
 	"github.com/capiform/capiform/tools/api/v1alpha1"
 	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/load"
+	"github.com/capiform/capiform/tools/resolve"
 )
 
 // TestCatalogueRecordsKubernetesSupport holds the repository's catalogue
@@ -184,7 +185,8 @@ func TestKubernetesSupportWritten(t *testing.T) {
 }
 
 // TestKubeProxyReplaced: only Cilium chosen with kubeProxyReplacement
-// true replaces kube-proxy; and the value reaches the Cilium release.
+// true replaces kube-proxy; the value reaches the Cilium release, and the
+// fact kubeProxy has monitoring scrape kube-proxy only where it runs.
 func TestKubeProxyReplaced(t *testing.T) {
 	t.Parallel()
 	cat, err := LoadCatalogue(os.DirFS("../.."))
@@ -205,8 +207,8 @@ func TestKubeProxyReplaced(t *testing.T) {
 			cl := &load.Cluster{}
 			cl.Metadata.Name = "c"
 			cl.Spec.KubernetesVersion = "v1.35.4"
-			cl.Spec.Platforms = append(cl.Spec.Platforms, v1alpha1.PlatformRef{Name: "base", Values: tc.values})
-			if got := KubeProxyReplaced(cl); got != tc.want {
+			cl.Spec.Platforms = append(cl.Spec.Platforms, v1alpha1.PlatformRef{Name: "base", Values: tc.values}, v1alpha1.PlatformRef{Name: "monitoring"})
+			if got := resolve.KubeProxyReplaced(cl); got != tc.want {
 				t.Errorf("KubeProxyReplaced = %v, want %v", got, tc.want)
 			}
 			site := &load.Site{}
@@ -218,6 +220,12 @@ func TestKubeProxyReplaced(t *testing.T) {
 			for _, a := range addons {
 				if a.Component == "cni" && a.Variant == "cilium" && (a.Values["kubeProxyReplacement"] == true) != tc.want {
 					t.Errorf("cilium's kubeProxyReplacement = %v, want %v", a.Values["kubeProxyReplacement"], tc.want)
+				}
+				if a.Component == "kube-prometheus-stack" {
+					kp, _ := a.Values["kubeProxy"].(map[string]any)
+					if kp["enabled"] != !tc.want {
+						t.Errorf("kube-prometheus-stack's kubeProxy.enabled = %v, want %v", kp["enabled"], !tc.want)
+					}
 				}
 			}
 		})

@@ -65,6 +65,12 @@ type Component struct {
 	// values, facts, cloud credentials or variants, and no chart component
 	// may depend on it.
 	Manifests bool `yaml:"manifests,omitempty" json:"manifests,omitempty"`
+	// FollowsVariant names a component with variants (like cni) whose
+	// choice picks what a manifests component applies: the subfolder
+	// platforms/<platform>/<component>/<variant>/ of the variant the
+	// cluster runs, one subfolder per variant. It depends on that
+	// component, like on a dependsOn.
+	FollowsVariant string `yaml:"followsVariant,omitempty" json:"followsVariant,omitempty"`
 
 	Release `yaml:",inline" json:",inline"`
 

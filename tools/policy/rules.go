@@ -40,6 +40,8 @@ var Rules = []string{
 	"policy.kubelet-reserved",
 	"policy.kubeadm-patches",
 	"policy.volume-mount",
+	// The network plugin (policies/cni.cue).
+	"policy.kube-proxy-replacement",
 	// Change rules, against a base revision.
 	"policy.no-downgrade",
 	"policy.no-skipped-minor",

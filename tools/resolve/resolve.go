@@ -109,6 +109,8 @@ type Values struct {
 	APIServerSecurity *SecurityValues     `json:"apiServerSecurity,omitempty"`
 	KubeadmPatches    []KubeadmPatch      `json:"kubeadmPatches,omitempty"`
 	SecurityGroups    SecurityGroupValues `json:"securityGroups"`
+	// KubeProxy is set when Cilium replaces kube-proxy (KubeProxyReplaced).
+	KubeProxy *KubeProxyValues `json:"kubeProxy,omitempty"`
 }
 
 // APIServerValues are the chart's apiServer values.
@@ -285,6 +287,7 @@ func Cluster(s *load.Site, c *load.Cluster) (*Release, diag.List) {
 		OIDC:        spec.OIDC,
 		NodeGroups:  []NodeGroupValues{},
 		Naming:      naming(spec.Adopt),
+		KubeProxy:   kubeProxy(c),
 	}
 	if a := spec.APIServer; a != nil {
 		if a.LoadBalancer != nil {

@@ -210,6 +210,7 @@ controlPlane.kubeadmConfigSpec is merged over it.
 {{- define "openstack-cluster.controlPlaneKubeadmConfigSpec" -}}
 {{- $v := .Values -}}
 {{- $etcd := $v.etcd | default dict -}}
+{{- $kubeProxy := or (not $v.kubeProxy) $v.kubeProxy.enabled -}}
 clusterConfiguration:
 {{- with $v.oidc }}
   apiServer:
@@ -237,6 +238,12 @@ clusterConfiguration:
 {{- end }}
   {{- include "openstack-cluster.etcdAndMetrics" $etcd | nindent 2 }}
 initConfiguration:
+  {{- if not $kubeProxy }}
+  # The CNI serves Services (kubeProxy.enabled false): kubeadm init
+  # installs no kube-proxy.
+  skipPhases:
+    - addon/kube-proxy
+  {{- end }}
   nodeRegistration:
     {{- include "openstack-cluster.nodeRegistration" . | nindent 4 }}
     {{- include "openstack-cluster.etcdPreflight" $etcd | nindent 4 }}
@@ -257,7 +264,9 @@ mounts:
   - - LABEL=etcd_disk
     - /var/lib/etcd
 {{- end }}
+{{- if or $kubeProxy $etcd.defragSchedule }}
 files:
+  {{- if $kubeProxy }}
   # kube-proxy's metrics on the node network: kubeadm init makes kube-proxy's
   # configuration from a KubeProxyConfiguration in its config file.
   - path: /run/kubeadm/kube-proxy-configuration.yaml
@@ -268,6 +277,7 @@ files:
       apiVersion: kubeproxy.config.k8s.io/v1alpha1
       kind: KubeProxyConfiguration
       metricsBindAddress: 0.0.0.0:10249
+  {{- end }}
 {{- with $etcd.defragSchedule }}
   - path: /usr/local/sbin/etcd-defrag
     owner: root:root
@@ -282,6 +292,8 @@ files:
       PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
       {{ . }} root etcd-defrag 2>&1 | logger -t etcd-defrag
 {{- end }}
+{{- end }}
+{{- if or $etcd.volume $kubeProxy }}
 preKubeadmCommands:
   {{- if $etcd.volume }}
   # The preflight check that etcd's directory is empty is skipped (the new
@@ -289,8 +301,11 @@ preKubeadmCommands:
   # etcd never lands on the root disk when the volume failed to attach.
   - 'mountpoint -q /var/lib/etcd || { echo "the etcd volume is not mounted at /var/lib/etcd: not running kubeadm" >&2; exit 1; }'
   {{- end }}
+  {{- if $kubeProxy }}
   # Only kubeadm init reads a KubeProxyConfiguration (joins have no such file).
   - 'if [ -f /run/kubeadm/kubeadm.yaml ]; then cat /run/kubeadm/kube-proxy-configuration.yaml >> /run/kubeadm/kubeadm.yaml; fi'
+  {{- end }}
+{{- end }}
 {{- end }}
 
 {{/*

@@ -29,7 +29,7 @@ data:
   values.json: {{ toJson .Values | quote }}
 `
 
-// ValuesConfigMap is the name of the stand-in chart's ConfigMap of a
+// valuesConfigMap is the name of the stand-in chart's ConfigMap of a
 // release.
 func valuesConfigMap(release string) string { return release + "-values" }
 

@@ -32,7 +32,8 @@ const site = "edi"
 var cloudsYAML = []byte("clouds:\n  openstack:\n    auth:\n      auth_url: https://keystone.example.org/v3\n      application_credential_id: fluxloop-id\n      application_credential_secret: fluxloop-secret\n    region_name: RegionOne\n")
 
 // fleet is the operators' repository: a copy of the test fleet (site edi
-// only) with the repository's chart, platforms and policies, committed
+// only) with the repository's chart, platforms (their charts from the
+// stand-in chart server, serveStandInCharts) and policies, committed
 // with go-git and pushed to the git server, each change rendered first as
 // an operator does.
 type fleet struct {
@@ -43,7 +44,9 @@ type fleet struct {
 	// id is the site's age identity: its recipient encrypts the
 	// credentials, and it is the sops-age Secret's key.
 	id *age.X25519Identity
-	n  int
+	// charts are those the stand-in chart server serves.
+	charts []chartRef
+	n      int
 }
 
 // newFleet makes the repository whose site is served at url.
@@ -53,6 +56,7 @@ func newFleet(t testing.TB, url, user, password string) *fleet {
 	if err := os.RemoveAll(filepath.Join(dir, "clusters", "lon")); err != nil {
 		t.Fatal(err)
 	}
+	charts := serveStandInCharts(t, dir)
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +70,7 @@ func newFleet(t testing.TB, url, user, password string) *fleet {
 	if _, err := repo.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{url}}); err != nil {
 		t.Fatal(err)
 	}
-	f := &fleet{t: t, dir: dir, repo: repo, id: id, auth: &githttp.BasicAuth{Username: user, Password: password}}
+	f := &fleet{t: t, dir: dir, repo: repo, id: id, auth: &githttp.BasicAuth{Username: user, Password: password}, charts: charts}
 	siteFile := "clusters/" + site + "/site.yaml"
 	// Reconcile on merge: the generated tree's own Receiver, its token
 	// and the commit status token encrypted as the operator's are.

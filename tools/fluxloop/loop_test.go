@@ -2,13 +2,18 @@ package fluxloop
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -21,7 +26,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
@@ -52,11 +59,14 @@ const (
 
 // loop is the running environment of TestFluxLoop.
 type loop struct {
-	t    *testing.T
-	capi *capienv.Env
-	flux *fluxenv.Env
-	f    *fleet
-	rec  *recorder
+	// t is the running scenario's; top is TestFluxLoop's.
+	t, top *testing.T
+	// workloads are the workload clusters' API servers, by cluster.
+	workloads map[string]*rest.Config
+	capi      *capienv.Env
+	flux      *fluxenv.Env
+	f         *fleet
+	rec       *recorder
 	// head is the last commit pushed.
 	head string
 	// receiver is the Receiver that every push calls, as the git host's
@@ -70,15 +80,17 @@ type loop struct {
 // TestFluxLoop runs the generated tree through Flux: the real
 // source-controller and kustomize-controller (v1.9.6, child processes),
 // Cluster API's controllers (capienv), the helm-controller stand-in (Helm
-// SDK) and the Receiver stand-in, on one envtest API server, with the
-// fleet served by a git server (fluxcd/pkg/gittestserver). Each scenario
+// SDK) and the Receiver stand-in, on one envtest API server (the
+// management cluster), with an API server per workload cluster, the fleet
+// served by a git server (fluxcd/pkg/gittestserver) and the platforms'
+// charts by the stand-in chart server (serveStandInCharts). Each scenario
 // is commits pushed to that server and announced to the Receiver, as the
 // git host's webhook does; they run in order, each on what the one before
 // left.
 func TestFluxLoop(t *testing.T) {
 	crds := envtestutil.FluxCRDDir()
 	envtestutil.RequireAssets(t)
-	l := &loop{t: t}
+	l := &loop{t: t, top: t, workloads: map[string]*rest.Config{}}
 	ctx := context.Background()
 
 	// The first build of the controllers compiles about 1900 packages
@@ -267,16 +279,17 @@ func condition(cs []metav1.Condition) string {
 
 // bootstrap: the generated flux-system applied as `capiform bootstrap`
 // applies it (with the git credentials and the age key); every
-// Kustomization the real kustomize-controller can make Ready here becomes
-// Ready at the pushed revision in dependsOn order, and the encrypted
-// credentials arrive decrypted in each cluster's namespace before its
-// HelmRelease.
+// Kustomization of the site becomes Ready at the pushed revision in
+// dependsOn order, the encrypted credentials arrive decrypted in each
+// cluster's namespace before its HelmRelease, and every addon is
+// installed in its cluster's workload API server, after its
+// dependencies, with the values its HelmRelease gives.
 func (l *loop) bootstrap() {
 	t := l.t
 	ctx := context.Background()
 	clusters := []string{mgmt, "teaching"}
 	for _, c := range clusters {
-		l.capi.Namespace(t, c, c)
+		l.workloadCluster(c)
 	}
 	l.push("bootstrap")
 
@@ -325,9 +338,9 @@ func (l *loop) bootstrap() {
 	// dependsOn order, by the API server's own sequence of writes: each
 	// cluster's credentials were Ready before its HelmRelease was made.
 	for _, c := range clusters {
-		sec := l.rec.at("Kustomization", fluxenv.Namespace, c+"-secrets")
+		sec := l.rec.ready(t, "Kustomization", fluxenv.Namespace, c+"-secrets")
 		cred := l.rec.at("Secret", c, site+"-cloud-credentials")
-		hr := l.rec.at("HelmRelease", fluxenv.Namespace, c)
+		hr := l.rec.ready(t, "HelmRelease", fluxenv.Namespace, c)
 		if sec.ready == 0 || cred.added == 0 || hr.added == 0 || sec.ready > hr.added || cred.added > hr.added {
 			t.Errorf("%s: %s-secrets Ready at %d and the credentials made at %d, want both before the HelmRelease (made at %d)", c, c, sec.ready, cred.added, hr.added)
 		}
@@ -338,8 +351,9 @@ func (l *loop) bootstrap() {
 	// the Cluster is not Available (nothing answers for etcd here, and a
 	// real cloud's Nodes wait for the CNI, an addon); then its addons'
 	// Kustomization applies every addon HelmRelease, each made after that
-	// Ready. They do not become Ready here: their charts are on the
-	// internet.
+	// Ready, and turns Ready once the helm-controller stand-in has
+	// installed them all, each after its dependencies, in the workload
+	// cluster, from the stand-in chart server.
 	for _, c := range clusters {
 		l.readyAtHead(5*time.Minute, c)
 		cl := &clusterv1.Cluster{}
@@ -349,44 +363,262 @@ func (l *loop) bootstrap() {
 		if apimeta.IsStatusConditionTrue(cl.Status.Conditions, clusterv1.AvailableCondition) {
 			t.Errorf("Cluster %s is Available here: this test no longer shows that its addons start before Available", c)
 		}
+	}
+	for _, c := range clusters {
 		addons := l.addonReleases(c)
 		if len(addons) == 0 {
 			t.Fatalf("the generated tree has no addon HelmRelease for %s", c)
 		}
-		l.wait(3*time.Minute, func(ctx context.Context) (bool, string, error) {
-			for _, name := range addons {
+		l.wait(5*time.Minute, func(ctx context.Context) (bool, string, error) {
+			// The first release not Ready for a reason of its own, else
+			// the first waiting for a dependency.
+			var waiting []string
+			for _, a := range addons {
 				hr := &helmv2.HelmRelease{}
-				if err := l.flux.Client.Get(ctx, client.ObjectKey{Namespace: c, Name: name}, hr); err != nil {
-					return false, "addon HelmRelease " + c + "/" + name + ": " + err.Error(), nil
+				if err := l.flux.Client.Get(ctx, client.ObjectKeyFromObject(a), hr); err != nil {
+					return false, "addon HelmRelease " + c + "/" + a.Name + ": " + err.Error(), nil
 				}
+				if !apimeta.IsStatusConditionTrue(hr.Status.Conditions, meta.ReadyCondition) || hr.Status.ObservedGeneration != hr.Generation {
+					msg := "addon HelmRelease " + c + "/" + a.Name + " Ready: " + condition(hr.Status.Conditions)
+					if r := apimeta.FindStatusCondition(hr.Status.Conditions, meta.ReadyCondition); r == nil || r.Reason != meta.DependencyNotReadyReason {
+						return false, msg, nil
+					}
+					waiting = append(waiting, msg)
+				}
+			}
+			if len(waiting) > 0 {
+				return false, waiting[0], nil
 			}
 			return true, "", nil
 		})
-		up := l.rec.at("Kustomization", fluxenv.Namespace, c)
-		for _, name := range addons {
-			if hr := l.rec.at("HelmRelease", c, name); up.ready == 0 || hr.added == 0 || hr.added < up.ready {
-				t.Errorf("addon HelmRelease %s/%s made at %d, want after Kustomization %s turned Ready (at %d)", c, name, hr.added, c, up.ready)
+		l.readyAtHead(time.Minute, c+"-addons")
+		up := l.rec.ready(t, "Kustomization", fluxenv.Namespace, c)
+		for _, hr := range addons {
+			if m := l.rec.ready(t, "HelmRelease", c, hr.Name); up.ready == 0 || m.added == 0 || m.added < up.ready {
+				t.Errorf("addon HelmRelease %s/%s made at %d, want after Kustomization %s turned Ready (at %d)", c, hr.Name, m.added, c, up.ready)
+			}
+			l.addonInstalled(ctx, c, hr)
+		}
+	}
+
+	// Every Kustomization of the site Ready at the pushed revision, and
+	// each after what it depends on, by the API server's own sequence of
+	// writes; each addon HelmRelease Ready after its dependencies.
+	ks := &kustomizev1.KustomizationList{}
+	if err := l.flux.Client.List(ctx, ks, client.InNamespace(fluxenv.Namespace)); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, k := range ks.Items {
+		names = append(names, k.Name)
+	}
+	sort.Strings(names)
+	want := l.pushedKustomizations()
+	for _, c := range append([]string{""}, clusters...) {
+		for _, n := range []string{c, c + "-secrets", c + "-addons"} {
+			if c == "" {
+				n = "flux-system"
+			}
+			if !slices.Contains(want, n) {
+				t.Errorf("the generated tree has no Kustomization %s", n)
+			}
+		}
+	}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Errorf("Kustomizations of the site: %v, want those of the generated tree: %v", names, want)
+	}
+	l.readyAtHead(time.Minute, names...)
+	for _, k := range ks.Items {
+		m := l.rec.ready(t, "Kustomization", fluxenv.Namespace, k.Name)
+		for _, d := range k.Spec.DependsOn {
+			ns := cmp.Or(d.Namespace, k.Namespace)
+			if dm := l.rec.ready(t, "Kustomization", ns, d.Name); dm.ready == 0 || m.ready == 0 || dm.ready > m.ready {
+				t.Errorf("Kustomization %s Ready at %d, its dependency %s/%s at %d: want the dependency first", k.Name, m.ready, ns, d.Name, dm.ready)
+			}
+		}
+	}
+	for _, c := range clusters {
+		for _, hr := range l.addonReleases(c) {
+			m := l.rec.ready(t, "HelmRelease", c, hr.Name)
+			for _, d := range hr.Spec.DependsOn {
+				if dm := l.rec.ready(t, "HelmRelease", c, d.Name); dm.ready == 0 || m.ready == 0 || dm.ready > m.ready {
+					t.Errorf("HelmRelease %s/%s Ready at %d, its dependency %s at %d: want the dependency first", c, hr.Name, m.ready, d.Name, dm.ready)
+				}
 			}
 		}
 	}
 }
 
-// addonReleases are the names of the HelmReleases of a cluster's addons
-// in the pushed tree.
-func (l *loop) addonReleases(cluster string) []string {
+// pushedKustomizations are the names of the Flux Kustomizations in the
+// pushed generated tree, sorted.
+func (l *loop) pushedKustomizations() []string {
 	l.t.Helper()
 	var out []string
+	err := filepath.WalkDir(l.f.path("clusters/"+site+"/generated"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".yaml") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, doc := range envtestutil.SplitYAML(b) {
+			o := &unstructured.Unstructured{}
+			if err := yaml.Unmarshal(doc, &o.Object); err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+			if o.GetKind() == kustomizev1.KustomizationKind && o.GroupVersionKind().Group == kustomizev1.GroupVersion.Group {
+				out = append(out, o.GetName())
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// addonInstalled checks that an addon's release is in its cluster's
+// workload API server, where its HelmRelease's kubeConfig points: the
+// stand-in chart's ConfigMap of the chart and version the HelmRelease
+// names, recording exactly the HelmRelease's values with each valuesFrom
+// targetPath set to the referenced key (the decrypted cloud credentials'
+// cloud.conf).
+func (l *loop) addonInstalled(ctx context.Context, cluster string, hr *helmv2.HelmRelease) {
+	t := l.t
+	t.Helper()
+	wc, err := client.New(l.workloads[cluster], client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := &corev1.ConfigMap{}
+	if err := wc.Get(ctx, client.ObjectKey{Namespace: hr.GetReleaseNamespace(), Name: valuesConfigMap(hr.GetReleaseName())}, cm); err != nil {
+		t.Errorf("addon %s of %s not installed in its workload cluster: %v", hr.Name, cluster, err)
+		return
+	}
+	if want := hr.Spec.Chart.Spec.Chart + "-" + hr.Spec.Chart.Spec.Version; cm.Data["chart"] != want {
+		t.Errorf("addon %s of %s installed from %s, want %s", hr.Name, cluster, cm.Data["chart"], want)
+	}
+	want := map[string]any{}
+	if hr.Spec.Values != nil {
+		if err := json.Unmarshal(hr.Spec.Values.Raw, &want); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ref := range hr.Spec.ValuesFrom {
+		if ref.TargetPath == "" || ref.Kind != "Secret" {
+			t.Fatalf("addon %s: valuesFrom %+v: the test knows targetPaths of Secrets only", hr.Name, ref)
+		}
+		s := &corev1.Secret{}
+		if err := l.flux.Client.Get(ctx, client.ObjectKey{Namespace: hr.Namespace, Name: ref.Name}, s); err != nil {
+			t.Fatal(err)
+		}
+		v := string(s.Data[ref.GetValuesKey()])
+		if v == "" {
+			t.Fatalf("addon %s: Secret %s has no %s", hr.Name, ref.Name, ref.GetValuesKey())
+		}
+		setPath(want, ref.TargetPath, v)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(cm.Data["values.json"]), &got); err != nil {
+		t.Fatalf("addon %s of %s: values recorded: %v", hr.Name, cluster, err)
+	}
+	wb, _ := json.Marshal(want)
+	gb, _ := json.Marshal(got)
+	if !bytes.Equal(wb, gb) {
+		t.Errorf("addon %s of %s was given the values\n  %s\nwant\n  %s", hr.Name, cluster, gb, wb)
+	}
+}
+
+// setPath sets a dotted path (a backslash escapes a dot) in m, making the
+// maps on the way.
+func setPath(m map[string]any, path, value string) {
+	var keys []string
+	var cur strings.Builder
+	for i := 0; i < len(path); i++ {
+		switch {
+		case path[i] == '\\' && i+1 < len(path):
+			i++
+			cur.WriteByte(path[i])
+		case path[i] == '.':
+			keys = append(keys, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(path[i])
+		}
+	}
+	keys = append(keys, cur.String())
+	for _, k := range keys[:len(keys)-1] {
+		next, ok := m[k].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[k] = next
+		}
+		m = next
+	}
+	m[keys[len(keys)-1]] = value
+}
+
+// addonReleases are the HelmReleases of a cluster's addons in the pushed
+// tree, by name.
+func (l *loop) addonReleases(cluster string) []*helmv2.HelmRelease {
+	l.t.Helper()
+	var out []*helmv2.HelmRelease
 	for _, doc := range envtestutil.SplitYAML([]byte(l.f.read("clusters/" + site + "/generated/addons/" + cluster + "/addons.yaml"))) {
 		o := &unstructured.Unstructured{}
 		if err := yaml.Unmarshal(doc, &o.Object); err != nil {
 			l.t.Fatal(err)
 		}
-		if o.GetKind() == helmv2.HelmReleaseKind {
-			out = append(out, o.GetName())
+		if o.GetKind() != helmv2.HelmReleaseKind {
+			continue
 		}
+		hr := &helmv2.HelmRelease{}
+		if err := yaml.Unmarshal(doc, hr); err != nil {
+			l.t.Fatal(err)
+		}
+		out = append(out, hr)
 	}
-	sort.Strings(out)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// workloadCluster starts the API server that plays a cluster's workload
+// cluster (its own, as real clusters' are: clusters install the same
+// addons under the same release names) and makes the cluster's namespace
+// with the kubeconfig Secret that points there.
+func (l *loop) workloadCluster(name string) {
+	t := l.t
+	t.Helper()
+	te := &envtest.Environment{ControlPlaneStopTimeout: time.Minute}
+	te.ControlPlane.GetAPIServer().Configure().Set("request-timeout", "15s")
+	cfg, err := te.Start()
+	if err != nil {
+		t.Fatalf("starting the workload API server of %s: %v", name, err)
+	}
+	// The test's, not the scenario's: the clusters outlive it.
+	l.top.Cleanup(func() {
+		if err := te.Stop(); err != nil {
+			l.top.Errorf("stopping the workload API server of %s: %v", name, err)
+		}
+	})
+	l.workloads[name] = cfg
+	l.capi.SetWorkload(name, name, cfg)
+	ctx := context.Background()
+	if err := l.capi.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		t.Fatal(err)
+	}
+	// Provided by the user, as Cluster API allows (a Secret not of its
+	// type): KubeadmControlPlane neither adopts nor rotates it. It would
+	// rotate capienv's at once (envtest's client certificate is short-lived)
+	// with one signed by the cluster's CA, which a real cluster's API server
+	// trusts and this one does not; the addons' HelmReleases use it.
+	s := l.capi.KubeconfigSecret(name, name)
+	s.Type = corev1.SecretTypeOpaque
+	if err := l.capi.Client.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func keys(m map[string][]byte) []string {
@@ -517,7 +749,7 @@ func (l *loop) callReceiver() {
 // Cluster API objects and MachineDeployments appear.
 func (l *loop) newCluster() {
 	const name = "physics"
-	l.capi.Namespace(l.t, name, name)
+	l.workloadCluster(name)
 	teaching := l.f.read("clusters/" + site + "/teaching.yaml")
 	l.f.write("clusters/"+site+"/"+name+".yaml", strings.Replace(teaching, "name: teaching", "name: "+name, 1))
 	l.f.createSecrets()
@@ -612,8 +844,8 @@ func (l *loop) receiverCall() {
 
 // deletion: a cluster deleted in two changes, as the lifecycle defines:
 // deletionProtection: false first (nothing goes), then the file removed;
-// Flux prunes its Kustomization and HelmRelease, the release is
-// uninstalled, and Cluster API deletes workers and control plane before
+// Flux prunes its Kustomizations and HelmReleases, the releases are
+// uninstalled (the addons' from the workload cluster), and Cluster API deletes workers and control plane before
 // the cluster's network; the credentials and every object of the
 // management cluster stay.
 func (l *loop) deletion() {
@@ -621,6 +853,7 @@ func (l *loop) deletion() {
 	ctx := context.Background()
 	const cluster = "teaching"
 	mgmtBefore := l.managementObjects(ctx)
+	addonsBefore := l.addonReleases(cluster)
 
 	file := "clusters/" + site + "/" + cluster + ".yaml"
 	l.f.edit(file, "\nspec:\n", "\nspec:\n  deletionProtection: false\n")
@@ -675,6 +908,14 @@ func (l *loop) deletion() {
 		if err := l.flux.Client.Get(ctx, client.ObjectKey{Namespace: fluxenv.Namespace, Name: cluster}, hr); !apierrors.IsNotFound(err) {
 			left = append(left, "HelmRelease/"+cluster)
 		}
+		// The addons' releases, under the stand-in's finalizer.
+		addons := &helmv2.HelmReleaseList{}
+		if err := l.flux.Client.List(ctx, addons, client.InNamespace(cluster)); err != nil {
+			return false, "", err
+		}
+		for _, a := range addons.Items {
+			left = append(left, "HelmRelease/"+cluster+"/"+a.Name)
+		}
 		sort.Strings(left)
 		return len(left) == 0, "nothing of " + cluster + " left; left: " + strings.Join(left, ", "), nil
 	})
@@ -693,6 +934,17 @@ func (l *loop) deletion() {
 	md := l.rec.at("MachineDeployment", cluster, cluster+"-md-0")
 	if kcp.gone == 0 || md.gone == 0 || kcp.gone >= osc.deleting || md.gone >= osc.deleting {
 		t.Errorf("the control plane (gone at %d) and md-0 (gone at %d) must be gone before the OpenStackCluster starts to go (%d)", kcp.gone, md.gone, osc.deleting)
+	}
+	// The addons uninstalled from the workload cluster while it was there.
+	wc, err := client.New(l.workloads[cluster], client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addonsBefore {
+		cm := &corev1.ConfigMap{}
+		if err := wc.Get(ctx, client.ObjectKey{Namespace: a.GetReleaseNamespace(), Name: valuesConfigMap(a.GetReleaseName())}, cm); !apierrors.IsNotFound(err) {
+			t.Errorf("addon %s of %s was not uninstalled (%v)", a.Name, cluster, err)
+		}
 	}
 	// Kept: the credentials (the teardown needs them), and the management
 	// cluster's objects, untouched.

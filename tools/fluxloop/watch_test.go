@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -96,6 +97,25 @@ func (r *recorder) at(kind, namespace, name string) moments {
 		return *m
 	}
 	return moments{}
+}
+
+// ready returns the moments of an object the test knows to be Ready,
+// once the recorder has seen it Ready: a watch event can arrive after the
+// test's own read of the object.
+func (r *recorder) ready(t testing.TB, kind, namespace, name string) moments {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		m := r.at(kind, namespace, name)
+		if m.ready != 0 {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the recorder never saw %s %s/%s Ready", kind, namespace, name)
+			return m
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func (r *recorder) stop() {

@@ -115,8 +115,11 @@ type Env struct {
 
 	env      *envtest.Environment
 	workload *rest.Config
-	cancel   context.CancelFunc
-	done     chan error
+	// workloads are the workload clusters given their own API server
+	// (SetWorkload), by namespace/name of their Cluster.
+	workloads sync.Map
+	cancel    context.CancelFunc
+	done      chan error
 }
 
 // Scheme knows the Kubernetes, CRD and Cluster API types; the OpenStack
@@ -151,6 +154,7 @@ type Options struct {
 	// address the stand-in gives every OpenStackCluster as its control
 	// plane endpoint, where KubeconfigSecret points, and where booted
 	// servers register their Nodes. Nil is this environment's own.
+	// Env.SetWorkload gives one cluster an API server of its own.
 	Workload *rest.Config
 	// Boot makes the stand-in play what a booted server does beyond the
 	// cloud (see openstack.go): the kubelet registers a Ready Node with the
@@ -246,7 +250,7 @@ func Start(opts Options) (_ *Env, err error) {
 	if err := setupWebhooks(mgr); err != nil {
 		return nil, err
 	}
-	if err := setupOpenStack(mgr, e.workload, opts.Boot); err != nil {
+	if err := setupOpenStack(mgr, e.workloadOf, opts.Boot); err != nil {
 		return nil, err
 	}
 	e.done = make(chan error, 1)
@@ -460,11 +464,29 @@ func waitForWebhooks(ctx context.Context, host string, port int) error {
 // control plane makes one for an endpoint that does not exist here.
 func (e *Env) KubeconfigSecret(namespace, clusterName string) *corev1.Secret {
 	c := &clusterv1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: clusterName}}
-	s := kubeconfig.GenerateSecret(c, kubeconfig.FromEnvTestConfig(e.workload, c))
+	s := kubeconfig.GenerateSecret(c, kubeconfig.FromEnvTestConfig(e.workloadOf(namespace, clusterName), c))
 	// Made before the Cluster: KubeadmControlPlane adopts it (a Secret of
 	// Cluster API's type) as it adopts one left by a move.
 	s.OwnerReferences = nil
 	return s
+}
+
+// SetWorkload gives one workload cluster its own API server, cfg, in place
+// of Options.Workload: where its kubeconfig Secret points, its control
+// plane endpoint, and where its booted servers register. Clusters that
+// install the same addons need apart servers, as real clusters are: their
+// releases share names and namespaces. Call it before KubeconfigSecret
+// and before the cluster's objects are made.
+func (e *Env) SetWorkload(namespace, clusterName string, cfg *rest.Config) {
+	e.workloads.Store(namespace+"/"+clusterName, cfg)
+}
+
+// workloadOf is the API server of a workload cluster.
+func (e *Env) workloadOf(namespace, clusterName string) *rest.Config {
+	if cfg, ok := e.workloads.Load(namespace + "/" + clusterName); ok {
+		return cfg.(*rest.Config)
+	}
+	return e.workload
 }
 
 var (

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -41,8 +42,9 @@ const (
 // openStack is THE stand-in of this environment: the OpenStack provider
 // (CAPO), whose controllers would call a cloud. It does, per the v1beta1
 // infrastructure contract, only what Cluster API waits for:
-//   - an OpenStackCluster gets a finalizer, a control plane endpoint (this
-//     API server's address, where the real one is the API load balancer)
+//   - an OpenStackCluster gets a finalizer, a control plane endpoint (its
+//     workload API server's address, Env.SetWorkload or Options.Workload,
+//     where the real one is the API load balancer)
 //     and status.ready; deleted, it drops the finalizer (network and load
 //     balancer "deleted");
 //   - an OpenStackMachine, once its Machine has bootstrap data (CAPO boots
@@ -60,32 +62,20 @@ const (
 // and never scales past its first Machine (its preflight checks wait for
 // a healthy etcd).
 type openStack struct {
-	client   client.Client
-	gvk      schema.GroupVersionKind
-	host     string
-	port     int64
-	workload client.Client // nil without Boot
+	client client.Client
+	gvk    schema.GroupVersionKind
+	// workloadOf is each workload cluster's API server (Env.SetWorkload).
+	workloadOf func(namespace, cluster string) *rest.Config
+	boot       bool
+	clients    *sync.Map // workload clients by API server address
 }
 
-func setupOpenStack(mgr ctrl.Manager, workload *rest.Config, boot bool) error {
-	u, err := url.Parse(workload.Host)
-	if err != nil {
-		return err
-	}
-	port, err := strconv.ParseInt(u.Port(), 10, 32)
-	if err != nil {
-		return fmt.Errorf("API server address %s: %w", workload.Host, err)
-	}
-	var wc client.Client
-	if boot {
-		if wc, err = client.New(workload, client.Options{}); err != nil {
-			return err
-		}
-	}
+func setupOpenStack(mgr ctrl.Manager, workloadOf func(namespace, cluster string) *rest.Config, boot bool) error {
+	clients := &sync.Map{}
 	for _, gvk := range []schema.GroupVersionKind{OpenStackClusterGVK, OpenStackMachineGVK} {
 		obj := &unstructured.Unstructured{}
 		obj.SetGroupVersionKind(gvk)
-		r := &openStack{client: mgr.GetClient(), gvk: gvk, host: u.Hostname(), port: port, workload: wc}
+		r := &openStack{client: mgr.GetClient(), gvk: gvk, workloadOf: workloadOf, boot: boot, clients: clients}
 		// Named alike in every environment of the process.
 		// As CAPO, it watches the Clusters: an unpause (the end of a
 		// move) is when the objects the move made get their status.
@@ -140,7 +130,11 @@ func (r *openStack) Reconcile(ctx context.Context, req reconcile.Request) (recon
 	patch := client.MergeFrom(obj.DeepCopy())
 	if r.gvk == OpenStackClusterGVK {
 		if _, ok, _ := unstructured.NestedMap(obj.Object, "spec", "controlPlaneEndpoint"); !ok {
-			_ = unstructured.SetNestedMap(obj.Object, map[string]any{"host": r.host, "port": r.port}, "spec", "controlPlaneEndpoint")
+			host, port, err := endpoint(r.workloadOf(obj.GetNamespace(), clusterName(obj)))
+			if err != nil {
+				return reconcile.Result{}, err
+			}
+			_ = unstructured.SetNestedMap(obj.Object, map[string]any{"host": host, "port": port}, "spec", "controlPlaneEndpoint")
 			if err := r.client.Patch(ctx, obj, patch); err != nil {
 				return reconcile.Result{}, err
 			}
@@ -151,9 +145,13 @@ func (r *openStack) Reconcile(ctx context.Context, req reconcile.Request) (recon
 			return reconcile.Result{}, err
 		}
 	}
-	if machine != nil && r.workload != nil {
+	if machine != nil && r.boot {
 		providerID, _, _ := unstructured.NestedString(obj.Object, "spec", "providerID")
-		if err := r.boot(ctx, machine, providerID); err != nil {
+		wc, err := r.workload(machine.Namespace, machine.Spec.ClusterName)
+		if err != nil {
+			return reconcile.Result{}, err
+		}
+		if err := bootServer(ctx, wc, machine, providerID); err != nil {
 			return reconcile.Result{}, err
 		}
 	}
@@ -163,6 +161,47 @@ func (r *openStack) Reconcile(ctx context.Context, req reconcile.Request) (recon
 	patch = client.MergeFrom(obj.DeepCopy())
 	_ = unstructured.SetNestedField(obj.Object, true, "status", "ready")
 	return reconcile.Result{}, r.client.Status().Patch(ctx, obj, patch)
+}
+
+// workload is a client of a workload cluster's API server.
+func (r *openStack) workload(namespace, cluster string) (client.Client, error) {
+	cfg := r.workloadOf(namespace, cluster)
+	if c, ok := r.clients.Load(cfg.Host); ok {
+		return c.(client.Client), nil
+	}
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		return nil, err
+	}
+	c2, _ := r.clients.LoadOrStore(cfg.Host, c)
+	return c2.(client.Client), nil
+}
+
+// endpoint is the host and port of an API server.
+func endpoint(cfg *rest.Config) (string, int64, error) {
+	u, err := url.Parse(cfg.Host)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.ParseInt(u.Port(), 10, 32)
+	if err != nil {
+		return "", 0, fmt.Errorf("API server address %s: %w", cfg.Host, err)
+	}
+	return u.Hostname(), port, nil
+}
+
+// clusterName is the Cluster an infrastructure object belongs to: its
+// cluster-name label, or its owning Cluster.
+func clusterName(obj *unstructured.Unstructured) string {
+	if name := obj.GetLabels()[clusterv1.ClusterNameLabel]; name != "" {
+		return name
+	}
+	for _, ref := range obj.GetOwnerReferences() {
+		if ref.Kind == "Cluster" {
+			return ref.Name
+		}
+	}
+	return ""
 }
 
 // ofCluster lists the stand-in's objects in a Cluster's namespace.
@@ -221,24 +260,24 @@ func (r *openStack) machineOf(ctx context.Context, obj *unstructured.Unstructure
 // kubeadmConfig is where kubeadm init leaves the cluster's configuration.
 var kubeadmConfig = client.ObjectKey{Namespace: metav1.NamespaceSystem, Name: "kubeadm-config"}
 
-// boot plays the booted server of machine in the workload cluster: kubeadm
+// bootServer plays the booted server of machine in the workload cluster: kubeadm
 // init on the first control plane server, and the kubelet's Node, named
 // after the Machine (names are unique in a namespace, and a test's
 // clusters are named apart), Ready. Both are made once; a moved Machine
 // finds its Node again by the provider ID.
-func (r *openStack) boot(ctx context.Context, machine *clusterv1.Machine, providerID string) error {
+func bootServer(ctx context.Context, workload client.Client, machine *clusterv1.Machine, providerID string) error {
 	_, controlPlane := machine.Labels[clusterv1.MachineControlPlaneLabel]
 	if controlPlane {
 		cm := &corev1.ConfigMap{
 			ObjectMeta: metav1.ObjectMeta{Namespace: kubeadmConfig.Namespace, Name: kubeadmConfig.Name},
 			Data:       map[string]string{"ClusterConfiguration": "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: " + machine.Spec.Version + "\n"},
 		}
-		if err := r.workload.Create(ctx, cm); err != nil && !apierrors.IsAlreadyExists(err) {
+		if err := workload.Create(ctx, cm); err != nil && !apierrors.IsAlreadyExists(err) {
 			return err
 		}
 	}
 	node := &corev1.Node{}
-	switch err := r.workload.Get(ctx, client.ObjectKey{Name: machine.Name}, node); {
+	switch err := workload.Get(ctx, client.ObjectKey{Name: machine.Name}, node); {
 	case apierrors.IsNotFound(err):
 		node = &corev1.Node{
 			ObjectMeta: metav1.ObjectMeta{Name: machine.Name, Labels: map[string]string{corev1.LabelHostname: machine.Name}},
@@ -247,7 +286,7 @@ func (r *openStack) boot(ctx context.Context, machine *clusterv1.Machine, provid
 		if controlPlane {
 			node.Labels["node-role.kubernetes.io/control-plane"] = ""
 		}
-		if err := r.workload.Create(ctx, node); err != nil {
+		if err := workload.Create(ctx, node); err != nil {
 			return err
 		}
 	case err != nil:
@@ -268,5 +307,5 @@ func (r *openStack) boot(ctx context.Context, machine *clusterv1.Machine, provid
 		},
 		NodeInfo: corev1.NodeSystemInfo{KubeletVersion: machine.Spec.Version},
 	}
-	return r.workload.Status().Update(ctx, node)
+	return workload.Status().Update(ctx, node)
 }

@@ -22,9 +22,12 @@
 //     stand-in (helmrelease.go) does for each HelmRelease what
 //     helm-controller does on the happy path: it makes the HelmChart of
 //     spec.chart (or takes spec.chartRef's), lets the real
-//     source-controller build the chart's artifact, and installs or
-//     upgrades the release with the Helm SDK exactly as the spec says.
-//     Its CRD is helm-controller's own, from the shared CRD folder.
+//     source-controller build the chart's artifact, waits for
+//     spec.dependsOn, and installs or upgrades the release with the Helm
+//     SDK exactly as the spec says, on the cluster of spec.kubeConfig
+//     (values, valuesFrom and their targetPath included); what it does
+//     not do, it refuses by name. Its CRD is helm-controller's own, from
+//     the shared CRD folder.
 //   - notification-controller's Receiver: its module is not on the proxy
 //     either. The stand-in (receiver.go) serves /hook/<digest> as the
 //     controller does, checks the request as the Receiver's type says and

@@ -2,6 +2,7 @@ package fluxenv
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -23,6 +24,7 @@ import (
 	"helm.sh/helm/v4/pkg/kube"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
 	"helm.sh/helm/v4/pkg/storage/driver"
+	"helm.sh/helm/v4/pkg/strvals"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -55,23 +57,34 @@ import (
 // stand-in, so that no reader takes it for helm-controller.
 const StandInMessage = "helm-controller stand-in (Helm SDK): "
 
+// DependencyRequeue is how often the stand-in looks again at a
+// HelmRelease whose dependencies are not Ready (helm-controller's
+// --requeue-dependency default).
+const DependencyRequeue = 5 * time.Second
+
 // Finalizer is helm-controller's, which the stand-in sets as it does: a
 // HelmRelease is uninstalled before it goes.
 const Finalizer = "finalizers.fluxcd.io"
 
 // helmReleaseStandIn is the helm-controller stand-in. What it does, as
 // helm-controller does: the HelmChart <namespace>-<name> from spec.chart
-// in the source's namespace (or spec.chartRef's HelmChart); the release
-// spec.releaseName in spec.targetNamespace with its storage in
-// spec.storageNamespace; values as spec.valuesFrom then spec.values
-// merged over them; install.createNamespace; no wait when
-// install/upgrade.disableWait; server-side apply unless
-// install.serverSideApply is false; an upgrade when the chart's artifact or
-// the values change; uninstall (keepHistory, deletionPropagation, no
-// wait) on deletion, under helm-controller's finalizer. What it does not:
-// remote clusters (spec.kubeConfig), tests, remediation and rollback,
-// drift detection, post-renderers, dependsOn and impersonation; a
-// HelmRelease asking for one of these is marked not Ready saying so.
+// in the source's namespace (or spec.chartRef's HelmChart); nothing until
+// each of spec.dependsOn is Ready at its generation (looked at again every
+// DependencyRequeue); the release spec.releaseName in
+// spec.targetNamespace with its storage in spec.storageNamespace, on the
+// cluster of spec.kubeConfig.secretRef (the Secret's key, by default
+// "value" then "value.yaml") or on this API server; values as
+// spec.valuesFrom in order (a targetPath set with Helm's strvals, as
+// helm-controller does) then spec.values merged over them;
+// install.createNamespace; no wait when install/upgrade.disableWait;
+// server-side apply unless install.serverSideApply is false; an upgrade
+// when the chart's artifact or the values change; uninstall (keepHistory,
+// deletionPropagation, no wait) on deletion, under helm-controller's
+// finalizer, skipped as helm-controller skips it when the kubeconfig
+// Secret is gone. What it does not: tests, remediation and rollback, drift
+// detection, post-renderers, impersonation, kubeConfig.configMapRef and
+// dependsOn[].readyExpr; a HelmRelease asking for one of these is marked
+// not Ready saying so.
 type helmReleaseStandIn struct {
 	client client.Client
 	config *rest.Config
@@ -190,6 +203,16 @@ func (r *helmReleaseStandIn) reconcile(ctx context.Context, hr *helmv2.HelmRelea
 	if err := unsupported(hr); err != nil {
 		return 0, err
 	}
+	if msg, err := r.dependenciesReady(ctx, hr); err != nil || msg != "" {
+		if err != nil {
+			return 0, err
+		}
+		apimeta.SetStatusCondition(&hr.Status.Conditions, metav1.Condition{
+			Type: meta.ReadyCondition, Status: metav1.ConditionFalse, Reason: meta.DependencyNotReadyReason,
+			Message: StandInMessage + msg, ObservedGeneration: hr.Generation,
+		})
+		return DependencyRequeue, nil
+	}
 	hc, err := r.helmChart(ctx, hr)
 	if err != nil {
 		return 0, err
@@ -218,7 +241,11 @@ func (r *helmReleaseStandIn) reconcile(ctx context.Context, hr *helmv2.HelmRelea
 	sum := sha256.Sum256(append([]byte(hc.Status.Artifact.Digest+"\n"), vb...))
 	digest := "sha256:" + hex.EncodeToString(sum[:])
 
-	ac, err := r.helmConfig(hr)
+	cfg, err := r.restConfig(ctx, hr)
+	if err != nil {
+		return 0, err
+	}
+	ac, err := r.helmConfig(hr, cfg)
 	if err != nil {
 		return 0, err
 	}
@@ -307,8 +334,8 @@ func (r *helmReleaseStandIn) reconcile(ctx context.Context, hr *helmv2.HelmRelea
 // asks for.
 func unsupported(hr *helmv2.HelmRelease) error {
 	var what []string
-	if hr.Spec.KubeConfig != nil {
-		what = append(what, "spec.kubeConfig (a remote cluster)")
+	if kc := hr.Spec.KubeConfig; kc != nil && (kc.ConfigMapRef != nil || kc.SecretRef == nil) {
+		what = append(what, "spec.kubeConfig without secretRef (a cloud provider's cluster)")
 	}
 	if hr.Spec.ServiceAccountName != "" {
 		what = append(what, "spec.serviceAccountName")
@@ -316,23 +343,76 @@ func unsupported(hr *helmv2.HelmRelease) error {
 	if len(hr.Spec.PostRenderers) > 0 {
 		what = append(what, "spec.postRenderers")
 	}
-	if len(hr.Spec.DependsOn) > 0 {
-		what = append(what, "spec.dependsOn")
+	for _, d := range hr.Spec.DependsOn {
+		if d.ReadyExpr != "" {
+			what = append(what, "spec.dependsOn[].readyExpr")
+			break
+		}
 	}
 	if hr.Spec.Test != nil && hr.Spec.Test.Enable {
 		what = append(what, "spec.test")
-	}
-	for _, v := range hr.Spec.ValuesFrom {
-		if v.TargetPath != "" {
-			what = append(what, "spec.valuesFrom[].targetPath")
-			break
-		}
 	}
 	if len(what) == 0 {
 		return nil
 	}
 	return fmt.Errorf("not done by the stand-in: %s", strings.Join(what, ", "))
 }
+
+// dependenciesReady says which of spec.dependsOn is not Ready at its
+// generation, as helm-controller checks them; "" when all are.
+func (r *helmReleaseStandIn) dependenciesReady(ctx context.Context, hr *helmv2.HelmRelease) (string, error) {
+	for _, d := range hr.Spec.DependsOn {
+		key := client.ObjectKey{Namespace: d.Namespace, Name: d.Name}
+		if key.Namespace == "" {
+			key.Namespace = hr.Namespace
+		}
+		dep := &helmv2.HelmRelease{}
+		if err := r.client.Get(ctx, key, dep); err != nil {
+			if apierrors.IsNotFound(err) {
+				return fmt.Sprintf("dependency '%s' does not exist", key), nil
+			}
+			return "", err
+		}
+		if len(dep.Status.Conditions) == 0 || dep.Generation != dep.Status.ObservedGeneration ||
+			!apimeta.IsStatusConditionTrue(dep.Status.Conditions, meta.ReadyCondition) {
+			return fmt.Sprintf("dependency '%s' is not ready", key), nil
+		}
+	}
+	return "", nil
+}
+
+// restConfig is the cluster the release goes to: spec.kubeConfig's
+// Secret, or this API server. A kubeconfig Secret that does not exist is
+// errKubeConfigGone.
+func (r *helmReleaseStandIn) restConfig(ctx context.Context, hr *helmv2.HelmRelease) (*rest.Config, error) {
+	kc := hr.Spec.KubeConfig
+	if kc == nil {
+		return r.config, nil
+	}
+	s := &corev1.Secret{}
+	if err := r.client.Get(ctx, client.ObjectKey{Namespace: hr.Namespace, Name: kc.SecretRef.Name}, s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("kubeconfig Secret %s/%s: %w", hr.Namespace, kc.SecretRef.Name, errKubeConfigGone)
+		}
+		return nil, err
+	}
+	var raw []byte
+	if key := kc.SecretRef.Key; key != "" {
+		raw = s.Data[key]
+	} else if raw = s.Data["value"]; raw == nil {
+		raw = s.Data["value.yaml"]
+	}
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("kubeconfig Secret %s/%s has no key %q", hr.Namespace, kc.SecretRef.Name, cmp.Or(kc.SecretRef.Key, "value"))
+	}
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(raw)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig Secret %s/%s: %w", hr.Namespace, kc.SecretRef.Name, err)
+	}
+	return cfg, nil
+}
+
+var errKubeConfigGone = errors.New("not found")
 
 func waitStrategy(disableWait bool) kube.WaitStrategy {
 	if disableWait {
@@ -448,6 +528,12 @@ func (r *helmReleaseStandIn) values(ctx context.Context, hr *helmv2.HelmRelease)
 			}
 			return nil, fmt.Errorf("valuesFrom %s/%s: no key %q", ref.Kind, ref.Name, key)
 		}
+		if ref.TargetPath != "" {
+			if err := replacePathValue(out, ref.TargetPath, string(raw)); err != nil {
+				return nil, fmt.Errorf("valuesFrom %s/%s key %s into %s: %w", ref.Kind, ref.Name, key, ref.TargetPath, err)
+			}
+			continue
+		}
 		var v map[string]any
 		if err := yaml.Unmarshal(raw, &v); err != nil {
 			return nil, fmt.Errorf("valuesFrom %s/%s key %s: %w", ref.Kind, ref.Name, key, err)
@@ -455,6 +541,17 @@ func (r *helmReleaseStandIn) values(ctx context.Context, hr *helmv2.HelmRelease)
 		out = mergeMaps(out, v)
 	}
 	return mergeMaps(out, hr.GetValues()), nil
+}
+
+// replacePathValue sets path (dotted, with Helm's escapes) to value with
+// Helm's strvals, as helm-controller does: a quoted value is a string, any
+// other is typed as a --set value is.
+func replacePathValue(values map[string]any, path, value string) error {
+	quoted := len(value) >= 2 && (value[0] == '\'' && value[len(value)-1] == '\'' || value[0] == '"' && value[len(value)-1] == '"')
+	if quoted {
+		return strvals.ParseIntoString(path+"="+strings.Trim(value, "'\""), values)
+	}
+	return strvals.ParseInto(path+"="+value, values)
 }
 
 // mergeMaps merges b over a: maps merge key by key, anything else in b
@@ -479,8 +576,16 @@ func mergeMaps(a, b map[string]any) map[string]any {
 // uninstall removes a HelmRelease's release as spec.uninstall says, and the
 // HelmChart it made.
 func (r *helmReleaseStandIn) uninstall(ctx context.Context, hr *helmv2.HelmRelease) error {
-	if hr.Spec.KubeConfig == nil {
-		ac, err := r.helmConfig(hr)
+	cfg, err := r.restConfig(ctx, hr)
+	switch {
+	case errors.Is(err, errKubeConfigGone):
+		// As helm-controller: the cluster's kubeconfig gone (the
+		// cluster deleted), there is nothing left to uninstall from.
+		r.helm.Info("skipping uninstall: " + err.Error())
+	case err != nil:
+		return err
+	default:
+		ac, err := r.helmConfig(hr, cfg)
 		if err != nil {
 			return err
 		}
@@ -511,11 +616,12 @@ func (r *helmReleaseStandIn) uninstall(ctx context.Context, hr *helmv2.HelmRelea
 	return nil
 }
 
-// helmConfig is a Helm action configuration whose objects go to the
-// release's namespace and whose storage is in its storage namespace.
-func (r *helmReleaseStandIn) helmConfig(hr *helmv2.HelmRelease) (*action.Configuration, error) {
+// helmConfig is a Helm action configuration on the cluster cfg whose
+// objects go to the release's namespace and whose storage is in its
+// storage namespace.
+func (r *helmReleaseStandIn) helmConfig(hr *helmv2.HelmRelease, cfg *rest.Config) (*action.Configuration, error) {
 	ac := action.NewConfiguration(action.ConfigurationSetLogger(r.helm.Handler()))
-	if err := ac.Init(&restGetter{config: r.config, namespace: hr.GetReleaseNamespace()}, hr.GetStorageNamespace(), "secret"); err != nil {
+	if err := ac.Init(&restGetter{config: cfg, namespace: hr.GetReleaseNamespace()}, hr.GetStorageNamespace(), "secret"); err != nil {
 		return nil, err
 	}
 	return ac, nil

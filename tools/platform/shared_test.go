@@ -8,6 +8,7 @@ import (
 	"testing/fstest"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 
 	"github.com/capiform/capiform/tools/api/v1alpha1"
@@ -64,6 +65,10 @@ func TestSharedPlatformsGolden(t *testing.T) {
 						strictDecode(t, o, &helmv2.HelmRelease{})
 					case sourcev1.HelmRepositoryKind:
 						strictDecode(t, o, &sourcev1.HelmRepository{})
+					case sourcev1.GitRepositoryKind:
+						strictDecode(t, o, &sourcev1.GitRepository{})
+					case kustomizev1.KustomizationKind:
+						strictDecode(t, o, &kustomizev1.Kustomization{})
 					default:
 						t.Errorf("unexpected %T %s", o, o.GetName())
 					}

@@ -27,6 +27,7 @@ type secretsFlags struct {
 	clusters  []string
 	name      string
 	clouds    string
+	cacert    string
 	fromFiles []string
 	keyFile   string
 	copyFrom  string
@@ -70,6 +71,7 @@ Without --cluster it writes every cluster that has no such Secret yet; it never
 writes over a file (see rotate).`,
 		Example: `  capiform secrets create lon --clouds ~/clouds.yaml
   capiform secrets create lon --cluster research --clouds -
+  capiform secrets create lon --clouds ~/clouds.yaml --cacert ~/cloud-ca.pem
   capiform secrets create lon --cluster newcluster --copy-from research --age-key-file ~/.config/sops/age/keys.txt
   capiform secrets create lon --cluster flux-system --name webhook-token --from-file token=./webhook-token`,
 		Args: cobra.ExactArgs(1),
@@ -84,6 +86,7 @@ writes over a file (see rotate).`,
 func addCreateFlags(cmd *cobra.Command, f *secretsFlags) {
 	cmd.Flags().StringSliceVar(&f.clusters, "cluster", nil, "only these clusters (default: every cluster of the site); flux-system is the site's own folder (the git host tokens)")
 	cmd.Flags().StringVar(&f.clouds, "clouds", "", "clouds.yaml for the cloud credentials; - reads standard input")
+	cmd.Flags().StringVar(&f.cacert, "cacert", "", "with --clouds: the cloud's CA bundle (PEM), key cacert of the credentials, for a cloud behind a private CA (give it again to rotate --clouds)")
 	cmd.Flags().StringVar(&f.name, "name", "", "the Secret's name (default: the site's spec.cloud.credentialsSecret)")
 	cmd.Flags().StringArrayVar(&f.fromFiles, "from-file", nil, "KEY=FILE: a key of a Secret other than the cloud credentials")
 	cmd.Flags().StringVar(&f.copyFrom, "copy-from", "", "CLUSTER: decrypt that cluster's Secret (with the age key) and encrypt it for the new clusters")
@@ -102,6 +105,14 @@ func secretsCreate(cmd *cobra.Command, s Streams, siteName string, f secretsFlag
 	opts := secrets.CreateOptions{FS: fsys, Site: site, Clusters: f.clusters, Name: f.name, Replace: replace}
 	if f.clouds != "" {
 		if opts.CloudsYAML, err = readInput(s, f.clouds); err != nil {
+			return err
+		}
+	}
+	if f.cacert != "" {
+		if f.clouds == "" {
+			return &exitError{code: ExitCantRun, msg: "--cacert goes with --clouds: the CA bundle is a key of the cloud credentials"}
+		}
+		if opts.CACert, err = readInput(s, f.cacert); err != nil {
 			return err
 		}
 	}

@@ -2,9 +2,7 @@ package policy
 
 import (
 	"bytes"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/capiform/capiform/tools/api/v1alpha1"
 	"github.com/capiform/capiform/tools/diag"
+	"github.com/capiform/capiform/tools/internal/pemcert"
 	"github.com/capiform/capiform/tools/load"
 )
 
@@ -29,7 +28,7 @@ func nodeChecks(fleet *load.Fleet) diag.List {
 			if ca.PEM == "" {
 				continue
 			}
-			if err := parseCertificates(ca.PEM); err != nil {
+			if err := pemcert.Check([]byte(ca.PEM)); err != nil {
 				out.Add(at(fmt.Sprintf("spec.nodes.trustedCAs[%d].pem", i)), "policy.trusted-ca", "trusted CA %s is not PEM-encoded certificates (%v): paste the CA's -----BEGIN CERTIFICATE----- blocks, nothing else (a private key never belongs here)", ca.Name, err)
 			}
 		}
@@ -75,39 +74,4 @@ func kubeletConfigDecodes(k *v1alpha1.Kubelet) error {
 	dec.DisallowUnknownFields()
 	var cfg kubeletv1beta1.KubeletConfiguration
 	return dec.Decode(&cfg)
-}
-
-// parseCertificates accepts PEM text of one or more CERTIFICATE blocks
-// that crypto/x509 parses, and nothing else.
-func parseCertificates(text string) error {
-	rest := []byte(text)
-	n := 0
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		n++
-		if b.Type != "CERTIFICATE" {
-			return fmt.Errorf("block %d is a %s", n, b.Type)
-		}
-		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
-			return fmt.Errorf("block %d: %v", n, err)
-		}
-	}
-	switch {
-	case n == 0:
-		return fmt.Errorf("no PEM block")
-	case len(trimSpace(rest)) > 0:
-		return fmt.Errorf("text after the last block")
-	}
-	return nil
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\n' || b[0] == '\r' || b[0] == '\t') {
-		b = b[1:]
-	}
-	return b
 }

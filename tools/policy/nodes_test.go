@@ -10,6 +10,8 @@ import (
 	"testing/fstest"
 
 	"github.com/capiform/capiform/tools/load"
+
+	"github.com/capiform/capiform/tools/internal/pemcert"
 )
 
 // exampleCA is a self-signed test CA (its key was thrown away).
@@ -41,9 +43,9 @@ func TestParseCertificates(t *testing.T) {
 		{"text after", exampleCA + "trailing words\n", "text after the last block"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := parseCertificates(tc.pem)
+			err := pemcert.Check([]byte(tc.pem))
 			if (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
-				t.Errorf("parseCertificates = %v, want %q", err, tc.err)
+				t.Errorf("pemcert.Check = %v, want %q", err, tc.err)
 			}
 		})
 	}

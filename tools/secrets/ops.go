@@ -26,6 +26,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/capiform/capiform/tools/diag"
+	"github.com/capiform/capiform/tools/internal/pemcert"
 	"github.com/capiform/capiform/tools/load"
 )
 
@@ -252,6 +253,9 @@ type CreateOptions struct {
 	// keys are clouds.yaml and cloud.conf and cloud-conf-values.yaml,
 	// derived from it.
 	CloudsYAML []byte
+	// CACert is the cloud's CA bundle (PEM certificates), for the cloud
+	// credentials Secret's key cacert; nil, none.
+	CACert []byte
 	// Data are the keys of any other Secret (a registry's credentials,
 	// the deploy key).
 	Data map[string][]byte
@@ -301,6 +305,12 @@ func Create(opts CreateOptions) (Files, error) {
 		d, err := credentials(opts.CloudsYAML, s)
 		if err != nil {
 			return nil, err
+		}
+		if opts.CACert != nil {
+			if err := pemcert.Check(opts.CACert); err != nil {
+				return nil, fmt.Errorf("the CA bundle for key %s is not PEM certificates (%v): give the cloud's CA certificates, nothing else", CACertKey, err)
+			}
+			d[CACertKey] = opts.CACert
 		}
 		data = d
 	} else if len(data) == 0 {
@@ -536,6 +546,10 @@ func rederive(f *File, tree *sops.Tree, s *load.Site) (*sops.Tree, error) {
 	data, err := credentials(clouds, s)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	// The CA bundle is not derived: it stays as it was.
+	if ca, ok := v.Data[CACertKey]; ok {
+		data[CACertKey] = ca
 	}
 	plain, err := Secret{Name: v.Name, Namespace: v.Namespace, Data: data}.plain()
 	if err != nil {

@@ -50,6 +50,11 @@ const (
 	CloudsYAMLKey      = "clouds.yaml"
 	CloudConfKey       = "cloud.conf"
 	CloudConfValuesKey = "cloud-conf-values.yaml"
+	// CACertKey is the CA bundle of a cloud behind a private CA, the key
+	// the OpenStack provider reads from its identity Secret beside
+	// clouds.yaml (and capi-helm-charts' credentials Secret has when its
+	// cloudCACert was set).
+	CACertKey = "cacert"
 )
 
 // DecryptionSecret is the Secret in flux-system holding the site's age

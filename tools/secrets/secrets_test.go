@@ -2,12 +2,20 @@ package secrets
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path"
 	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"filippo.io/age"
 
@@ -548,5 +556,79 @@ func TestCopyFrom(t *testing.T) {
 	in, _, _ := Inspect(fsys, site)
 	if f := in.ClusterFiles("teaching")[0]; f.Namespace != "teaching" {
 		t.Errorf("namespace %s", f.Namespace)
+	}
+}
+
+// selfSignedCA is a CA certificate made for the test, PEM-encoded.
+func selfSignedCA(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "cloud test CA"},
+		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(0, 0).Add(100 * 365 * 24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// TestCACert: a cloud behind a private CA. The CA bundle becomes the
+// credentials' key cacert (the OpenStack provider's), checked as PEM
+// certificates without quoting it; check passes with it, and a rotation
+// that derives the other keys again keeps it.
+func TestCACert(t *testing.T) {
+	id := newIdentity(t)
+	fsys := testFleet(t, id.Recipient().String())
+	site := loadSite(t, fsys)
+	ca := selfSignedCA(t)
+
+	bad := []byte("-----BEGIN PRIVATE KEY-----\n" + canary + "\n-----END PRIVATE KEY-----\n")
+	if _, err := Create(CreateOptions{FS: fsys, Site: site, CloudsYAML: []byte(cloudsYAML), CACert: bad}); err == nil || !strings.Contains(err.Error(), CACertKey) {
+		t.Fatalf("a private key as the CA bundle: %v", err)
+	} else {
+		noCanary(t, "the error", err.Error())
+	}
+
+	files, err := Create(CreateOptions{FS: fsys, Site: site, CloudsYAML: []byte(cloudsYAML), CACert: ca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply(fsys, files)
+	cacert := func() []byte {
+		t.Helper()
+		in, problems, err := Inspect(fsys, site)
+		if err != nil || len(problems) > 0 {
+			t.Fatalf("inspect: %v %v", err, problems)
+		}
+		f := in.ClusterFiles("teaching")[0]
+		tree, err := decrypt(f.Path, f.Content, Identities{id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := values(f.Path, tree)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Data[CACertKey]
+	}
+	if got := cacert(); !bytes.Equal(got, ca) {
+		t.Fatalf("cacert = %q, want the CA bundle", got)
+	}
+	if res, err := Check(CheckOptions{FS: fsys, Site: site, Identities: Identities{id}}); err != nil || len(res.Problems) > 0 {
+		t.Fatalf("check: %v %v", err, res.Problems)
+	}
+	rotated, err := Rotate(RekeyOptions{FS: fsys, Site: site, Identities: Identities{id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply(fsys, rotated)
+	if got := cacert(); !bytes.Equal(got, ca) {
+		t.Fatalf("after rotate, cacert = %q, want the CA bundle kept", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/capiform/capiform/tools/load"
 
+	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/internal/pemcert"
 )
 
@@ -55,10 +56,27 @@ func TestParseCertificates(t *testing.T) {
 // but is no certificate is refused by the Go layer, at its line.
 func TestTrustedCAParsed(t *testing.T) {
 	t.Parallel()
-	fsys := fstest.MapFS{}
-	for p, f := range corpusFleet(t) {
-		fsys[p] = f
+	for _, goChecks := range []bool{false, true} {
+		d := validateWork(t, `  nodes:
+    trustedCAs:
+      - name: broken
+        pem: |
+          -----BEGIN CERTIFICATE-----
+          MIIB7zCCAZWgAwIBAgIU
+          -----END CERTIFICATE-----
+`, goChecks)
+		found := strings.Contains(d.Error(), "clusters/dev/work.yaml:13:") && strings.Contains(d.Error(), "policy.trusted-ca")
+		if found != goChecks {
+			t.Errorf("go checks %v: policy.trusted-ca at work.yaml:13 reported = %v:\n%v", goChecks, found, d)
+		}
 	}
+}
+
+// validateWork validates the corpus's valid fleet with a cluster work of
+// site dev whose spec ends with the given lines (from line 10 on).
+func validateWork(t *testing.T, specTail string, goChecks bool) diag.List {
+	t.Helper()
+	fsys := corpusFleet(t)
 	fsys["clusters/dev/work.yaml"] = &fstest.MapFile{Data: []byte(`apiVersion: capiform.dev/v1alpha1
 kind: Cluster
 metadata:
@@ -68,28 +86,16 @@ spec:
   controlPlane: {flavor: small, replicas: 1}
   apiServer: {allowedCIDRs: [10.0.0.0/8]}
   platforms: [{name: base}]
-  nodes:
-    trustedCAs:
-      - name: broken
-        pem: |
-          -----BEGIN CERTIFICATE-----
-          MIIB7zCCAZWgAwIBAgIU
-          -----END CERTIFICATE-----
-`)}
+` + specTail)}
 	fleet, err := load.Load(fsys)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, goChecks := range []bool{false, true} {
-		d, err := Validate(context.Background(), fleet, Options{Head: fsys, GoChecks: goChecks})
-		if err != nil {
-			t.Fatal(err)
-		}
-		found := strings.Contains(d.Error(), "clusters/dev/work.yaml:13:") && strings.Contains(d.Error(), "policy.trusted-ca")
-		if found != goChecks {
-			t.Errorf("go checks %v: policy.trusted-ca at work.yaml:13 reported = %v:\n%v", goChecks, found, d)
-		}
+	d, err := Validate(context.Background(), fleet, Options{Head: fsys, GoChecks: goChecks})
+	if err != nil {
+		t.Fatal(err)
 	}
+	return d
 }
 
 // corpusFleet is the corpus's valid fleet.
@@ -131,34 +137,12 @@ func TestKubeletConfigDecodes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			fsys := fstest.MapFS{}
-			for p, f := range corpusFleet(t) {
-				fsys[p] = f
-			}
-			fsys["clusters/dev/work.yaml"] = &fstest.MapFile{Data: []byte(`apiVersion: capiform.dev/v1alpha1
-kind: Cluster
-metadata:
-  name: work
-spec:
-  kubernetesVersion: v1.36.1
-  controlPlane: {flavor: small, replicas: 1}
-  apiServer: {allowedCIDRs: [10.0.0.0/8]}
-  platforms: [{name: base}]
-  nodeGroups:
+			d := validateWork(t, `  nodeGroups:
     - name: md-0
       flavor: large
       replicas: 1
       kubelet:
-        configPatch: ` + tc.patch + `
-`)}
-			fleet, err := load.Load(fsys)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, err := Validate(context.Background(), fleet, Options{Head: fsys, GoChecks: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+        configPatch: `+tc.patch+"\n", true)
 			found := strings.Contains(d.Error(), "clusters/dev/work.yaml:15:") && strings.Contains(d.Error(), "policy.kubelet-config")
 			if found != (tc.says != "") || !strings.Contains(d.Error(), tc.says) {
 				t.Errorf("want policy.kubelet-config at work.yaml:15 saying %q = %v; got:\n%v", tc.says, tc.says != "", d)

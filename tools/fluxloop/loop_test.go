@@ -467,7 +467,9 @@ func (l *loop) pushedKustomizations() []string {
 			if err := yaml.Unmarshal(doc, &o.Object); err != nil {
 				return fmt.Errorf("%s: %w", p, err)
 			}
-			if o.GetKind() == kustomizev1.KustomizationKind && o.GroupVersionKind().Group == kustomizev1.GroupVersion.Group {
+			// The site's own, in flux-system (a manifests component's
+			// Kustomizations live in its cluster's namespace).
+			if o.GetKind() == kustomizev1.KustomizationKind && o.GroupVersionKind().Group == kustomizev1.GroupVersion.Group && o.GetNamespace() == fluxenv.Namespace {
 				out = append(out, o.GetName())
 			}
 		}
@@ -501,15 +503,13 @@ func (l *loop) addonInstalled(ctx context.Context, cluster string, hr *helmv2.He
 	if want := hr.Spec.Chart.Spec.Chart + "-" + hr.Spec.Chart.Spec.Version; cm.Data["chart"] != want {
 		t.Errorf("addon %s of %s installed from %s, want %s", hr.Name, cluster, cm.Data["chart"], want)
 	}
+	// As helm-controller: each valuesFrom in order (a targetPath sets
+	// one value; without, the key is a values document merged in), then
+	// spec.values merged over them.
 	want := map[string]any{}
-	if hr.Spec.Values != nil {
-		if err := json.Unmarshal(hr.Spec.Values.Raw, &want); err != nil {
-			t.Fatal(err)
-		}
-	}
 	for _, ref := range hr.Spec.ValuesFrom {
-		if ref.TargetPath == "" || ref.Kind != "Secret" {
-			t.Fatalf("addon %s: valuesFrom %+v: the test knows targetPaths of Secrets only", hr.Name, ref)
+		if ref.Kind != "Secret" {
+			t.Fatalf("addon %s: valuesFrom %+v: the test knows Secrets only", hr.Name, ref)
 		}
 		s := &corev1.Secret{}
 		if err := l.flux.Client.Get(ctx, client.ObjectKey{Namespace: hr.Namespace, Name: ref.Name}, s); err != nil {
@@ -519,7 +519,22 @@ func (l *loop) addonInstalled(ctx context.Context, cluster string, hr *helmv2.He
 		if v == "" {
 			t.Fatalf("addon %s: Secret %s has no %s", hr.Name, ref.Name, ref.GetValuesKey())
 		}
-		setPath(want, ref.TargetPath, v)
+		if ref.TargetPath != "" {
+			setPath(want, ref.TargetPath, v)
+			continue
+		}
+		doc := map[string]any{}
+		if err := yaml.Unmarshal([]byte(v), &doc); err != nil {
+			t.Fatalf("addon %s: Secret %s key %s is not a values document", hr.Name, ref.Name, ref.GetValuesKey())
+		}
+		want = mergeValues(want, doc)
+	}
+	if hr.Spec.Values != nil {
+		own := map[string]any{}
+		if err := json.Unmarshal(hr.Spec.Values.Raw, &own); err != nil {
+			t.Fatal(err)
+		}
+		want = mergeValues(want, own)
 	}
 	var got map[string]any
 	if err := json.Unmarshal([]byte(cm.Data["values.json"]), &got); err != nil {
@@ -530,6 +545,24 @@ func (l *loop) addonInstalled(ctx context.Context, cluster string, hr *helmv2.He
 	if !bytes.Equal(wb, gb) {
 		t.Errorf("addon %s of %s was given the values\n  %s\nwant\n  %s", hr.Name, cluster, gb, wb)
 	}
+}
+
+// mergeValues merges b over a, maps key by key, as Helm's values merge.
+func mergeValues(a, b map[string]any) map[string]any {
+	out := make(map[string]any, len(a))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		if bm, ok := v.(map[string]any); ok {
+			if am, ok := out[k].(map[string]any); ok {
+				out[k] = mergeValues(am, bm)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // setPath sets a dotted path (a backslash escapes a dot) in m, making the

@@ -174,8 +174,11 @@ func TestFastYAMLOnRenderedObjects(t *testing.T) {
 			}
 		}
 	}
+	// Objects with a string yaml.v2 folds over lines (the clusters'
+	// health expressions, kubeadm's files, Cinder's cloud.conf) are left to
+	// yaml.v2 whole; the rest, most objects, must take the fast path.
 	t.Logf("%d of %d objects took the fast path", fast, total)
-	if fast*10 < total*9 {
+	if fast*100 < total*85 {
 		t.Errorf("only %d of %d objects took the fast path", fast, total)
 	}
 

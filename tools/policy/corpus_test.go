@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,23 +42,7 @@ type corpusCase struct {
 
 func readCorpus(t *testing.T) []*corpusCase {
 	t.Helper()
-	fleet := fstest.MapFS{}
-	root := filepath.Join(corpusDir, "fleet")
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		fleet[filepath.ToSlash(rel)] = &fstest.MapFile{Data: data}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fleet := corpusFleet(t)
 	names, _ := filepath.Glob(filepath.Join(corpusDir, "cases", "*.txtar"))
 	var out []*corpusCase
 	for _, n := range names {

@@ -86,7 +86,7 @@ writes over a file (see rotate).`,
 func addCreateFlags(cmd *cobra.Command, f *secretsFlags) {
 	cmd.Flags().StringSliceVar(&f.clusters, "cluster", nil, "only these clusters (default: every cluster of the site); flux-system is the site's own folder (the git host tokens)")
 	cmd.Flags().StringVar(&f.clouds, "clouds", "", "clouds.yaml for the cloud credentials; - reads standard input")
-	cmd.Flags().StringVar(&f.cacert, "cacert", "", "with --clouds: the cloud's CA bundle (PEM), key cacert of the credentials, for a cloud behind a private CA (give it again to rotate --clouds)")
+	cmd.Flags().StringVar(&f.cacert, "cacert", "", "with --clouds: the cloud's CA bundle (PEM), key cacert of the credentials, for a site with spec.cloud.privateCA, where it is required (give it again to rotate --clouds)")
 	cmd.Flags().StringVar(&f.name, "name", "", "the Secret's name (default: the site's spec.cloud.credentialsSecret)")
 	cmd.Flags().StringArrayVar(&f.fromFiles, "from-file", nil, "KEY=FILE: a key of a Secret other than the cloud credentials")
 	cmd.Flags().StringVar(&f.copyFrom, "copy-from", "", "CLUSTER: decrypt that cluster's Secret (with the age key) and encrypt it for the new clusters")

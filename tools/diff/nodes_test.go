@@ -50,6 +50,13 @@ func TestScenarioNodeSettings(t *testing.T) {
 		},
 		rolls: []string{"app"},
 	}, {
+		// The cloud's CA from the credentials, on every machine of the site.
+		name: "site private cloud CA",
+		edit: func(r *testRepo) {
+			r.edit(site, "    availabilityZones: [nova]\n", "    availabilityZones: [nova]\n    privateCA: true\n")
+		},
+		rolls: []string{"app", "mgmt"},
+	}, {
 		name: "cluster proxy",
 		edit: func(r *testRepo) {
 			r.write(app, r.read(app)+"  nodes:\n    proxy: {http: http://proxy.example.org:3128, noProxy: [.example.org]}\n")
@@ -195,5 +202,49 @@ func TestScenarioKubeadmSettings(t *testing.T) {
 				t.Errorf("groups rolling = %v, want %v:\n%s", rolled, tc.groupRolls, textOf(t, rep))
 			}
 		})
+	}
+}
+
+// TestScenarioPrivateCloudCA: turning on the site's private CA gives every
+// machine the CA (the control plane and each node group roll, as the node
+// settings case above shows) and changes, of the addons, the cloud
+// controller's and Cinder CSI's values alone (their ca-file and the
+// volume of the machine's CA folder).
+func TestScenarioPrivateCloudCA(t *testing.T) {
+	t.Parallel()
+	r := newTestRepo(t)
+	r.copyTree("../../platforms", "platforms")
+	r.edit("clusters/s1/app.yaml", "  nodeGroups:\n", "  platforms:\n    - name: base\n  nodeGroups:\n")
+	r.commit("platforms")
+	r.edit("clusters/s1/site.yaml", "    availabilityZones: [nova]\n", "    availabilityZones: [nova]\n    privateCA: true\n")
+	r.commit("private CA")
+	rep := r.mustDiffWithPlatforms()
+	if len(rep.Sites) != 1 {
+		t.Fatalf("want the site's Flux tree, got %d sites:\n%s", len(rep.Sites), textOf(t, rep))
+	}
+	changed := map[string]bool{}
+	for _, a := range rep.Sites[0].Addons {
+		if a.Action != Changed || !a.ValuesChanged || a.VersionFrom != a.VersionTo {
+			t.Errorf("addon %s/%s: %+v, want its values changed alone", a.Cluster, a.Name, a)
+		}
+		changed[a.Cluster+"/"+a.Name] = true
+	}
+	for _, want := range []string{"app/cloud-controller", "app/csi-cinder"} {
+		if !changed[want] {
+			t.Errorf("addon %s unchanged; changed: %v", want, changed)
+		}
+	}
+	for k := range changed {
+		if !strings.HasSuffix(k, "/cloud-controller") && !strings.HasSuffix(k, "/csi-cinder") {
+			t.Errorf("addon %s changed too", k)
+		}
+	}
+	for _, c := range rep.Clusters {
+		if c.ControlPlane == nil || !c.ControlPlane.Replace {
+			t.Errorf("%s: the control plane does not roll: %+v", c.Cluster, c.ControlPlane)
+		}
+	}
+	if len(rep.Clusters) != 2 {
+		t.Errorf("clusters in the report: %v, want app and mgmt", clusterNames(rep))
 	}
 }

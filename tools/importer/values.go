@@ -12,7 +12,7 @@ import (
 // (list indices dropped).
 func valuesReason(path string) (string, bool) {
 	switch path {
-	case "clouds", "cloudCACert":
+	case "clouds":
 		return "inline cloud credentials are never written to git: capiform reads them from the Secret the site names (spec.cloud.credentialsSecret)", true
 	case "registryMirrors", "trustedCAs", "additionalPackages":
 		return "the chart capiform renders configures no registry mirrors, extra CAs or packages on nodes", true
@@ -102,6 +102,15 @@ func (b *builder) values(top val) {
 		c.SSHKeyName = v
 	}
 	b.siteSetting(top.get("cloudCredentialsSecretName"), func(v string) { s.Cloud.CredentialsSecret = v }, "spec.cloud.credentialsSecret")
+	if ca := top.get("cloudCACert"); ca.ok() {
+		// The bundle is a credential's key, never in git; the site says
+		// that there is one.
+		ca.use()
+		if v, ok := ca.str(); !ok || strings.TrimSpace(v) != "" {
+			s.Cloud.PrivateCA = true
+			b.r.warn(ca.pos(), "import.cloud-ca", "cloudCACert: the site says spec.cloud.privateCA: true (the machines, the cloud controller and Cinder CSI trust the cloud's CA); the bundle itself is never written to git: give it to `capiform secrets create SITE --cluster CLUSTER --clouds clouds.yaml --cacert ca.pem`")
+		}
+	}
 	if v, ok := top.get("cloudName").str(); ok && v != "openstack" {
 		b.siteSetting(top.get("cloudName"), func(v string) { s.Cloud.CloudName = v }, "spec.cloud.cloudName")
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/capiform/capiform/tools/internal/cloudconf"
 	"github.com/capiform/capiform/tools/load"
 	"github.com/capiform/capiform/tools/render"
+	"github.com/capiform/capiform/tools/resolve"
 )
 
 // The non-secret sections of cloud.conf and the storage classes, made
@@ -38,6 +39,69 @@ const (
 	LBMethodSourceIPPort = "SOURCE_IP_PORT"
 	LBProviderOVN        = "ovn"
 )
+
+// CACertDir is where the cloud controller and Cinder CSI see the
+// machines' trusted CA files (resolve.CloudCADir), the path Cinder CSI's
+// chart mounts its host's CA folder at; with spec.cloud.privateCA,
+// cloud.conf's ca-file is the cloud's CA there.
+const CACertDir = "/etc/cacert"
+
+// caFile is the cloud's CA as the cloud controller and Cinder CSI see it.
+var caFile = CACertDir + "/" + resolve.CloudCAName + ".crt"
+
+// globalSection is the site's part of cloud.conf's [Global], beside the
+// credentials': the cloud's private CA.
+func globalSection(site *load.Site) []cloudconf.Entry {
+	if !site.Spec.Cloud.PrivateCA {
+		return nil
+	}
+	return []cloudconf.Entry{{Key: "ca-file", Value: caFile}}
+}
+
+// The volumes that show the cloud controller and Cinder CSI the machine's
+// trusted CA folder (resolve.CloudCADir) at CACertDir. The cloud
+// controller's chart (2.35.0) mounts flexvolume-dir and k8s-certs by
+// default (its values' extraVolumes and extraVolumeMounts), kept here as
+// the list replaces them; Cinder CSI's (2.35.0) mounts the host's
+// /etc/cacert at /etc/cacert (csi.plugin.volumes, whose volumeMounts stay).
+func cloudControllerVolumes() []any {
+	return []any{
+		hostPathVolume("flexvolume-dir", "/usr/libexec/kubernetes/kubelet-plugins/volume/exec", ""),
+		hostPathVolume("k8s-certs", "/etc/kubernetes/pki", ""),
+		hostPathVolume("cacert", resolve.CloudCADir, "DirectoryOrCreate"),
+	}
+}
+
+func cloudControllerVolumeMounts() []any {
+	mount := func(name, path string) any {
+		return map[string]any{"name": name, "mountPath": path, "readOnly": true}
+	}
+	return []any{
+		mount("flexvolume-dir", "/usr/libexec/kubernetes/kubelet-plugins/volume/exec"),
+		mount("k8s-certs", "/etc/kubernetes/pki"),
+		mount("cacert", CACertDir),
+	}
+}
+
+func cinderVolumes() []any {
+	return []any{hostPathVolume("cacert", resolve.CloudCADir, "DirectoryOrCreate")}
+}
+
+func hostPathVolume(name, path, typ string) any {
+	hp := map[string]any{"path": path}
+	if typ != "" {
+		hp["type"] = typ
+	}
+	return map[string]any{"name": name, "hostPath": hp}
+}
+
+// caVolumes is a list of volumes or mounts with a private CA, else nil.
+func caVolumes(f Facts, list func() []any) any {
+	if !f.PrivateCA {
+		return nil
+	}
+	return list()
+}
 
 // loadBalancerSection is cloud.conf's [LoadBalancer] of the site, in the
 // order it is written.
@@ -91,14 +155,29 @@ func cloudControllerConfig(site *load.Site) (map[string]any, error) {
 		}
 		lb[e.Key] = e.Value
 	}
-	return map[string]any{"loadBalancer": lb}, nil
+	out := map[string]any{"loadBalancer": lb}
+	if g := globalSection(site); g != nil {
+		// Merged over the credentials' global (valuesFrom comes first).
+		global := map[string]any{}
+		for _, e := range g {
+			global[e.Key] = e.Value
+		}
+		out["global"] = global
+	}
+	return out, nil
 }
 
 // cinderCloudConf is the site's part of Cinder CSI's cloud.conf, as a
 // second file beside the credentials' [Global] (Cinder CSI reads every
-// --cloud-config it is given, in order).
+// --cloud-config it is given, in order, into one configuration: its
+// [Global] ca-file joins the credentials').
 func cinderCloudConf(site *load.Site) (string, error) {
-	b, err := cloudconf.Write([]cloudconf.Section{{Name: "BlockStorage", Entries: blockStorageSection(site)}})
+	var sections []cloudconf.Section
+	if g := globalSection(site); g != nil {
+		sections = append(sections, cloudconf.Section{Name: "Global", Entries: g})
+	}
+	sections = append(sections, cloudconf.Section{Name: "BlockStorage", Entries: blockStorageSection(site)})
+	b, err := cloudconf.Write(sections)
 	if err != nil {
 		return "", fmt.Errorf("cloud.conf %v", err)
 	}

@@ -15,7 +15,8 @@ import (
 
 // Facts are what a component's values may be computed from. The set is
 // fixed and every fact has a value for every cluster, so that rendering is
-// a pure function of the definitions.
+// a pure function of the definitions; a fact whose value is nil for a
+// cluster leaves its path to the component's values.
 type Facts struct {
 	// ClusterName is the cluster's name.
 	ClusterName string
@@ -47,6 +48,9 @@ type Facts struct {
 	// them is the default.
 	StorageClasses      string
 	DefaultStorageClass bool
+	// PrivateCA is the site's spec.cloud.privateCA: the cloud controller
+	// and Cinder CSI mount the machine's trusted CA folder (cloud.go).
+	PrivateCA bool
 	// KubeProxy is true unless the CNI replaces kube-proxy
 	// (resolve.KubeProxyReplaced), so that what scrapes or needs kube-proxy
 	// follows the same choice as the cluster's chart.
@@ -77,6 +81,10 @@ var factValues = map[string]func(f Facts) any{
 	"storageClasses":               func(f Facts) any { return f.StorageClasses },
 	"genericStorageClassIsDefault": func(f Facts) any { return !f.DefaultStorageClass },
 	"kubeProxy":                    func(f Facts) any { return f.KubeProxy },
+	// cloud.go; nil (the component's own values) without a private CA.
+	"cloudControllerCAVolumes":      func(f Facts) any { return caVolumes(f, cloudControllerVolumes) },
+	"cloudControllerCAVolumeMounts": func(f Facts) any { return caVolumes(f, cloudControllerVolumeMounts) },
+	"cinderCAVolumes":               func(f Facts) any { return caVolumes(f, cinderVolumes) },
 }
 
 // FactNames returns the names of the facts, sorted.
@@ -126,6 +134,7 @@ func ClusterFacts(site *load.Site, cluster *load.Cluster, rel *resolve.Release) 
 		PodCIDRs:          []string{resolve.DefaultPodCIDR},
 		ServiceCIDRs:      []string{resolve.DefaultServiceCIDR},
 		KubeProxy:         !resolve.KubeProxyReplaced(cluster),
+		PrivateCA:         site.Spec.Cloud.PrivateCA,
 	}
 	if rel != nil && rel.KubernetesVersion != "" {
 		f.KubernetesVersion = rel.KubernetesVersion

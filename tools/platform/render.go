@@ -239,7 +239,12 @@ func (c *Catalogue) resolveComponent(site *load.Site, cluster *load.Cluster, p *
 	sort.Strings(paths)
 	for _, fp := range paths {
 		steps, _ := parsePath(fp)
-		if err := setPath(values, steps, factValues[r.Facts[fp]](facts)); err != nil {
+		v := factValues[r.Facts[fp]](facts)
+		if v == nil {
+			// No value for this cluster: the component's own.
+			continue
+		}
+		if err := setPath(values, steps, v); err != nil {
 			return Addon{}, fmt.Errorf("fact %s at %s: %v", r.Facts[fp], fp, err)
 		}
 	}

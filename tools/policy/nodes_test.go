@@ -9,7 +9,9 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/capiform/capiform/policies"
 	"github.com/capiform/capiform/tools/load"
+	"github.com/capiform/capiform/tools/resolve"
 
 	"github.com/capiform/capiform/tools/diag"
 	"github.com/capiform/capiform/tools/internal/pemcert"
@@ -148,5 +150,18 @@ func TestKubeletConfigDecodes(t *testing.T) {
 				t.Errorf("want policy.kubelet-config at work.yaml:15 saying %q = %v; got:\n%v", tc.says, tc.says != "", d)
 			}
 		})
+	}
+}
+
+// TestCloudCANameKept holds policy's kept trusted CA name (nodes.cue, and
+// the corpus case cloud-ca) to the one resolve gives the cloud's CA.
+func TestCloudCANameKept(t *testing.T) {
+	t.Parallel()
+	src, err := fs.ReadFile(policies.FS, "nodes.cue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `if c.name == "` + resolve.CloudCAName + `" {`; !strings.Contains(string(src), want) {
+		t.Errorf("policies/nodes.cue does not keep the cloud CA's name %s (%s)", resolve.CloudCAName, want)
 	}
 }

@@ -70,9 +70,23 @@ type ProxyValues struct {
 	NoProxy string `json:"noProxy"`
 }
 
+// The cloud's private CA (spec.cloud.privateCA): key CloudCAKey of the
+// credentials Secret, which the OpenStack provider reads, becomes the
+// trusted CA CloudCAName of every machine, at CloudCAFile, where the cloud
+// controller and Cinder CSI read it through CloudCADir.
+const (
+	CloudCAName = "openstack-cloud"
+	CloudCAKey  = "cacert"
+	// CloudCADir is the folder of the machines' trusted CA files (the
+	// chart's nodeConfig.trustedCAs); CloudCAFile the cloud's.
+	CloudCADir  = "/usr/local/share/ca-certificates"
+	CloudCAFile = CloudCADir + "/" + CloudCAName + ".crt"
+)
+
 // EffectiveNodeSettings are a cluster's node settings over its site's:
 // mirrors replace the site's per registry, CAs per name, the proxy and
-// the registry settings field by field.
+// the registry settings field by field. With spec.cloud.privateCA the
+// cloud's CA is one of the trusted CAs (CloudCAName).
 func EffectiveNodeSettings(site v1alpha1.SiteSpec, c v1alpha1.ClusterSpec) v1alpha1.NodeSettings {
 	var s, own v1alpha1.NodeSettings
 	if site.Nodes != nil {
@@ -114,6 +128,11 @@ func EffectiveNodeSettings(site v1alpha1.SiteSpec, c v1alpha1.ClusterSpec) v1alp
 	}
 	for _, ca := range own.TrustedCAs {
 		cas[ca.Name] = ca
+	}
+	if site.Cloud.PrivateCA {
+		// The cloud's CA, from the credentials (policy keeps the name
+		// for it).
+		cas[CloudCAName] = v1alpha1.TrustedCA{Name: CloudCAName, Secret: &v1alpha1.SecretKeyRef{Name: site.Cloud.CredentialsSecret, Key: CloudCAKey}}
 	}
 	for _, k := range sortedMapKeys(cas) {
 		out.TrustedCAs = append(out.TrustedCAs, cas[k])

@@ -99,3 +99,49 @@ func TestNodeSettingsOverride(t *testing.T) {
 		t.Errorf("nodeConfig without settings = %+v, want nil", got)
 	}
 }
+
+// TestPrivateCloudCA: a site whose cloud has a private CA gives every
+// machine the CA from the credentials Secret's cacert key, beside the
+// site's and the cluster's CAs; without it nothing is added.
+func TestPrivateCloudCA(t *testing.T) {
+	t.Parallel()
+	cloudCA := TrustedCAValues{Name: CloudCAName, Secret: &v1alpha1.SecretKeyRef{Name: "lon-cloud", Key: "cacert"}}
+	for _, tc := range []struct {
+		name    string
+		private bool
+		cluster []v1alpha1.TrustedCA
+		want    []TrustedCAValues
+	}{
+		{name: "public CA, no settings", want: nil},
+		{name: "private CA alone", private: true, want: []TrustedCAValues{cloudCA}},
+		{
+			name: "private CA beside the cluster's, sorted by name", private: true,
+			cluster: []v1alpha1.TrustedCA{{Name: "zz-corp", PEM: "z"}, {Name: "corp", PEM: "c"}},
+			want:    []TrustedCAValues{{Name: "corp", PEM: "c"}, cloudCA, {Name: "zz-corp", PEM: "z"}},
+		},
+		{
+			name:    "public CA with the cluster's",
+			cluster: []v1alpha1.TrustedCA{{Name: "corp", PEM: "c"}},
+			want:    []TrustedCAValues{{Name: "corp", PEM: "c"}},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			site := v1alpha1.SiteSpec{Cloud: v1alpha1.Cloud{CredentialsSecret: "lon-cloud", PrivateCA: tc.private}}
+			var c v1alpha1.ClusterSpec
+			if tc.cluster != nil {
+				c.Nodes = &v1alpha1.NodeSettings{TrustedCAs: tc.cluster}
+			}
+			nc := nodeConfig(site, c, NetworkingValues{})
+			var got []TrustedCAValues
+			if nc != nil {
+				got = nc.TrustedCAs
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("trusted CAs = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	if CloudCAFile != "/usr/local/share/ca-certificates/openstack-cloud.crt" {
+		t.Errorf("CloudCAFile = %s: the chart writes trusted CAs to /usr/local/share/ca-certificates/<name>.crt", CloudCAFile)
+	}
+}

@@ -40,6 +40,9 @@ const (
 	RuleLayout = "secrets.layout"
 	// RuleMissing: a cluster without its cloud credentials.
 	RuleMissing = "secrets.missing"
+	// RuleCloudCA: cloud credentials with a CA bundle on a site without
+	// spec.cloud.privateCA, or the other way round.
+	RuleCloudCA = "secrets.cloud-ca"
 )
 
 // encRe is SOPS's format of an encrypted value (its aes package holds
@@ -251,7 +254,7 @@ func Inspect(fsys fs.FS, site *load.Site) (*Site, diag.List, error) {
 			if f != nil {
 				out.Files[cluster] = append(out.Files[cluster], f)
 				if f.Name == site.Spec.Cloud.CredentialsSecret {
-					errs = append(errs, checkCredentialKeys(f, name)...)
+					errs = append(errs, checkCredentialKeys(f, site)...)
 				}
 			}
 		}
@@ -277,9 +280,13 @@ func Inspect(fsys fs.FS, site *load.Site) (*Site, diag.List, error) {
 // checkCredentialKeys reports the keys a cloud credentials Secret lacks:
 // their names are in clear, so this needs no key. A Secret made before
 // cloud-conf-values.yaml existed gets it from `secrets rotate`, which
-// derives it from the clouds.yaml it holds.
-func checkCredentialKeys(f *File, site string) diag.List {
+// derives it from the clouds.yaml it holds. The CA bundle (key cacert) is
+// there exactly when the site says its cloud has a private CA: every
+// machine's bootstrap reads it then, and without spec.cloud.privateCA the
+// cloud controller and Cinder CSI would not trust it.
+func checkCredentialKeys(f *File, s *load.Site) diag.List {
 	var errs diag.List
+	site := s.Metadata.Name
 	has := func(k string) bool {
 		_, d := f.Values["data."+k]
 		_, s := f.Values["stringData."+k]
@@ -289,6 +296,14 @@ func checkCredentialKeys(f *File, site string) diag.List {
 		errs.Add(diag.Pos{File: f.Path}, RuleMissing,
 			"the cloud credentials have no key %s: write them again with `capiform secrets rotate %s --cluster %s --clouds <clouds.yaml>`", CloudsYAMLKey, site, f.Cluster)
 		return errs
+	}
+	switch {
+	case s.Spec.Cloud.PrivateCA && !has(CACertKey):
+		errs.Add(diag.Pos{File: f.Path}, RuleCloudCA,
+			"the site sets spec.cloud.privateCA (%s) but the cloud credentials have no key %s, which every machine's bootstrap reads: add the CA bundle with `capiform secrets rotate %s --cluster %s --clouds <clouds.yaml> --cacert <ca.pem>`", s.File, CACertKey, site, f.Cluster)
+	case !s.Spec.Cloud.PrivateCA && has(CACertKey):
+		errs.Add(diag.Pos{File: f.Path}, RuleCloudCA,
+			"the cloud credentials have a CA bundle (key %s) but the site does not set spec.cloud.privateCA: set `privateCA: true` under spec.cloud in %s, so that the machines, the cloud controller and Cinder CSI trust the cloud as the OpenStack provider does", CACertKey, s.File)
 	}
 	for _, k := range []struct{ key, reader string }{
 		{CloudConfKey, "Cinder CSI reads"},

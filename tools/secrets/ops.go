@@ -306,6 +306,12 @@ func Create(opts CreateOptions) (Files, error) {
 		if err != nil {
 			return nil, err
 		}
+		switch {
+		case s.Spec.Cloud.PrivateCA && opts.CACert == nil:
+			return nil, fmt.Errorf("site %s says its cloud has a private CA (spec.cloud.privateCA in %s): give the CA bundle too (--cacert), every machine's bootstrap reads it from these credentials", s.Metadata.Name, s.File)
+		case !s.Spec.Cloud.PrivateCA && opts.CACert != nil:
+			return nil, fmt.Errorf("site %s does not say its cloud has a private CA: set `privateCA: true` under spec.cloud in %s first, so that the machines, the cloud controller and Cinder CSI trust the CA bundle too", s.Metadata.Name, s.File)
+		}
 		if opts.CACert != nil {
 			if err := pemcert.Check(opts.CACert); err != nil {
 				return nil, fmt.Errorf("the CA bundle for key %s is not PEM certificates (%v): give the cloud's CA certificates, nothing else", CACertKey, err)

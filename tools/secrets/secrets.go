@@ -27,6 +27,7 @@ import (
 	"strings"
 
 	"github.com/capiform/capiform/tools/load"
+	"github.com/capiform/capiform/tools/resolve"
 )
 
 // Dir is a site's folder of encrypted Secrets.
@@ -54,7 +55,7 @@ const (
 	// the OpenStack provider reads from its identity Secret beside
 	// clouds.yaml (and capi-helm-charts' credentials Secret has when its
 	// cloudCACert was set).
-	CACertKey = "cacert"
+	CACertKey = resolve.CloudCAKey
 )
 
 // DecryptionSecret is the Secret in flux-system holding the site's age

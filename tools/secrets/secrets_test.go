@@ -588,18 +588,40 @@ func TestCACert(t *testing.T) {
 	site := loadSite(t, fsys)
 	ca := selfSignedCA(t)
 
+	// The bundle and the site's spec.cloud.privateCA go together.
+	if _, err := Create(CreateOptions{FS: fsys, Site: site, CloudsYAML: []byte(cloudsYAML), CACert: ca}); err == nil || !strings.Contains(err.Error(), "set `privateCA: true` under spec.cloud in clusters/edi/site.yaml") {
+		t.Fatalf("a CA bundle for a site without a private CA: %v", err)
+	}
+	site.Spec.Cloud.PrivateCA = true
 	bad := []byte("-----BEGIN PRIVATE KEY-----\n" + canary + "\n-----END PRIVATE KEY-----\n")
 	if _, err := Create(CreateOptions{FS: fsys, Site: site, CloudsYAML: []byte(cloudsYAML), CACert: bad}); err == nil || !strings.Contains(err.Error(), CACertKey) {
 		t.Fatalf("a private key as the CA bundle: %v", err)
 	} else {
 		noCanary(t, "the error", err.Error())
 	}
-
+	if _, err := Create(CreateOptions{FS: fsys, Site: site, CloudsYAML: []byte(cloudsYAML)}); err == nil || !strings.Contains(err.Error(), "--cacert") {
+		t.Fatalf("no CA bundle for a site with a private CA: %v", err)
+	}
 	files, err := Create(CreateOptions{FS: fsys, Site: site, CloudsYAML: []byte(cloudsYAML), CACert: ca})
 	if err != nil {
 		t.Fatal(err)
 	}
 	apply(fsys, files)
+	// Credentials with a bundle on a site that no longer says its cloud
+	// has a private CA: the machines, the cloud controller and Cinder CSI
+	// would not trust it.
+	site.Spec.Cloud.PrivateCA = false
+	_, problems, err := Inspect(fsys, site)
+	if err != nil || len(problems) != len(site.Clusters) {
+		t.Fatalf("a CA bundle without spec.cloud.privateCA: %v %v", err, problems)
+	}
+	for i, c := range site.Clusters {
+		if d := problems[i]; d.Rule != RuleCloudCA || d.Pos.File != FilePath("edi", c.Metadata.Name, site.Spec.Cloud.CredentialsSecret) ||
+			!strings.Contains(d.Message, "set `privateCA: true` under spec.cloud in clusters/edi/site.yaml") {
+			t.Errorf("a CA bundle without spec.cloud.privateCA: %v", d)
+		}
+	}
+	site.Spec.Cloud.PrivateCA = true
 	cacert := func() []byte {
 		t.Helper()
 		in, problems, err := Inspect(fsys, site)
@@ -630,5 +652,27 @@ func TestCACert(t *testing.T) {
 	apply(fsys, rotated)
 	if got := cacert(); !bytes.Equal(got, ca) {
 		t.Fatalf("after rotate, cacert = %q, want the CA bundle kept", got)
+	}
+}
+
+// TestPrivateCAWithoutBundle: a site that says its cloud has a private CA
+// needs the bundle in every cluster's credentials (each machine's
+// bootstrap reads it); validate names the command that adds it.
+func TestPrivateCAWithoutBundle(t *testing.T) {
+	id := newIdentity(t)
+	fsys, site := created(t, id)
+	if _, problems, err := Inspect(fsys, site); err != nil || len(problems) > 0 {
+		t.Fatalf("inspect: %v %v", err, problems)
+	}
+	site.Spec.Cloud.PrivateCA = true
+	_, problems, err := Inspect(fsys, site)
+	if err != nil || len(problems) != len(site.Clusters) {
+		t.Fatalf("privateCA without a bundle: %v %v", err, problems)
+	}
+	for i, c := range site.Clusters {
+		if d := problems[i]; d.Rule != RuleCloudCA || d.Pos.File != FilePath("edi", c.Metadata.Name, site.Spec.Cloud.CredentialsSecret) ||
+			!strings.Contains(d.Message, "capiform secrets rotate edi --cluster "+c.Metadata.Name+" --clouds <clouds.yaml> --cacert <ca.pem>") {
+			t.Errorf("privateCA without a bundle: %v", d)
+		}
 	}
 }

@@ -146,6 +146,14 @@ type Cloud struct {
 	DNSNameservers []string `json:"dnsNameservers,omitempty"`
 	// SSHKeyName is the default Nova keypair of the site's machines.
 	SSHKeyName string `json:"sshKeyName,omitempty"`
+	// PrivateCA says that the cloud's endpoints have certificates of a
+	// private CA, whose bundle is key "cacert" of each cluster's
+	// credentials Secret (`capiform secrets create --cacert`). The
+	// OpenStack provider reads it there; with PrivateCA every machine
+	// also trusts it (written from the Secret by the bootstrap provider,
+	// as a trusted CA named openstack-cloud), and the cloud controller
+	// and Cinder CSI read it from the machine (cloud.conf's ca-file).
+	PrivateCA bool `json:"privateCA,omitempty"`
 }
 
 // Image is one entry of the image catalogue.

@@ -149,6 +149,25 @@ func (v val) integer() (int, bool) {
 	return i, true
 }
 
+// keys are the keys of a mapping, sorted; the mapping (not its values)
+// is marked read.
+func (v val) keys() []string {
+	if !v.isMap() {
+		if v.n != nil {
+			v.d.r.fail(v.pos(), "import.type", "%s: want a mapping, found a %s", v.path, kindName(v.n))
+			v.use()
+		}
+		return nil
+	}
+	v.d.used[v.n] = true
+	out := make([]string, 0, len(v.n.Content)/2)
+	for i := 0; i+1 < len(v.n.Content); i += 2 {
+		out = append(out, v.n.Content[i].Value)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // strings reads a list of scalars (or one scalar).
 func (v val) strings() []string {
 	if v.n == nil {

@@ -46,7 +46,7 @@ func TestGolden(t *testing.T) {
 			inputs: []string{"values.yaml"},
 			opts:   importer.Options{Name: "research", ChartVersion: "0.26.1"},
 			format: importer.FormatValues,
-			wantWarned: []string{"registryMirrors", "controlPlane.nodeDrainTimeout", "addons.certManager",
+			wantWarned: []string{"registryMirrors.quay.io.upstream", "additionalPackages", "controlPlane.nodeDrainTimeout", "addons.certManager",
 				"addons.monitoring.kubePrometheusStack", "cloudCredentialsSecretName", "clusterNetworking.externalNetworkId"},
 		},
 		{
@@ -54,7 +54,7 @@ func TestGolden(t *testing.T) {
 			inputs:     []string{"values.yaml"},
 			opts:       importer.Options{Name: "research", ChartVersion: "0.26.1", Site: "imp"},
 			format:     importer.FormatValues,
-			wantWarned: []string{"registryMirrors"},
+			wantWarned: []string{"registryMirrors.quay.io.upstream", "cloudCACert"},
 		},
 		{
 			name:       "helmrelease",

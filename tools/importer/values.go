@@ -1,10 +1,13 @@
 package importer
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
 	v1 "github.com/capiform/capiform/tools/api/v1alpha1"
+	"github.com/capiform/capiform/tools/resolve"
 )
 
 // valuesReason says why a subtree of openstack-cluster values is left
@@ -14,8 +17,8 @@ func valuesReason(path string) (string, bool) {
 	switch path {
 	case "clouds":
 		return "inline cloud credentials are never written to git: capiform reads them from the Secret the site names (spec.cloud.credentialsSecret)", true
-	case "registryMirrors", "trustedCAs", "additionalPackages":
-		return "the chart capiform renders configures no registry mirrors, extra CAs or packages on nodes", true
+	case "additionalPackages":
+		return "capiform's chart installs no extra packages on the machines: bake them into the site's images", true
 	case "controlPlane.kubeadmConfigSpec", "nodeGroupDefaults.kubeadmConfigSpec", "nodeGroups[].kubeadmConfigSpec":
 		return "capiform's chart fixes the kubeadm configuration (external cloud provider, kubelet settings)", true
 	case "controlPlane.healthCheck.spec", "nodeGroupDefaults.healthCheck.spec", "nodeGroups[].healthCheck.spec":
@@ -154,6 +157,7 @@ func (b *builder) values(top val) {
 	if network.Existing != nil || network.NodeCIDR != "" || network.PodCIDRs != nil || network.ServiceCIDRs != nil {
 		c.Network = network
 	}
+	c.Nodes = b.nodeSettings(top)
 	b.apiServer(top.get("apiServer"))
 	b.oidc(top.get("oidc"))
 	b.etcd(top.get("etcd"))
@@ -444,4 +448,64 @@ func (b *builder) addons(v val) {
 	}
 	sort.SliceStable(platforms[1:], func(i, j int) bool { return platforms[1+i].Name < platforms[1+j].Name })
 	b.cluster.Spec.Platforms = platforms
+}
+
+// nodeSettings maps registryMirrors and trustedCAs onto the cluster's
+// spec.nodes; nil when there are none. A mirror's upstream that is not
+// the registry's own server, or capabilities other than pull and resolve,
+// cannot be expressed: each is a warning.
+func (b *builder) nodeSettings(top val) *v1.NodeSettings {
+	var n v1.NodeSettings
+	mirrors := top.get("registryMirrors")
+	for _, registry := range mirrors.keys() {
+		e := mirrors.get(registry)
+		var endpoints []string
+		if e.isMap() {
+			e.d.used[e.n] = true
+			if up := e.get("upstream"); up.ok() {
+				server := resolve.RegistryServer(registry)
+				if v, ok := up.str(); ok && strings.TrimSuffix(v, "/") != server {
+					if server == "" {
+						server = "none for _default"
+					}
+					b.r.warn(up.pos(), "import.left-out", "%s: capiform's containerd falls back to the registry itself (%s) after the mirrors: left out", up.path, server)
+				}
+			}
+			for _, m := range e.get("mirrors").items() {
+				if m.isMap() {
+					m.d.used[m.n] = true
+					if u, ok := m.get("url").str(); ok && u != "" {
+						endpoints = append(endpoints, u)
+					}
+					if caps := m.get("capabilities"); caps.ok() {
+						got := caps.strings()
+						if slices.Equal(slices.Sorted(slices.Values(got)), []string{"pull", "resolve"}) {
+							continue
+						}
+						b.r.warn(caps.pos(), "import.left-out", "%s: capiform's mirrors pull and resolve (capabilities [pull, resolve]): left out", caps.path)
+					}
+				} else if u, ok := m.str(); ok && u != "" {
+					endpoints = append(endpoints, u)
+				}
+			}
+		} else {
+			endpoints = e.strings()
+		}
+		if len(endpoints) > 0 {
+			if n.Registries == nil {
+				n.Registries = &v1.Registries{}
+			}
+			n.Registries.Mirrors = append(n.Registries.Mirrors, v1.RegistryMirror{Registry: registry, Endpoints: endpoints})
+		}
+	}
+	cas := top.get("trustedCAs").stringMap()
+	for _, name := range slices.Sorted(maps.Keys(cas)) {
+		if strings.TrimSpace(cas[name]) != "" {
+			n.TrustedCAs = append(n.TrustedCAs, v1.TrustedCA{Name: name, PEM: cas[name]})
+		}
+	}
+	if n.Registries == nil && n.TrustedCAs == nil {
+		return nil
+	}
+	return &n
 }

@@ -203,36 +203,7 @@ floating-network-id = 0b6d1f3e-2c4a-4e8b-9f17-6a5d3c2b1e09
 // nothing its OpenAPI schema or CEL rules refuse.
 func TestNicClusterPolicyMatchesCRD(t *testing.T) {
 	t.Parallel()
-	data, err := os.ReadFile(filepath.Join(repoRoot, "testdata", "crds", "network-operator", "mellanox.com_nicclusterpolicies.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var crd apiextensionsv1.CustomResourceDefinition
-	if err := sigsyaml.UnmarshalStrict(data, &crd); err != nil {
-		t.Fatal(err)
-	}
-	var v1 *apiextensionsv1.CustomResourceValidation
-	for _, v := range crd.Spec.Versions {
-		if v.Name == "v1alpha1" {
-			v1 = v.Schema
-		}
-	}
-	if v1 == nil {
-		t.Fatal("the CRD has no v1alpha1 schema")
-	}
-	var internal apiextensions.CustomResourceValidation
-	if err := apiextensionsv1.Convert_v1_CustomResourceValidation_To_apiextensions_CustomResourceValidation(v1, &internal, nil); err != nil {
-		t.Fatal(err)
-	}
-	structural, err := structuralschema.NewStructural(internal.OpenAPIV3Schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	validator, _, err := apivalidation.NewSchemaValidator(internal.OpenAPIV3Schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	celValidator := cel.NewValidator(structural, true, celconfig.PerCallLimit)
+	check := crdCheck(t, filepath.Join("network-operator", "mellanox.com_nicclusterpolicies.yaml"), "v1alpha1")
 
 	cat, err := LoadCatalogue(os.DirFS(repoRoot))
 	if err != nil {
@@ -264,17 +235,106 @@ func TestNicClusterPolicyMatchesCRD(t *testing.T) {
 			obj := objs[0].Object
 			unstructured.RemoveNestedField(obj, "metadata", "namespace") // cluster-scoped; Helm sets none
 			unstructured.RemoveNestedField(obj, "metadata", "labels")
-			pruned := runtime.DeepCopyJSON(obj)
-			if unknown := pruning.PruneWithOptions(pruned, structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true}); len(unknown) > 0 {
-				t.Errorf("fields the API server would prune: %v", unknown)
-			}
-			for _, e := range apivalidation.ValidateCustomResource(nil, obj, validator) {
-				t.Errorf("schema: %v", e)
-			}
-			errs, _ := celValidator.Validate(context.Background(), nil, structural, obj, nil, celconfig.RuntimeCELCostBudget)
-			for _, e := range errs {
-				t.Errorf("CEL: %v", e)
-			}
+			check(t, obj)
 		})
+	}
+}
+
+// crdCheck reads a CRD of testdata/crds and returns what the API server
+// checks of an object of its version: no field it would prune (unknown),
+// its OpenAPI schema, and its CEL rules.
+func crdCheck(t *testing.T, file, version string) func(t *testing.T, obj map[string]any) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, "testdata", "crds", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crd apiextensionsv1.CustomResourceDefinition
+	if err := sigsyaml.UnmarshalStrict(data, &crd); err != nil {
+		t.Fatal(err)
+	}
+	var v1 *apiextensionsv1.CustomResourceValidation
+	for _, v := range crd.Spec.Versions {
+		if v.Name == version {
+			v1 = v.Schema
+		}
+	}
+	if v1 == nil {
+		t.Fatalf("%s has no %s schema", file, version)
+	}
+	var internal apiextensions.CustomResourceValidation
+	if err := apiextensionsv1.Convert_v1_CustomResourceValidation_To_apiextensions_CustomResourceValidation(v1, &internal, nil); err != nil {
+		t.Fatal(err)
+	}
+	structural, err := structuralschema.NewStructural(internal.OpenAPIV3Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	validator, _, err := apivalidation.NewSchemaValidator(internal.OpenAPIV3Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	celValidator := cel.NewValidator(structural, true, celconfig.PerCallLimit)
+	return func(t *testing.T, obj map[string]any) {
+		t.Helper()
+		if got := obj["apiVersion"]; got != crd.Spec.Group+"/"+version {
+			t.Errorf("apiVersion %v, want %s/%s", got, crd.Spec.Group, version)
+		}
+		if got := obj["kind"]; got != crd.Spec.Names.Kind {
+			t.Errorf("kind %v, want %s", got, crd.Spec.Names.Kind)
+		}
+		pruned := runtime.DeepCopyJSON(obj)
+		if unknown := pruning.PruneWithOptions(pruned, structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true}); len(unknown) > 0 {
+			t.Errorf("fields the API server would prune: %v", unknown)
+		}
+		for _, e := range apivalidation.ValidateCustomResource(nil, obj, validator) {
+			t.Errorf("schema: %v", e)
+		}
+		errs, _ := celValidator.Validate(context.Background(), nil, structural, obj, nil, celconfig.RuntimeCELCostBudget)
+		for _, e := range errs {
+			t.Errorf("CEL: %v", e)
+		}
+	}
+}
+
+// TestBlockMetadataMatchesCRDs holds the objects of the base platform's
+// metadata policy (platforms/base/block-metadata, one folder per CNI
+// variant) to the CRDs of the CNI releases the catalogue installs:
+// Calico v3.32.1's native projectcalico.org/v3 Tier and
+// GlobalNetworkPolicy, Cilium 1.19.3's CiliumClusterwideNetworkPolicy
+// (testdata/crds/calico, testdata/crds/cilium).
+func TestBlockMetadataMatchesCRDs(t *testing.T) {
+	t.Parallel()
+	crds := map[string]struct{ file, version string }{
+		"Tier":                           {filepath.Join("calico", "projectcalico.org_tiers.yaml"), "v3"},
+		"GlobalNetworkPolicy":            {filepath.Join("calico", "projectcalico.org_globalnetworkpolicies.yaml"), "v3"},
+		"CiliumClusterwideNetworkPolicy": {filepath.Join("cilium", "ciliumclusterwidenetworkpolicies.yaml"), "v2"},
+	}
+	seen := map[string]bool{}
+	for _, variant := range []string{"calico", "cilium"} {
+		data, err := os.ReadFile(filepath.Join(repoRoot, "platforms", "base", "block-metadata", variant, "block-metadata.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, doc := range bytes.Split(data, []byte("\n---\n")) {
+			var obj map[string]any
+			if err := sigsyaml.Unmarshal(doc, &obj); err != nil {
+				t.Fatalf("%s document %d: %v", variant, i, err)
+			}
+			kind, _ := obj["kind"].(string)
+			crd, ok := crds[kind]
+			if !ok {
+				t.Fatalf("%s document %d: no CRD of kind %q in testdata/crds", variant, i, kind)
+			}
+			seen[kind] = true
+			t.Run(variant+"/"+kind, func(t *testing.T) {
+				crdCheck(t, crd.file, crd.version)(t, obj)
+			})
+		}
+	}
+	for kind := range crds {
+		if !seen[kind] {
+			t.Errorf("no %s in the metadata policy: remove its CRD from the test", kind)
+		}
 	}
 }

@@ -177,6 +177,9 @@ type SecretValue struct {
 	SecretName string
 	Key        string
 	TargetPath string
+	// Literal sets the key's content at TargetPath verbatim (helm
+	// --set-literal), not parsed as --set's syntax.
+	Literal bool
 }
 
 // FluxOptions describes the Flux installation on the new management cluster.

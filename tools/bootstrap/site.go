@@ -211,7 +211,7 @@ func SiteOptions(ctx context.Context, in SiteInput) (Options, error) {
 			if vf.Kind != "Secret" {
 				return Options{}, fmt.Errorf("base platform component %s: valuesFrom %s %s: only Secrets are supported", a.Component, vf.Kind, vf.Name)
 			}
-			ar.ValuesFrom = append(ar.ValuesFrom, SecretValue{SecretName: vf.Name, Key: vf.ValuesKey, TargetPath: vf.TargetPath})
+			ar.ValuesFrom = append(ar.ValuesFrom, SecretValue{SecretName: vf.Name, Key: vf.ValuesKey, TargetPath: vf.TargetPath, Literal: vf.Literal})
 		}
 		if !in.DryRun {
 			if in.Charts == nil {

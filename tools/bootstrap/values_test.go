@@ -15,7 +15,9 @@ import (
 // under the release's values, as Flux's valuesFrom does.
 func TestSecretValues(t *testing.T) {
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "creds"}, Data: map[string][]byte{
-		"cloud.conf":             []byte("[Global]\n"),
+		"cloud.conf": []byte("[Global]\n"),
+		// A password with --set's syntax in it: a comma, a backslash.
+		"odd.conf":               []byte("[Global]\npassword=\"p,a\\ss\"\n"),
 		"cloud-conf-values.yaml": []byte("cloudConfig:\n  global: {auth-url: https://k}\n  loadBalancer: {lb-provider: amphora}\n"),
 		"bad":                    []byte("[not: a map"),
 	}}
@@ -37,13 +39,31 @@ func TestSecretValues(t *testing.T) {
 			vf:   SecretValue{SecretName: "creds", Key: "cloud-conf-values.yaml"},
 			want: map[string]any{"cloudConfig": map[string]any{"global": map[string]any{"auth-url": "https://k"}, "loadBalancer": map[string]any{"lb-provider": "ovn"}}},
 		},
-		{name: "not a document", vf: SecretValue{SecretName: "creds", Key: "bad"}, err: `key "bad" is not a YAML map of values`},
+		{
+			name: "literal target path keeps every character",
+			vf:   SecretValue{SecretName: "creds", Key: "odd.conf", TargetPath: `secret.data.cloud\.conf`, Literal: true},
+			want: map[string]any{"cloudConfig": map[string]any{"loadBalancer": map[string]any{"lb-provider": "ovn"}}, "secret": map[string]any{"data": map[string]any{"cloud.conf": "[Global]\npassword=\"p,a\\ss\"\n"}}},
+		},
+		{
+			// What helm-controller does with a targetPath that is not
+			// literal: --set's syntax, where a comma starts another value.
+			name: "a target path that is not literal parses the file as --set",
+			vf:   SecretValue{SecretName: "creds", Key: "odd.conf", TargetPath: `secret.data.cloud\.conf`},
+			err:  "values from Secret ns/creds key odd.conf: failed to merge value (the content is not shown)",
+		},
+		{name: "not a document", vf: SecretValue{SecretName: "creds", Key: "bad"}, err: "values from Secret ns/creds key bad: failed to read values data (the content is not shown)"},
+		{name: "no such key", vf: SecretValue{SecretName: "creds", Key: "nope"}, err: "key nope: key not found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := withSecretValues(context.Background(), c, "ns", AddonRelease{Values: own, ValuesFrom: []SecretValue{tc.vf}})
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				for _, v := range secret.Data {
+					if strings.Contains(err.Error(), strings.TrimSpace(string(v))) || strings.Contains(err.Error(), "ss\"") {
+						t.Errorf("the error shows the Secret's content: %v", err)
+					}
 				}
 				return
 			}

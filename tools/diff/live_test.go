@@ -62,7 +62,9 @@ func liveReport(t *testing.T, dir string) *Report {
 // hand-over rolls the control plane and the node group once (new machine
 // templates: Cluster API's verdict, not a rule of ours), the autoscaling
 // bound the definition raises shows, the registry mirror the live values
-// set is reported dropped, and the report is the golden
+// set and the definition does not is removed from the node group's files,
+// the extra packages capiform cannot install are reported dropped, and
+// the report is the golden
 // testdata/adopt/live-diff.golden.txt (-update rewrites it).
 func TestLiveDiff(t *testing.T) {
 	rep := liveReport(t, adoptRepo(t, nil))
@@ -80,7 +82,7 @@ func TestLiveDiff(t *testing.T) {
 	if err := rep.Text(&text, false); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"dropped at hand-over: research.values:22: registryMirrors", "autoscale 1..3 -> 1..5", "Flux upgrades release research in namespace clusters"} {
+	for _, want := range []string{"dropped at hand-over: research.values:24: additionalPackages", "KubeadmConfigTemplate.spec.template.spec.files: - [{\"content\":\"# The mirrors of docker.io", "autoscale 1..3 -> 1..5", "Flux upgrades release research in namespace clusters"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("the report does not say %q:\n%s", want, text.String())
 		}

@@ -265,6 +265,9 @@ func (c *Catalogue) resolveComponent(site *load.Site, cluster *load.Cluster, p *
 			Name:       site.Spec.Cloud.CredentialsSecret,
 			ValuesKey:  or(cc.Key, DefaultCredentialsKey),
 			TargetPath: cc.TargetPath,
+			// The file verbatim (helm --set-literal): parsed as --set, a
+			// comma or backslash in a credential would split or change it.
+			Literal: cc.TargetPath != "",
 		})
 	}
 	return a, nil

@@ -161,9 +161,10 @@ type CloudCredentials struct {
 	// the same [Global] section as a values document for a chart that
 	// writes cloud.conf itself (cloudConfig.global).
 	Key string `yaml:"key,omitempty" json:"key,omitempty"`
-	// TargetPath is the chart value the key's content is set to, in Helm's
-	// --set syntax (escape dots in keys: secret.data.cloud\.conf); empty
-	// when Key is a values document, merged whole under the values.
+	// TargetPath is the chart value the key's content is set to, verbatim
+	// (the HelmRelease's valuesFrom is literal), at a path in Helm's --set
+	// syntax (escape dots in keys: secret.data.cloud\.conf); empty when Key
+	// is a values document, merged whole under the values.
 	TargetPath string `yaml:"targetPath,omitempty" json:"targetPath,omitempty"`
 }
 

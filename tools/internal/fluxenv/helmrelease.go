@@ -24,7 +24,6 @@ import (
 	"helm.sh/helm/v4/pkg/kube"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
 	"helm.sh/helm/v4/pkg/storage/driver"
-	"helm.sh/helm/v4/pkg/strvals"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -46,10 +45,10 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/yaml"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/chartutil"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 )
 
@@ -74,8 +73,9 @@ const Finalizer = "finalizers.fluxcd.io"
 // spec.targetNamespace with its storage in spec.storageNamespace, on the
 // cluster of spec.kubeConfig.secretRef (the Secret's key, by default
 // "value" then "value.yaml") or on this API server; values as
-// spec.valuesFrom in order (a targetPath set with Helm's strvals, as
-// helm-controller does) then spec.values merged over them;
+// helm-controller builds them, with its own code (Flux's chartutil):
+// spec.valuesFrom in order (a targetPath set with Helm's strvals, or
+// verbatim when literal) then spec.values merged over them;
 // install.createNamespace; no wait when install/upgrade.disableWait;
 // server-side apply unless install.serverSideApply is false; an upgrade
 // when the chart's artifact or the values change; uninstall (keepHistory,
@@ -492,85 +492,11 @@ func (r *helmReleaseStandIn) fetchChart(ctx context.Context, a *meta.Artifact) (
 // values are spec.valuesFrom in order, then spec.values, each merged over
 // what came before, as helm-controller composes them.
 func (r *helmReleaseStandIn) values(ctx context.Context, hr *helmv2.HelmRelease) (map[string]any, error) {
-	out := map[string]any{}
-	for _, ref := range hr.Spec.ValuesFrom {
-		key := ref.GetValuesKey()
-		var raw []byte
-		var found bool
-		name := client.ObjectKey{Namespace: hr.Namespace, Name: ref.Name}
-		switch ref.Kind {
-		case "Secret":
-			s := &corev1.Secret{}
-			if err := r.client.Get(ctx, name, s); err != nil {
-				if apierrors.IsNotFound(err) && ref.Optional {
-					continue
-				}
-				return nil, fmt.Errorf("valuesFrom %s/%s: %w", ref.Kind, ref.Name, err)
-			}
-			raw, found = s.Data[key]
-		case "ConfigMap":
-			c := &corev1.ConfigMap{}
-			if err := r.client.Get(ctx, name, c); err != nil {
-				if apierrors.IsNotFound(err) && ref.Optional {
-					continue
-				}
-				return nil, fmt.Errorf("valuesFrom %s/%s: %w", ref.Kind, ref.Name, err)
-			}
-			var s string
-			s, found = c.Data[key]
-			raw = []byte(s)
-		default:
-			return nil, fmt.Errorf("valuesFrom: unknown kind %q", ref.Kind)
-		}
-		if !found {
-			if ref.Optional {
-				continue
-			}
-			return nil, fmt.Errorf("valuesFrom %s/%s: no key %q", ref.Kind, ref.Name, key)
-		}
-		if ref.TargetPath != "" {
-			if err := replacePathValue(out, ref.TargetPath, string(raw)); err != nil {
-				return nil, fmt.Errorf("valuesFrom %s/%s key %s into %s: %w", ref.Kind, ref.Name, key, ref.TargetPath, err)
-			}
-			continue
-		}
-		var v map[string]any
-		if err := yaml.Unmarshal(raw, &v); err != nil {
-			return nil, fmt.Errorf("valuesFrom %s/%s key %s: %w", ref.Kind, ref.Name, key, err)
-		}
-		out = mergeMaps(out, v)
+	values, err := chartutil.ChartValuesFromReferences(ctx, logr.Discard(), r.client, hr.Namespace, hr.GetValues(), hr.Spec.ValuesFrom...)
+	if err != nil {
+		return nil, err
 	}
-	return mergeMaps(out, hr.GetValues()), nil
-}
-
-// replacePathValue sets path (dotted, with Helm's escapes) to value with
-// Helm's strvals, as helm-controller does: a quoted value is a string, any
-// other is typed as a --set value is.
-func replacePathValue(values map[string]any, path, value string) error {
-	quoted := len(value) >= 2 && (value[0] == '\'' && value[len(value)-1] == '\'' || value[0] == '"' && value[len(value)-1] == '"')
-	if quoted {
-		return strvals.ParseIntoString(path+"="+strings.Trim(value, "'\""), values)
-	}
-	return strvals.ParseInto(path+"="+value, values)
-}
-
-// mergeMaps merges b over a: maps merge key by key, anything else in b
-// replaces a's.
-func mergeMaps(a, b map[string]any) map[string]any {
-	out := make(map[string]any, len(a))
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		if bm, ok := v.(map[string]any); ok {
-			if am, ok := out[k].(map[string]any); ok {
-				out[k] = mergeMaps(am, bm)
-				continue
-			}
-		}
-		out[k] = v
-	}
-	return out
+	return values, nil
 }
 
 // uninstall removes a HelmRelease's release as spec.uninstall says, and the

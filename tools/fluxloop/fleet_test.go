@@ -28,8 +28,10 @@ import (
 const site = "edi"
 
 // cloudsYAML is the site's cloud credentials, encrypted into the fleet
-// and expected decrypted in each cluster's namespace.
-var cloudsYAML = []byte("clouds:\n  openstack:\n    auth:\n      auth_url: https://keystone.example.org/v3\n      application_credential_id: fluxloop-id\n      application_credential_secret: fluxloop-secret\n    region_name: RegionOne\n")
+// and expected decrypted in each cluster's namespace. Its secret has what
+// Helm's --set syntax would split or change (a comma, a backslash), so
+// that the addons' values show cloud.conf reaching its chart verbatim.
+var cloudsYAML = []byte("clouds:\n  openstack:\n    auth:\n      auth_url: https://keystone.example.org/v3\n      application_credential_id: fluxloop-id\n      application_credential_secret: fluxloop,se\\cret\n    region_name: RegionOne\n")
 
 // fleet is the operators' repository: a copy of the test fleet (site edi
 // only) with the repository's chart, platforms (their charts from the

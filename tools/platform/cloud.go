@@ -63,7 +63,9 @@ func globalSection(site *load.Site) []cloudconf.Entry {
 // controller's chart (2.35.0) mounts flexvolume-dir and k8s-certs by
 // default (its values' extraVolumes and extraVolumeMounts), kept here as
 // the list replaces them; Cinder CSI's (2.35.0) mounts the host's
-// /etc/cacert at /etc/cacert (csi.plugin.volumes, whose volumeMounts stay).
+// /etc/cacert at /etc/cacert (csi.plugin.volumes, whose volumeMounts stay);
+// Manila CSI's (2.35.0) mounts nothing of the kind (its plugins' volumes
+// and volumeMounts are empty).
 func cloudControllerVolumes() []any {
 	return []any{
 		hostPathVolume("flexvolume-dir", "/usr/libexec/kubernetes/kubelet-plugins/volume/exec", ""),
@@ -83,8 +85,14 @@ func cloudControllerVolumeMounts() []any {
 	}
 }
 
-func cinderVolumes() []any {
+// cloudCAVolumes is the machine's trusted CA folder as the volume cacert;
+// cloudCAVolumeMounts mounts it at CACertDir.
+func cloudCAVolumes() []any {
 	return []any{hostPathVolume("cacert", resolve.CloudCADir, "DirectoryOrCreate")}
+}
+
+func cloudCAVolumeMounts() []any {
+	return []any{map[string]any{"name": "cacert", "mountPath": CACertDir, "readOnly": true}}
 }
 
 func hostPathVolume(name, path, typ string) any {

@@ -84,7 +84,14 @@ var factValues = map[string]func(f Facts) any{
 	// cloud.go; nil (the component's own values) without a private CA.
 	"cloudControllerCAVolumes":      func(f Facts) any { return caVolumes(f, cloudControllerVolumes) },
 	"cloudControllerCAVolumeMounts": func(f Facts) any { return caVolumes(f, cloudControllerVolumeMounts) },
-	"cinderCAVolumes":               func(f Facts) any { return caVolumes(f, cinderVolumes) },
+	"cloudCAVolumes":                func(f Facts) any { return caVolumes(f, cloudCAVolumes) },
+	"cloudCAVolumeMounts":           func(f Facts) any { return caVolumes(f, cloudCAVolumeMounts) },
+	"cloudCAFile": func(f Facts) any {
+		if !f.PrivateCA {
+			return nil
+		}
+		return caFile
+	},
 }
 
 // FactNames returns the names of the facts, sorted.

@@ -154,9 +154,12 @@ floating-network-id = 0b6d1f3e-2c4a-4e8b-9f17-6a5d3c2b1e09
 	wantSecret := map[string]any{
 		"os-authURL": "https://keystone.example.org:5000/v3", "os-region": "RegionOne",
 		"os-applicationCredentialID": "placeholder-id", "os-applicationCredentialSecret": "placeholder",
+		// Site hpc has a private CA: the machine's copy, as csi-manila's
+		// plugins mount it.
+		"os-certAuthorityPath": "/etc/cacert/openstack-cloud.crt",
 	}
 	if len(secret) != len(wantSecret) {
-		t.Errorf("Secret stringData has %d keys %v, want %d: only [Global]'s credentials", len(secret), secret, len(wantSecret))
+		t.Errorf("Secret stringData has %d keys %v, want %d: only [Global]'s credentials and the CA", len(secret), secret, len(wantSecret))
 	}
 	for k, v := range wantSecret {
 		if secret[k] != v {

@@ -212,10 +212,7 @@ func TestScenarioKubeadmSettings(t *testing.T) {
 // volume of the machine's CA folder).
 func TestScenarioPrivateCloudCA(t *testing.T) {
 	t.Parallel()
-	r := newTestRepo(t)
-	r.copyTree("../../platforms", "platforms")
-	r.edit("clusters/s1/app.yaml", "  nodeGroups:\n", "  platforms:\n    - name: base\n  nodeGroups:\n")
-	r.commit("platforms")
+	r := newPlatformsRepo(t, "base")
 	r.edit("clusters/s1/site.yaml", "    availabilityZones: [nova]\n", "    availabilityZones: [nova]\n    privateCA: true\n")
 	r.commit("private CA")
 	rep := r.mustDiffWithPlatforms()

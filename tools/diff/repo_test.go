@@ -38,6 +38,21 @@ func newTestRepo(t testing.TB) *testRepo {
 	return tr
 }
 
+// newPlatformsRepo is newTestRepo with the platform catalogue committed
+// and cluster app on the given platforms.
+func newPlatformsRepo(t testing.TB, platforms ...string) *testRepo {
+	t.Helper()
+	r := newTestRepo(t)
+	r.copyTree("../../platforms", "platforms")
+	list := ""
+	for _, p := range platforms {
+		list += "    - name: " + p + "\n"
+	}
+	r.edit("clusters/s1/app.yaml", "  nodeGroups:\n", "  platforms:\n"+list+"  nodeGroups:\n")
+	r.commit("platforms")
+	return r
+}
+
 // newChartRepo is a repository holding the chart, nothing committed.
 func newChartRepo(t testing.TB) *testRepo {
 	t.Helper()

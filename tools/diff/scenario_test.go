@@ -375,10 +375,7 @@ func hasPath(fs []FieldChange, path string) bool {
 
 func TestScenarioAddons(t *testing.T) {
 	t.Parallel()
-	r := newTestRepo(t)
-	r.copyTree("../../platforms", "platforms")
-	r.edit("clusters/s1/app.yaml", "  nodeGroups:\n", "  platforms:\n    - name: base\n  nodeGroups:\n")
-	r.commit("platforms")
+	r := newPlatformsRepo(t, "base")
 	r.edit("platforms/base/platform.yaml", "version: v3.32.1", "version: v3.32.2")
 	r.edit("clusters/s1/app.yaml", "    - name: base\n", "    - name: base\n    - name: monitoring\n")
 	r.commit("calico patch, monitoring")
@@ -437,10 +434,7 @@ func TestScenarioHeadDoesNotRender(t *testing.T) {
 // (which holds only the component's path) does not change.
 func TestScenarioManifestsChanged(t *testing.T) {
 	t.Parallel()
-	r := newTestRepo(t)
-	r.copyTree("../../platforms", "platforms")
-	r.edit("clusters/s1/app.yaml", "  nodeGroups:\n", "  platforms:\n    - name: base\n    - name: monitoring\n  nodeGroups:\n")
-	r.commit("platforms")
+	r := newPlatformsRepo(t, "base", "monitoring")
 	r.edit("platforms/monitoring/openstack-alerts/prometheusrule.yaml", "for: 15m", "for: 20m")
 	r.commit("slower alert")
 	rep := r.mustDiffWithPlatforms()

@@ -34,10 +34,7 @@ func TestScenarioCloudConfAndStorage(t *testing.T) {
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := newTestRepo(t)
-			r.copyTree("../../platforms", "platforms")
-			r.edit(app, "  nodeGroups:\n", "  platforms:\n    - name: base\n  nodeGroups:\n")
-			r.commit("platforms")
+			r := newPlatformsRepo(t, "base")
 			tc.edit(r)
 			r.commit(tc.name)
 			rep := r.mustDiffWithPlatforms()

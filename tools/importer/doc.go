@@ -149,17 +149,26 @@ func (v val) integer() (int, bool) {
 	return i, true
 }
 
-// keys are the keys of a mapping, sorted; the mapping (not its values)
-// is marked read.
-func (v val) keys() []string {
+// mapping marks a mapping read and says whether v is one; a value of
+// another kind fails the import (a missing one does not).
+func (v val) mapping() bool {
 	if !v.isMap() {
 		if v.n != nil {
 			v.d.r.fail(v.pos(), "import.type", "%s: want a mapping, found a %s", v.path, kindName(v.n))
 			v.use()
 		}
-		return nil
+		return false
 	}
 	v.d.used[v.n] = true
+	return true
+}
+
+// keys are the keys of a mapping, sorted; the mapping (not its values)
+// is marked read.
+func (v val) keys() []string {
+	if !v.mapping() {
+		return nil
+	}
 	out := make([]string, 0, len(v.n.Content)/2)
 	for i := 0; i+1 < len(v.n.Content); i += 2 {
 		out = append(out, v.n.Content[i].Value)
@@ -206,14 +215,9 @@ func (v val) items() []val {
 
 // stringMap reads a mapping of scalars, in key order.
 func (v val) stringMap() map[string]string {
-	if !v.isMap() {
-		if v.n != nil {
-			v.d.r.fail(v.pos(), "import.type", "%s: want a mapping, found a %s", v.path, kindName(v.n))
-			v.use()
-		}
+	if !v.mapping() {
 		return nil
 	}
-	v.d.used[v.n] = true
 	out := map[string]string{}
 	for i := 0; i+1 < len(v.n.Content); i += 2 {
 		k := v.n.Content[i].Value

@@ -25,6 +25,9 @@ spec:
     externalNetworkId: 00000000-0000-0000-0000-000000000000
     # placeholder: the Nova keypair put on every machine.
     sshKeyName: ops
+    # A cloud whose endpoints have certificates of a private CA: set
+    # privateCA: true and give the CA with capiform secrets create --cacert.
+    # privateCA: true
   # The Glance image of each Kubernetes version clusters may run.
   images:
     - {kubernetesVersion: v1.36.1, name: ubuntu-2404-kube-v1.36.1} # placeholder

@@ -33,7 +33,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
 build: ## build bin/capiform (only the binary and what it imports, no test code)
-	@echo "== compiling capiform and its dependencies into $(CAPIFORM) (the first time about 1700 packages: 5 minutes on an idle 2-core machine, up to 13 under load; seconds after)"
+	@echo "== compiling capiform and its dependencies into $(CAPIFORM) (the first time about 1700 packages, the modules downloaded first: 12 minutes on an idle 2-core machine, more under load; seconds after)"
 	@start=$$SECONDS; $(GO) build -o $(CAPIFORM) ./tools/cmd/capiform && $(call took,compiling,$$start)
 
 demo: build ## validate and check the example fleet, then summarise it
@@ -59,7 +59,7 @@ diff-sample: build ## show the diff of a sample change to the example fleet (thi
 
 test: ## run every test, envtest control planes included (built on first use); the concurrent packages run under the race detector
 	@set -o pipefail; all=$$SECONDS; \
-	  echo "== [1/3] the test control plane: kube-apiserver and etcd $(ENVTEST_K8S_VERSION) for envtest (built once: about 12-14 minutes and 2.5 GB of memory the first time; then cached)"; \
+	  echo "== [1/3] the test control plane: kube-apiserver and etcd $(ENVTEST_K8S_VERSION) for envtest (built once: about 12-14 minutes on an idle 2-core machine, 26 was seen under load, and 2.5 GB of memory; then cached)"; \
 	  start=$$SECONDS; assets="$$(hack/envtest-assets.sh | tail -n1)" && \
 	  echo "   envtest assets: $$assets" && $(call took,the control plane,$$start) && \
 	  echo "== [1/3] Flux's source-controller and kustomize-controller v1.9.6 for the GitOps loop test (tools/fluxloop), from their own module (built once: about 1900 packages, 10-20 minutes on an idle 2-core machine, much more under load; then cached by the go command)" && \

@@ -611,16 +611,9 @@ func TestCACert(t *testing.T) {
 	// has a private CA: the machines, the cloud controller and Cinder CSI
 	// would not trust it.
 	site.Spec.Cloud.PrivateCA = false
-	_, problems, err := Inspect(fsys, site)
-	if err != nil || len(problems) != len(site.Clusters) {
-		t.Fatalf("a CA bundle without spec.cloud.privateCA: %v %v", err, problems)
-	}
-	for i, c := range site.Clusters {
-		if d := problems[i]; d.Rule != RuleCloudCA || d.Pos.File != FilePath("edi", c.Metadata.Name, site.Spec.Cloud.CredentialsSecret) ||
-			!strings.Contains(d.Message, "set `privateCA: true` under spec.cloud in clusters/edi/site.yaml") {
-			t.Errorf("a CA bundle without spec.cloud.privateCA: %v", d)
-		}
-	}
+	wantCloudCA(t, fsys, site, "a CA bundle without spec.cloud.privateCA", func(string) string {
+		return "set `privateCA: true` under spec.cloud in clusters/edi/site.yaml"
+	})
 	site.Spec.Cloud.PrivateCA = true
 	cacert := func() []byte {
 		t.Helper()
@@ -665,14 +658,23 @@ func TestPrivateCAWithoutBundle(t *testing.T) {
 		t.Fatalf("inspect: %v %v", err, problems)
 	}
 	site.Spec.Cloud.PrivateCA = true
+	wantCloudCA(t, fsys, site, "privateCA without a bundle", func(cluster string) string {
+		return "capiform secrets rotate edi --cluster " + cluster + " --clouds <clouds.yaml> --cacert <ca.pem>"
+	})
+}
+
+// wantCloudCA holds Inspect to one secrets.cloud-ca problem per cluster,
+// at the cluster's credentials file, saying what message(cluster) says.
+func wantCloudCA(t *testing.T, fsys fstest.MapFS, site *load.Site, what string, message func(cluster string) string) {
+	t.Helper()
 	_, problems, err := Inspect(fsys, site)
 	if err != nil || len(problems) != len(site.Clusters) {
-		t.Fatalf("privateCA without a bundle: %v %v", err, problems)
+		t.Fatalf("%s: %v %v", what, err, problems)
 	}
 	for i, c := range site.Clusters {
 		if d := problems[i]; d.Rule != RuleCloudCA || d.Pos.File != FilePath("edi", c.Metadata.Name, site.Spec.Cloud.CredentialsSecret) ||
-			!strings.Contains(d.Message, "capiform secrets rotate edi --cluster "+c.Metadata.Name+" --clouds <clouds.yaml> --cacert <ca.pem>") {
-			t.Errorf("privateCA without a bundle: %v", d)
+			!strings.Contains(d.Message, message(c.Metadata.Name)) {
+			t.Errorf("%s: %v", what, d)
 		}
 	}
 }

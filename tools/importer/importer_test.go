@@ -46,7 +46,7 @@ func TestGolden(t *testing.T) {
 			inputs: []string{"values.yaml"},
 			opts:   importer.Options{Name: "research", ChartVersion: "0.26.1"},
 			format: importer.FormatValues,
-			wantWarned: []string{"registryMirrors.quay.io.upstream", "additionalPackages", "controlPlane.nodeDrainTimeout", "addons.certManager",
+			wantWarned: []string{"registryMirrors.quay.io.upstream", "registryMirrors.ghcr.io.mirrors[0].capabilities", "additionalPackages", "controlPlane.nodeDrainTimeout", "addons.certManager",
 				"addons.monitoring.kubePrometheusStack", "cloudCredentialsSecretName", "clusterNetworking.externalNetworkId"},
 		},
 		{
